@@ -1,0 +1,92 @@
+"""The simulator application: state (store, auth, back-ends) and the aiohttp app around it."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+
+from aiohttp import web
+
+from .auth import DEVELOPER_SCOPES, Authenticator, hash_password, now_iso
+from .backends.llm import SimLLM
+from .config import SimConfig
+from .http import api_keys, auth_routes  # noqa: F401  (registers the operation handlers)
+from .http.envelope import ApiError, envelope_middleware
+from .http.router import add_operation_routes
+from .live.engine import LiveSession
+from .live.ws import make_live_handlers
+from .store import Store
+
+log = logging.getLogger("astrbot_sim")
+
+
+class Simulator:
+    def __init__(self, config: SimConfig):
+        self.config = config
+        self.store = Store(config.data_dir)
+        self.auth = Authenticator(self.store)
+        self.llm = SimLLM(delay_ms=config.llm_delay_ms)
+        self.bootstrap_messages = self._bootstrap_from_config()
+
+    def _bootstrap_from_config(self) -> list[str]:
+        """Pre-create the admin and an all-scope key when the environment asks for them."""
+        cfg, notes = self.config, []
+        if cfg.admin_username and cfg.admin_password:
+            if self.store.password_hash(cfg.admin_username) is None:
+                self.store.add_user(cfg.admin_username, hash_password(cfg.admin_password),
+                                    now_iso())
+            notes.append(f"admin user '{cfg.admin_username}' is ready: POST /api/v1/auth/login "
+                         '{"username": ..., "password": ...}')
+        if cfg.api_key:
+            try:
+                self.auth.lookup_key(cfg.api_key)
+            except Exception:
+                self.auth.create_key("preconfigured", list(DEVELOPER_SCOPES),
+                                     created_by=cfg.admin_username or "simulator",
+                                     raw_key=cfg.api_key)
+            notes.append("API key from ASTRBOT_SIM_API_KEY has every developer scope "
+                         "(send it as X-API-Key or ?api_key=)")
+        if self.store.user_count() == 0:
+            notes.append("first-run state: POST /api/v1/auth/setup "
+                         '{"username","password","confirm_password"} from loopback creates the admin')
+        return notes
+
+    def new_live_session(self, username: str, mode: str | None) -> LiveSession:
+        return LiveSession(username=username, mode=mode, tts_enabled=self.config.tts_enabled,
+                           max_frame_chars=self.config.max_frame_bytes)
+
+    @staticmethod
+    def is_loopback(request: web.Request) -> bool:
+        try:
+            return ipaddress.ip_address(request.remote or "").is_loopback
+        except ValueError:
+            return False
+
+    def close(self) -> None:
+        self.store.close()
+
+
+async def _not_found(request: web.Request):
+    raise ApiError(404, "Not Found")
+
+
+def create_app(config: SimConfig) -> web.Application:
+    sim = Simulator(config)
+    app = web.Application(middlewares=[envelope_middleware],
+                          client_max_size=config.max_frame_bytes)
+    app["sim"] = sim
+    live = make_live_handlers(sim)
+    add_operation_routes(app, sim, websocket_handlers=live)
+    for path, handler in live.items():
+        if not _has_route(app, path):
+            app.router.add_get(path, handler)
+    app.on_cleanup.append(lambda _app: _close(sim))
+    return app
+
+
+def _has_route(app: web.Application, path: str) -> bool:
+    return any(getattr(r, "canonical", None) == path for r in app.router.resources())
+
+
+async def _close(sim: Simulator) -> None:
+    sim.close()

@@ -1,0 +1,1 @@
+"""Deterministic, local back-ends: no network, no model, same input gives the same output."""

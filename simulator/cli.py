@@ -1,0 +1,45 @@
+"""`astrbot-sim`: run the reference simulator (127.0.0.1:6185, data in ./data by default)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from aiohttp import web
+
+from .app import create_app
+from .config import DEFAULT_HOST, DEFAULT_PORT, SimConfig
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="astrbot-sim", description=__doc__)
+    p.add_argument("--host", default=DEFAULT_HOST, help="bind address (default %(default)s)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
+    p.add_argument("--data-dir", default="data", help="data directory with the SQLite file")
+    p.add_argument("--llm-delay-ms", type=float, default=None,
+                   help="pause between LLM deltas (default 0, or $ASTRBOT_SIM_LLM_DELAY_MS)")
+    p.add_argument("--no-tts", action="store_true", help="answer live turns with bot_msg only")
+    p.add_argument("--log-level", default="INFO")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    config = SimConfig.from_env(host=args.host, port=args.port, data_dir=args.data_dir,
+                                llm_delay_ms=args.llm_delay_ms,
+                                tts_enabled=False if args.no_tts else None)
+    app = create_app(config)
+    sim = app["sim"]
+    print(f"AstrBot simulator on http://{config.host}:{config.port} "
+          f"(data: {sim.store.path})", flush=True)
+    for note in sim.bootstrap_messages:
+        print(f"  - {note}", flush=True)
+    web.run_app(app, host=config.host, port=config.port, print=None,
+                access_log=None, handle_signals=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""The response envelopes of seed 004 and the status-code rule of the simulator.
+
+Success: `{"status": "ok", "data": ...}` (plus `message` when there is one: the schema types it as
+a string, so the simulator never sends `null`). Error: `{"status": "error", "message": ...}`.
+
+Status codes (the spec declares only 200; this is the rule recorded in specs/requirements.yaml):
+400 malformed or invalid input, 401 missing/invalid credentials, 403 insufficient scope,
+404 unknown path or resource, 405 wrong method, 409 state conflict, 413 body too large,
+501 an operation of the contract the simulator does not implement yet.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+
+from ..auth import AuthError
+
+log = logging.getLogger("astrbot_sim.http")
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str, data=None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.data = data
+
+
+def dumps(obj) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+
+
+def ok(data=None, message: str | None = None, status: int = 200) -> web.Response:
+    body: dict = {"status": "ok"}
+    if message is not None:
+        body["message"] = message
+    body["data"] = {} if data is None else data
+    return web.Response(text=dumps(body), status=status, content_type="application/json")
+
+
+def error(status: int, message: str, data=None) -> web.Response:
+    body: dict = {"status": "error", "message": message}
+    if data is not None:
+        body["data"] = data
+    return web.Response(text=dumps(body), status=status, content_type="application/json")
+
+
+@web.middleware
+async def envelope_middleware(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except ApiError as exc:
+        return error(exc.status, exc.message, exc.data)
+    except AuthError as exc:
+        return error(exc.status, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error(exc.status, exc.reason or "Error")
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error(500, "Internal server error")

@@ -1,0 +1,65 @@
+"""Request bodies are checked against the operation's JSON schema from the spec."""
+
+from __future__ import annotations
+
+import functools
+import json
+
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from ..contract import Operation, openapi_v1
+from .envelope import ApiError
+
+SPEC_URI = "urn:astrbot:openapi-v1"
+
+
+@functools.cache
+def _registry() -> Registry:
+    resource = Resource.from_contents(openapi_v1(), default_specification=DRAFT202012)
+    return Registry().with_resource(SPEC_URI, resource)
+
+
+def _json_schema_of(op: Operation) -> tuple[dict | None, bool]:
+    body = op.spec.get("requestBody")
+    if not body:
+        return None, False
+    media = body.get("content", {}).get("application/json")
+    if media is None:
+        return None, False
+    return media.get("schema", {}), bool(body.get("required"))
+
+
+@functools.cache
+def body_validator(op: Operation) -> tuple[Draft202012Validator | None, bool]:
+    schema, required = _json_schema_of(op)
+    if schema is None:
+        return None, False
+    if "$ref" in schema:
+        schema = {"$ref": SPEC_URI + schema["$ref"]}
+    return Draft202012Validator(schema, registry=_registry()), required
+
+
+async def read_json_body(request, op: Operation, max_bytes: int):
+    """The parsed and schema-checked JSON body, or None when the operation takes none."""
+    validator, required = body_validator(op)
+    if validator is None:
+        return None
+    raw = await request.content.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise ApiError(413, f"Request body larger than {max_bytes} bytes")
+    if not raw.strip():
+        if required:
+            raise ApiError(400, "Request body is required")
+        return None
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"Invalid JSON body: {exc}") from exc
+    errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+    if errors:
+        first = errors[0]
+        where = "/".join(str(p) for p in first.absolute_path) or "body"
+        raise ApiError(400, f"Invalid request body at {where}: {first.message}")
+    return body

@@ -1,0 +1,329 @@
+"""Sans-I/O engine of the Live API WebSocket protocol (seed 001; server code in seed 000).
+
+A `LiveSession` takes client frames and back-end events and returns effects: frames to send,
+turns to start or cancel. It owns every protocol rule (frame order, busy, interrupt, error
+frames) and does no I/O, no sleeping and no clock reading of its own (the clock is injected),
+so the rules can be driven exhaustively from tests. `ws.py` is the thin adapter that moves
+bytes and runs the LLM stream.
+
+Turn order for `text_input` (seed 000, `_process_live_user_text`):
+    metrics{input_type:"text"} -> user_msg -> (bot_delta_chunk... and, per TTS sentence,
+    [metrics{speak_to_first_frame} once] bot_text_chunk + response) -> metrics{llm_*}
+    -> [metrics{tts_*} | bot_msg when no audio was streamed] -> end -> metrics{wav_to_tts_total_time}
+For audio (`start_speaking` / `speaking_part` / `end_speaking`) the turn opens with
+metrics{wav_assemble_time, input_type:"audio"} and metrics{stt} instead.
+`interrupt` during a turn: stop_play, the turn is cancelled and its partial text kept.
+A second `text_input` / `end_speaking` during a turn: the busy error; the turn goes on.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+
+from ..backends import llm as sim_llm
+from ..backends import speech
+
+# effects ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Send:
+    frame: dict
+
+
+@dataclass(frozen=True)
+class StartTurn:
+    turn: int
+    text: str
+
+
+@dataclass(frozen=True)
+class CancelTurn:
+    turn: int
+
+
+Effect = Send | StartTurn | CancelTurn
+
+# errors (seed 000 texts and codes) ---------------------------------------------------------------
+
+BUSY = {"t": "error", "data": "Session is busy", "code": "PROCESSING_ERROR"}
+INVALID = "INVALID_MESSAGE_FORMAT"
+INTERRUPTED_SUFFIX = " [interrupted]"
+SENTENCE_END = re.compile(r"[.。!！?？\n]+")
+MIN_TTS_CHUNK = 10  # characters; shorter sentences are merged with the next (research LIVE-014)
+
+
+def live_error(message: str, code: str | None = INVALID) -> dict:
+    frame = {"t": "error", "data": message}
+    if code:
+        frame["code"] = code
+    return frame
+
+
+def chat_error(message: str, code: str) -> dict:
+    return {"ct": "chat", "t": "error", "data": message, "code": code}
+
+
+class Phase(Enum):
+    IDLE = "idle"
+    PROCESSING = "processing"
+
+
+@dataclass
+class Turn:
+    id: int
+    user_text: str
+    started: float
+    tts: bool
+    text: str = ""  # every delta so far
+    unspoken: str = ""  # text not yet sent as a TTS chunk
+    audio_chunks: int = 0
+    first_delta_at: float | None = None
+    first_audio_at: float | None = None
+    tts_seconds: float = 0.0
+
+
+@dataclass
+class HistoryEntry:
+    user_text: str
+    bot_text: str
+    interrupted: bool
+
+
+@dataclass
+class LiveSession:
+    """One WebSocket connection. `mode` is "live" or "chat" when forced by the endpoint, or None
+    for the unified endpoints where each frame's `ct` chooses (default live)."""
+
+    username: str
+    mode: str | None = "live"
+    tts_enabled: bool = True
+    clock: Callable[[], float] = time.time
+    tts: Callable[[str], bytes] = speech.synthesize
+    stt: Callable[[bytes], str] = speech.transcribe
+    max_audio_bytes: int = 2 * 16_000 * 120  # two minutes of 16 kHz 16-bit mono
+    max_frame_chars: int = 4 * 1024 * 1024
+
+    phase: Phase = Phase.IDLE
+    turn: Turn | None = None
+    turns_started: int = 0
+    speaking_stamp: str | None = None
+    audio: bytearray = field(default_factory=bytearray)
+    history: list[HistoryEntry] = field(default_factory=list)
+
+    # client input ---------------------------------------------------------------------------
+    def receive_bytes(self, data: bytes) -> list[Effect]:
+        return [Send(live_error("Binary frames are not supported; send UTF-8 JSON text"))]
+
+    def receive_text(self, raw: str) -> list[Effect]:
+        if len(raw) > self.max_frame_chars:
+            return [Send(live_error(f"Frame larger than {self.max_frame_chars} characters"))]
+        try:
+            frame = json.loads(raw)
+        except ValueError as exc:
+            return [Send(live_error(f"Invalid JSON: {exc}"))]
+        if not isinstance(frame, dict):
+            return [Send(live_error("Frame must be a JSON object"))]
+        mode = self.mode or ("chat" if frame.get("ct") == "chat" else "live")
+        if mode == "chat":
+            return self._chat_frame(frame)
+        handler = self._LIVE_HANDLERS.get(frame.get("t"))
+        if handler is None:
+            return [Send(live_error(f"Unsupported message type: {frame.get('t')}"))]
+        return handler(self, frame)
+
+    def _chat_frame(self, frame: dict) -> list[Effect]:
+        return [Send(chat_error("Chat mode is not implemented by this simulator version",
+                                "PROCESSING_ERROR"))]
+
+    def _start_speaking(self, frame: dict) -> list[Effect]:
+        stamp = frame.get("stamp")
+        if not isinstance(stamp, str) or not stamp:
+            return [Send(live_error("start_speaking needs a non-empty string stamp"))]
+        self.speaking_stamp = stamp
+        self.audio.clear()
+        return []
+
+    def _speaking_part(self, frame: dict) -> list[Effect]:
+        if self.speaking_stamp is None:
+            return [Send(live_error("speaking_part before start_speaking"))]
+        data = frame.get("data")
+        if not isinstance(data, str) or not data:
+            return [Send(live_error("speaking_part needs base64 audio in data"))]
+        try:
+            pcm = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            return [Send(live_error("speaking_part data is not valid base64"))]
+        if len(self.audio) + len(pcm) > self.max_audio_bytes:
+            self.speaking_stamp = None
+            self.audio.clear()
+            return [Send(live_error("Audio segment too long; capture discarded"))]
+        self.audio.extend(pcm)
+        return []
+
+    def _end_speaking(self, frame: dict) -> list[Effect]:
+        if self.phase is Phase.PROCESSING:
+            return [Send(dict(BUSY))]
+        stamp = frame.get("stamp")
+        if not isinstance(stamp, str) or not stamp:
+            return [Send(live_error("end_speaking needs a non-empty string stamp"))]
+        if stamp != self.speaking_stamp:
+            return [Send(live_error("Audio assembly failed: stamp does not match start_speaking",
+                                    None))]
+        pcm = bytes(self.audio)
+        self.speaking_stamp = None
+        self.audio.clear()
+        if not pcm:
+            return [Send(live_error("Audio assembly failed: no audio received", None))]
+        started = self.clock()
+        transcript = self.stt(pcm)
+        assembled = self.clock()
+        effects: list[Effect] = [
+            Send({"t": "metrics", "data": {"wav_assemble_time": assembled - started,
+                                           "input_type": "audio"}}),
+            Send({"t": "metrics", "data": {"stt": "sim_stt"}}),
+        ]
+        return effects + self._start_turn(transcript, started)
+
+    def _text_input(self, frame: dict) -> list[Effect]:
+        if self.phase is Phase.PROCESSING:
+            return [Send(dict(BUSY))]
+        text = frame.get("text")
+        if not isinstance(text, str):
+            text = frame.get("message")
+        if not isinstance(text, str) or not text.strip():
+            return [Send(live_error("message must be non-empty text"))]
+        started = self.clock()
+        return [Send({"t": "metrics", "data": {"input_type": "text"}}),
+                *self._start_turn(text.strip(), started)]
+
+    def _interrupt(self, frame: dict) -> list[Effect]:
+        turn = self.turn
+        if self.phase is not Phase.PROCESSING or turn is None:
+            return []  # nothing to stop: seed 000 only raises a flag the next turn resets
+        self.history.append(HistoryEntry(turn.user_text, turn.text + INTERRUPTED_SUFFIX, True))
+        self._finish()
+        return [Send({"t": "stop_play"}), CancelTurn(turn.id)]
+
+    _LIVE_HANDLERS = {
+        "start_speaking": _start_speaking,
+        "speaking_part": _speaking_part,
+        "end_speaking": _end_speaking,
+        "text_input": _text_input,
+        "interrupt": _interrupt,
+    }
+
+    # turn lifecycle -------------------------------------------------------------------------
+    def _start_turn(self, user_text: str, started: float) -> list[Effect]:
+        self.turns_started += 1
+        _, directives = sim_llm.parse(user_text)
+        self.turn = Turn(self.turns_started, user_text, started,
+                         tts=self.tts_enabled and directives.tts)
+        self.phase = Phase.PROCESSING
+        return [
+            Send({"t": "user_msg", "data": {"text": user_text, "ts": self._ms()}}),
+            StartTurn(self.turn.id, user_text),
+        ]
+
+    def _current(self, turn_id: int) -> Turn | None:
+        turn = self.turn
+        if self.phase is Phase.PROCESSING and turn is not None and turn.id == turn_id:
+            return turn
+        return None  # a late event of a finished or interrupted turn: dropped
+
+    def llm_delta(self, turn_id: int, delta: str) -> list[Effect]:
+        turn = self._current(turn_id)
+        if turn is None or not delta:
+            return []
+        if turn.first_delta_at is None:
+            turn.first_delta_at = self.clock()
+        turn.text += delta
+        effects: list[Effect] = [Send({"t": "bot_delta_chunk", "data": {"text": delta}})]
+        if turn.tts:
+            turn.unspoken += delta
+            for sentence in self._complete_sentences(turn):
+                effects += self._speak(turn, sentence)
+        return effects
+
+    def llm_done(self, turn_id: int) -> list[Effect]:
+        turn = self._current(turn_id)
+        if turn is None:
+            return []
+        effects: list[Effect] = []
+        if turn.tts and turn.unspoken:
+            effects += self._speak(turn, turn.unspoken)
+            turn.unspoken = ""
+        done = self.clock()
+        first = turn.first_delta_at if turn.first_delta_at is not None else done
+        effects.append(Send({"t": "metrics", "data": {"llm_ttft": first - turn.started,
+                                                      "llm_total_time": done - turn.started}}))
+        if turn.audio_chunks:
+            effects.append(Send({"t": "metrics", "data": {
+                "tts_total_time": turn.tts_seconds,
+                "tts_first_frame_time": (turn.first_audio_at or done) - turn.started,
+                "tts": "sim_tts",
+                "chat_model": sim_llm.SimLLM.model,
+            }}))
+        else:
+            effects.append(Send({"t": "bot_msg", "data": {"text": turn.text, "ts": self._ms()}}))
+        effects.append(Send({"t": "end"}))
+        effects.append(Send({"t": "metrics",
+                             "data": {"wav_to_tts_total_time": self.clock() - turn.started}}))
+        self.history.append(HistoryEntry(turn.user_text, turn.text, False))
+        self._finish()
+        return effects
+
+    def llm_failed(self, turn_id: int, message: str) -> list[Effect]:
+        if self._current(turn_id) is None:
+            return []
+        self._finish()
+        return [Send(live_error(f"Processing failed: {message}", "PROCESSING_ERROR"))]
+
+    def disconnected(self) -> list[Effect]:
+        """The socket is gone: stop the running turn and drop buffered audio."""
+        turn = self.turn if self.phase is Phase.PROCESSING else None
+        self._finish()
+        self.speaking_stamp = None
+        self.audio.clear()
+        return [CancelTurn(turn.id)] if turn else []
+
+    # helpers --------------------------------------------------------------------------------
+    def _finish(self) -> None:
+        self.phase = Phase.IDLE
+        self.turn = None
+
+    def _ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    @staticmethod
+    def _complete_sentences(turn: Turn) -> list[str]:
+        sentences = []
+        while True:
+            cut = next((m.end() for m in SENTENCE_END.finditer(turn.unspoken)
+                        if m.end() >= MIN_TTS_CHUNK), None)
+            if cut is None:
+                return sentences
+            sentences.append(turn.unspoken[:cut])
+            turn.unspoken = turn.unspoken[cut:]
+
+    def _speak(self, turn: Turn, text: str) -> list[Effect]:
+        before = self.clock()
+        audio = self.tts(text)
+        after = self.clock()
+        turn.tts_seconds += after - before
+        effects: list[Effect] = []
+        if turn.first_audio_at is None:
+            turn.first_audio_at = after
+            effects.append(Send({"t": "metrics",
+                                 "data": {"speak_to_first_frame": after - turn.started}}))
+        turn.audio_chunks += 1
+        effects.append(Send({"t": "bot_text_chunk", "data": {"text": text}}))
+        effects.append(Send({"t": "response", "data": base64.b64encode(audio).decode("ascii")}))
+        return effects

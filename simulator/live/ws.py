@@ -1,0 +1,146 @@
+"""aiohttp adapter for the Live API engine: authenticate the handshake, then move frames.
+
+Endpoints (seed 001 "Endpoint" and "Authentication"; seed 000 `live_ws` for the Open API one):
+- `/api/v1/live/ws?api_key=...&username=...[&ct=live|chat]`: API key (query `api_key`/`key`,
+  `X-API-Key`, or `Authorization: Bearer|ApiKey`) with the `chat` scope. Failures are sent as
+  one error frame `{"type":"error","code":...,"data":...}` and then close 1008 with the reason.
+- `/api/v1/live-chat/ws`, `/api/live_chat/ws` (live forced) and `/api/v1/unified-chat/ws`,
+  `/api/unified_chat/ws` (ct per frame): dashboard JWT in `token`; failures close 1008.
+
+Every frame the engine decides to send goes through one outbox drained by one writer task, in
+the order the engine produced them: a `response` decided before an interrupt can never be
+overtaken by, or slip in after, the `stop_play` that the interrupt produced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiohttp import WSMsgType, web
+
+from ..auth import AuthError
+from ..backends.llm import LLMFailure
+from ..http.envelope import dumps
+from .engine import CancelTurn, LiveSession, Send, StartTurn
+
+log = logging.getLogger("astrbot_sim.live")
+POLICY_VIOLATION = 1008
+TRANSPORT_MAX_MSG = 16 * 1024 * 1024  # beyond this aiohttp closes with 1009 (message too big)
+
+
+def _raw_api_key(request: web.Request) -> str | None:
+    q, h = request.query, request.headers
+    auth = h.get("Authorization", "")
+    for prefix in ("Bearer ", "ApiKey "):
+        if auth.startswith(prefix):
+            return auth[len(prefix):].strip() or None
+    return q.get("api_key") or q.get("key") or h.get("X-API-Key") or None
+
+
+async def _reject(ws: web.WebSocketResponse, message: str, code: str | None) -> web.WebSocketResponse:
+    if code is not None:
+        await ws.send_str(dumps({"type": "error", "code": code, "data": message}))
+    await ws.close(code=POLICY_VIOLATION, message=message.encode("utf-8")[:120])
+    return ws
+
+
+def make_live_handlers(sim) -> dict:
+    async def open_api_live(request: web.Request) -> web.StreamResponse:
+        ws = web.WebSocketResponse(max_msg_size=TRANSPORT_MAX_MSG)
+        await ws.prepare(request)
+        raw_key = _raw_api_key(request)
+        if not raw_key:
+            return await _reject(ws, "Missing API key", "UNAUTHORIZED")
+        try:
+            principal = sim.auth.key_principal(raw_key)
+        except AuthError as exc:
+            return await _reject(ws, exc.message, "UNAUTHORIZED")
+        if not principal.allows("chat"):
+            return await _reject(ws, "Insufficient API key scope", "UNAUTHORIZED")
+        username = request.query.get("username")
+        if username is None:
+            return await _reject(ws, "Missing key: username", "BAD_USER")
+        if not username.strip():
+            return await _reject(ws, "username is empty", "BAD_USER")
+        ct = (request.query.get("ct") or "").strip() or "live"
+        if ct not in ("live", "chat"):
+            await ws.send_str(dumps({"type": "error", "code": "INVALID_MESSAGE",
+                                     "data": "ct must be 'live' or 'chat'"}))
+            await ws.close(code=POLICY_VIOLATION, message=b"Invalid ct")
+            return ws
+        await run_session(ws, sim, sim.new_live_session(username.strip(), mode=ct))
+        return ws
+
+    def jwt_handler(mode: str | None):
+        async def handler(request: web.Request) -> web.StreamResponse:
+            ws = web.WebSocketResponse(max_msg_size=TRANSPORT_MAX_MSG)
+            await ws.prepare(request)
+            token = request.query.get("token")
+            if not token:
+                return await _reject(ws, "Missing authentication token", None)
+            try:
+                username = sim.auth.decode_jwt(token)
+            except AuthError as exc:
+                return await _reject(ws, exc.message, None)
+            await run_session(ws, sim, sim.new_live_session(username, mode=mode))
+            return ws
+
+        return handler
+
+    return {
+        "/api/v1/live/ws": open_api_live,
+        "/api/v1/live-chat/ws": jwt_handler("live"),
+        "/api/live_chat/ws": jwt_handler("live"),
+        "/api/v1/unified-chat/ws": jwt_handler(None),
+        "/api/unified_chat/ws": jwt_handler(None),
+    }
+
+
+async def run_session(ws: web.WebSocketResponse, sim, session: LiveSession) -> None:
+    outbox: asyncio.Queue[dict] = asyncio.Queue()
+    turns: dict[int, asyncio.Task] = {}
+
+    def apply(effects) -> None:
+        for effect in effects:
+            if isinstance(effect, Send):
+                outbox.put_nowait(effect.frame)
+            elif isinstance(effect, StartTurn):
+                turns[effect.turn] = asyncio.create_task(run_turn(effect.turn, effect.text))
+            elif isinstance(effect, CancelTurn):
+                task = turns.pop(effect.turn, None)
+                if task is not None:
+                    task.cancel()
+
+    async def run_turn(turn_id: int, text: str) -> None:
+        try:
+            async for delta in sim.llm.stream(text):
+                apply(session.llm_delta(turn_id, delta))
+            apply(session.llm_done(turn_id))
+        except LLMFailure as exc:
+            apply(session.llm_failed(turn_id, str(exc)))
+        finally:
+            turns.pop(turn_id, None)
+
+    async def writer() -> None:
+        while True:
+            frame = await outbox.get()
+            await ws.send_str(dumps(frame))
+
+    writer_task = asyncio.create_task(writer())
+    try:
+        async for msg in ws:
+            if msg.type is WSMsgType.TEXT:
+                apply(session.receive_text(msg.data))
+            elif msg.type is WSMsgType.BINARY:
+                apply(session.receive_bytes(msg.data))
+            elif msg.type is WSMsgType.ERROR:
+                break
+            if writer_task.done():
+                break  # the peer stopped reading: nothing more can be delivered
+    finally:
+        apply(session.disconnected())
+        writer_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
+            await writer_task

@@ -1,0 +1,144 @@
+"""The embedded SQLite store in the data directory.
+
+Small and synchronous: every statement is a single-row lookup or write on a local file, far
+cheaper than a thread hop. The API-key table is mirrored in memory so that authenticating a
+request costs one SHA-256 and one dict lookup, never a query.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS api_keys (
+    key_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    key_prefix TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    last_used_at TEXT,
+    expires_at TEXT,
+    revoked_at TEXT
+);
+"""
+
+KEY_COLUMNS = (
+    "key_id", "name", "key_hash", "key_prefix", "scopes", "created_by", "created_at",
+    "updated_at", "last_used_at", "expires_at", "revoked_at",
+)
+
+
+@dataclass
+class ApiKeyRecord:
+    key_id: str
+    name: str
+    key_hash: str
+    key_prefix: str
+    scopes: list[str]
+    created_by: str
+    created_at: str
+    updated_at: str
+    last_used_at: str | None = None
+    expires_at: str | None = None
+    revoked_at: str | None = None
+    _last_persisted_use: float = field(default=0.0, repr=False)
+
+
+class Store:
+    DB_NAME = "simulator.db"
+
+    def __init__(self, data_dir: Path):
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / self.DB_NAME
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+        self.keys_by_hash: dict[str, ApiKeyRecord] = {}
+        for row in self._db.execute(f"SELECT {', '.join(KEY_COLUMNS)} FROM api_keys"):
+            rec = ApiKeyRecord(**dict(zip(KEY_COLUMNS, row, strict=True)))
+            rec.scopes = json.loads(rec.scopes)
+            self.keys_by_hash[rec.key_hash] = rec
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _write(self, sql: str, params: tuple = ()) -> None:
+        with self._lock:
+            self._db.execute(sql, params)
+
+    # settings -------------------------------------------------------------------------------
+    def setting(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        self._write("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (key, value))
+
+    def jwt_secret(self) -> str:
+        secret = self.setting("jwt_secret")
+        if secret is None:
+            secret = secrets.token_urlsafe(32)
+            self.set_setting("jwt_secret", secret)
+        return secret
+
+    # users ----------------------------------------------------------------------------------
+    def user_count(self) -> int:
+        return self._db.execute("SELECT COUNT(*) FROM users").fetchone()[0]
+
+    def password_hash(self, username: str) -> str | None:
+        row = self._db.execute(
+            "SELECT password_hash FROM users WHERE username = ?", (username,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def add_user(self, username: str, password_hash: str, created_at: str) -> None:
+        self._write(
+            "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
+            (username, password_hash, created_at),
+        )
+
+    # api keys -------------------------------------------------------------------------------
+    def add_key(self, rec: ApiKeyRecord) -> None:
+        values = tuple(
+            json.dumps(rec.scopes) if col == "scopes" else getattr(rec, col) for col in KEY_COLUMNS
+        )
+        self._write(
+            f"INSERT INTO api_keys ({', '.join(KEY_COLUMNS)}) "
+            f"VALUES ({', '.join('?' * len(KEY_COLUMNS))})",
+            values,
+        )
+        self.keys_by_hash[rec.key_hash] = rec
+
+    def key_by_id(self, key_id: str) -> ApiKeyRecord | None:
+        return next((k for k in self.keys_by_hash.values() if k.key_id == key_id), None)
+
+    def list_keys(self) -> list[ApiKeyRecord]:
+        return sorted(self.keys_by_hash.values(), key=lambda k: (k.created_at, k.key_id))
+
+    def update_key(self, rec: ApiKeyRecord, **fields) -> None:
+        for name, value in fields.items():
+            setattr(rec, name, value)
+        assignments = ", ".join(f"{name} = ?" for name in fields)
+        self._write(
+            f"UPDATE api_keys SET {assignments} WHERE key_id = ?", (*fields.values(), rec.key_id)
+        )
+
+    def delete_key(self, rec: ApiKeyRecord) -> None:
+        self._write("DELETE FROM api_keys WHERE key_id = ?", (rec.key_id,))
+        self.keys_by_hash.pop(rec.key_hash, None)
