@@ -10,7 +10,7 @@ from aiohttp import web
 from .auth import DEVELOPER_SCOPES, Authenticator, hash_password, now_iso
 from .backends.llm import SimLLM
 from .config import SimConfig
-from .http import api_keys, auth_routes  # noqa: F401  (registers the operation handlers)
+from .http import api_keys, auth_routes, resources  # noqa: F401  (register the handlers)
 from .http.envelope import ApiError, envelope_middleware
 from .http.router import add_operation_routes
 from .live.engine import LiveSession

@@ -21,6 +21,13 @@ CREATE TABLE IF NOT EXISTS users (
     password_hash TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS resources (
+    kind TEXT NOT NULL,
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -112,6 +119,12 @@ class Store:
             "INSERT INTO users (username, password_hash, created_at) VALUES (?, ?, ?)",
             (username, password_hash, created_at),
         )
+
+    # resources (bots, providers, ...: one JSON document per id) ------------------------------
+    def list_resources(self, kind: str) -> list[dict]:
+        rows = self._db.execute(
+            "SELECT body FROM resources WHERE kind = ? ORDER BY created_at, id", (kind,))
+        return [json.loads(body) for (body,) in rows]
 
     # api keys -------------------------------------------------------------------------------
     def add_key(self, rec: ApiKeyRecord) -> None:

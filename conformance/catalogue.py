@@ -1,0 +1,132 @@
+"""specs/requirements.yaml: the requirement catalogue, and its loader.
+
+Format:
+
+    profiles:                      # name -> what it covers
+      live-api: "..."
+    requirements:
+      - id: LIVE-TURN-001          # unique, upper case, used in @pytest.mark.requirement
+        level: MUST                # MUST | SHOULD | MAY (RFC 2119)
+        profile: live-api          # one of `profiles`
+        source:                    # one or more; each must resolve
+          - seed: "001"            # a file specs/sources/001_*.txt ...
+            section: "#### `end`"  # ... that contains this text
+          - behavior: LIVE-012     # an ID of specs/sources/astrbot-4.26.2-behavior.md
+        text: The server MUST ...
+
+`load()` refuses a catalogue with duplicate ids, unknown levels or profiles, or a source that
+does not resolve, listing every problem at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .contract import load_yaml, specs_dir
+
+LEVELS = ("MUST", "SHOULD", "MAY")
+ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-\d{3}$")
+BEHAVIOR_FILE = "astrbot-4.26.2-behavior.md"
+
+
+class CatalogueError(ValueError):
+    def __init__(self, problems: list[str]):
+        super().__init__("invalid requirement catalogue:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Requirement:
+    id: str
+    level: str
+    profile: str
+    source: tuple[dict, ...]
+    text: str
+
+    @property
+    def strict(self) -> bool:
+        return self.level == "MUST"
+
+    def cite(self) -> str:
+        parts = []
+        for src in self.source:
+            if "seed" in src:
+                parts.append(f"seed {src['seed']} {src['section']}")
+            else:
+                parts.append(f"behavior {src['behavior']}")
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    profiles: dict[str, str]
+    requirements: dict[str, Requirement]
+
+    def in_profiles(self, profiles: set[str] | None) -> list[Requirement]:
+        return [r for r in self.requirements.values() if profiles is None or r.profile in profiles]
+
+
+def _seed_texts(sources: Path) -> dict[str, str]:
+    return {p.name.split("_", 1)[0]: p.read_text(encoding="utf-8")
+            for p in sorted(sources.glob("[0-9][0-9][0-9]_*.txt"))}
+
+
+def parse(data: dict, sources: Path) -> Catalogue:
+    problems: list[str] = []
+    profiles = data.get("profiles") or {}
+    seeds = _seed_texts(sources)
+    behavior_path = sources / BEHAVIOR_FILE
+    behaviors = behavior_path.read_text(encoding="utf-8") if behavior_path.exists() else ""
+    requirements: dict[str, Requirement] = {}
+    for index, entry in enumerate(data.get("requirements") or []):
+        rid = entry.get("id") if isinstance(entry, dict) else None
+        where = rid or f"entry #{index}"
+        if not isinstance(entry, dict):
+            problems.append(f"{where}: not a mapping")
+            continue
+        missing = [k for k in ("id", "level", "profile", "source", "text") if not entry.get(k)]
+        if missing:
+            problems.append(f"{where}: missing {', '.join(missing)}")
+            continue
+        if not ID_PATTERN.match(rid):
+            problems.append(f"{rid}: id must look like AREA-TOPIC-001")
+        if rid in requirements:
+            problems.append(f"{rid}: duplicate id")
+        if entry["level"] not in LEVELS:
+            problems.append(f"{rid}: level {entry['level']!r} is not one of {', '.join(LEVELS)}")
+        if entry["profile"] not in profiles:
+            problems.append(f"{rid}: unknown profile {entry['profile']!r}")
+        source = entry["source"] if isinstance(entry["source"], list) else [entry["source"]]
+        for src in source:
+            problems += _check_source(rid, src, seeds, behaviors)
+        requirements[rid] = Requirement(rid, entry["level"], entry["profile"],
+                                        tuple(source), " ".join(str(entry["text"]).split()))
+    if problems:
+        raise CatalogueError(problems)
+    return Catalogue(dict(profiles), requirements)
+
+
+def _check_source(rid: str, src, seeds: dict[str, str], behaviors: str) -> list[str]:
+    if not isinstance(src, dict):
+        return [f"{rid}: source {src!r} is not a mapping"]
+    if "seed" in src:
+        seed = str(src["seed"])
+        if seed not in seeds:
+            return [f"{rid}: no seed file {seed}_*.txt"]
+        section = src.get("section")
+        if not section or section not in seeds[seed]:
+            return [f"{rid}: section {section!r} not found in seed {seed}"]
+        return []
+    if "behavior" in src:
+        if f"**{src['behavior']}.**" not in behaviors:
+            return [f"{rid}: behavior {src['behavior']} not found in {BEHAVIOR_FILE}"]
+        return []
+    return [f"{rid}: source needs `seed` + `section` or `behavior`"]
+
+
+@functools.cache
+def load() -> Catalogue:
+    return parse(load_yaml("requirements.yaml"), specs_dir() / "sources")

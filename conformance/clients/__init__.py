@@ -1,0 +1,1 @@
+"""Black-box clients: every wait bounded, every exchange logged as evidence."""

@@ -1,0 +1,72 @@
+"""A small HTTP client over aiohttp: every request bounded by the target timeout, every
+exchange written to a transcript. `request()` is the synchronous entry point the checks use."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+import aiohttp
+
+from ..outcomes import SuiteError, Violation
+from .transcript import Transcript
+
+BODY_LOG_LIMIT = 4000
+
+
+@dataclass
+class HttpResult:
+    status: int
+    headers: dict
+    text: str
+    json: object  # None when the body is not JSON
+
+    def envelope_message(self) -> str | None:
+        return self.json.get("message") if isinstance(self.json, dict) else None
+
+
+async def arequest(method: str, url: str, *, timeout: float, transcript: Transcript | None = None,
+                   headers: dict | None = None, json_body=None, raw_body: bytes | None = None,
+                   session: aiohttp.ClientSession | None = None) -> HttpResult:
+    own = session is None
+    session = session or aiohttp.ClientSession()
+    if transcript is not None:
+        transcript.add(">>", {"method": method, "url": url, "headers": headers or {},
+                              "json": json_body})
+    try:
+        async with session.request(
+            method, url, headers=headers, json=json_body, data=raw_body,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+        ) as resp:
+            text = await resp.text(errors="replace")
+            result = HttpResult(resp.status, dict(resp.headers), text, _json_or_none(text))
+    except (TimeoutError, asyncio.TimeoutError) as exc:
+        if transcript is not None:
+            transcript.note(f"no answer within {timeout} s")
+        raise TargetTimeout(f"{method} {url}: no answer within {timeout} s") from exc
+    except aiohttp.ClientError as exc:
+        if transcript is not None:
+            transcript.note(f"network error: {exc!r}")
+        raise SuiteError(f"{method} {url}: {exc!r}") from exc
+    finally:
+        if own:
+            await session.close()
+    if transcript is not None:
+        transcript.add("<<", {"status": result.status, "body": text[:BODY_LOG_LIMIT]})
+    return result
+
+
+def request(method: str, url: str, **kwargs) -> HttpResult:
+    return asyncio.run(arequest(method, url, **kwargs))
+
+
+def _json_or_none(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+class TargetTimeout(Violation):
+    """The target did not answer in time: a failure of the target, not of the suite."""

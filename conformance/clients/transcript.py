@@ -1,0 +1,25 @@
+"""A wire log: what the suite sent and received, with times relative to its start."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Transcript:
+    title: str
+    entries: list[dict] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, direction: str, payload, **extra) -> None:
+        entry = {"at_ms": round((time.monotonic() - self.started) * 1000, 1),
+                 "dir": direction, "data": payload}
+        entry.update({k: v for k, v in extra.items() if v is not None})
+        self.entries.append(entry)
+
+    def note(self, text: str) -> None:
+        self.add("--", text)
+
+    def as_evidence(self) -> dict:
+        return {"title": self.title, "log": self.entries}

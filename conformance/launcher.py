@@ -1,0 +1,66 @@
+"""Start a throw-away simulator for `astrbot-conformance run --simulator`: a separate process
+(`python -m simulator`) on a free loopback port with a temporary data directory. The suite
+talks to it over the network only, as to any other target."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from .outcomes import SuiteError
+
+STARTUP_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/api/v1/auth/setup-status", timeout=1) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+@contextmanager
+def simulator(extra_args: list[str] | None = None, log_path: Path | None = None):
+    """Yield the base URL of a fresh simulator; stop it (by its PID) afterwards."""
+    with tempfile.TemporaryDirectory(prefix="astrbot-sim-") as data_dir:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        log = open(log_path or Path(data_dir) / "simulator.log", "w")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port),
+             "--data-dir", data_dir, "--log-level", "WARNING", *(extra_args or [])],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            deadline = time.monotonic() + STARTUP_TIMEOUT
+            while not _ready(url):
+                if proc.poll() is not None:
+                    raise SuiteError(f"the simulator exited with {proc.returncode} at start-up")
+                if time.monotonic() > deadline:
+                    raise SuiteError(f"the simulator did not answer within {STARTUP_TIMEOUT} s")
+                time.sleep(0.1)
+            yield url
+        finally:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait(5)
+            log.close()

@@ -1,0 +1,242 @@
+"""The pytest plugin: requirement markers, target fixtures, verdicts and the report.
+
+Inert unless a target is given (`--astrbot-base-url`, `--astrbot-config`, or `--astrbot-env`
+to take everything from ASTRBOT_CONFORMANCE_* variables); `astrbot-conformance run` does that.
+
+Checks are ordinary test functions marked with the requirements they decide:
+
+    @pytest.mark.requirement("LIVE-TURN-003")
+    def test_user_msg_echoes_the_text(text_turn):
+        assert ...
+
+An `assert` that fails is the target's fault (FAIL, or NON-STRICT for SHOULD/MAY); raise
+`Unimplemented` for an absent feature; any other exception is the suite's (ERROR).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from . import report
+from .bootstrap import Credentials, bootstrap, cleanup
+from .catalogue import Catalogue, CatalogueError, load
+from .clients.transcript import Transcript
+from .outcomes import (ERROR, FAIL, NON_STRICT, PASS, SKIPPED, UNIMPLEMENTED, SuiteError,
+                       Unimplemented)
+from .redact import Redactor
+from .target import TargetSettings
+
+MARKER = "requirement"
+SESSION_PLUGIN = "astrbot-conformance-session"
+OPTIONS = ("base_url", "api_key", "jwt", "username", "password", "config", "timeout", "name")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("astrbot-conformance", "AstrBot conformance target")
+    for opt in OPTIONS:
+        group.addoption(f"--astrbot-{opt.replace('_', '-')}", dest=f"astrbot_{opt}",
+                        default=None, help=f"target {opt.replace('_', ' ')}")
+    group.addoption("--astrbot-env", action="store_true", default=False,
+                    help="take the target from ASTRBOT_CONFORMANCE_* environment variables")
+    group.addoption("--astrbot-profile", dest="astrbot_profile", default="all",
+                    help="comma-separated profiles to run, or 'all' (default)")
+    group.addoption("--astrbot-report-dir", dest="astrbot_report_dir", default=None,
+                    help="where to write results.json, junit.xml and summary.md")
+    group.addoption("--astrbot-run-id", dest="astrbot_run_id", default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{MARKER}(*ids): the requirement IDs this check decides")
+    opt = config.option
+    if getattr(opt, "astrbot_base_url", None) or getattr(opt, "astrbot_config", None) \
+            or getattr(opt, "astrbot_env", False):
+        config.pluginmanager.register(ConformanceRun(config), SESSION_PLUGIN)
+
+
+def _run(request: pytest.FixtureRequest) -> ConformanceRun:
+    run = request.config.pluginmanager.get_plugin(SESSION_PLUGIN)
+    if run is None:
+        raise SuiteError("no conformance target: pass --astrbot-base-url or --astrbot-config")
+    return run
+
+
+@pytest.fixture(scope="session")
+def target(request) -> TargetSettings:
+    """The target's settings (base URL, timeout)."""
+    run = _run(request)
+    if run.settings_error is not None:
+        raise run.settings_error
+    return run.settings
+
+
+@pytest.fixture(scope="session")
+def creds(request) -> Credentials:
+    """Credentials bootstrapped through the target's HTTP API (once per run)."""
+    return _run(request).credentials_or_raise()
+
+
+@pytest.fixture
+def evidence() -> list[Transcript]:
+    """Transcripts a check collects; attached to its result as evidence."""
+    return []
+
+
+def requirement_ids(item: pytest.Item) -> list[str]:
+    return [rid for mark in item.iter_markers(MARKER) for rid in mark.args]
+
+
+class ConformanceRun:
+    def __init__(self, config: pytest.Config):
+        opt = config.option
+        self.config = config
+        self.redactor = Redactor()
+        self.catalogue: Catalogue = load()
+        self.profiles = self._profiles(opt.astrbot_profile)
+        self.settings_error: SuiteError | None = None
+        try:
+            self.settings = TargetSettings.resolve(
+                {k: getattr(opt, f"astrbot_{k}") for k in OPTIONS})
+            self.redactor.add(*self.settings.secrets())
+        except SuiteError as exc:
+            self.settings, self.settings_error = None, exc
+        self.run_id = opt.astrbot_run_id or (
+            time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6])
+        self.report_dir = Path(opt.astrbot_report_dir or Path("reports") / self.run_id)
+        self.started = time.time()
+        self.started_iso = report.now_iso()
+        self.results = {r.id: report.RequirementResult(r)
+                        for r in self.catalogue.in_profiles(self.profiles)}
+        self.credentials: Credentials | SuiteError | None = None
+        self.summary: dict | None = None
+        self.paths: dict = {}
+
+    def _profiles(self, spec: str) -> set[str] | None:
+        if spec in (None, "", "all"):
+            return None
+        chosen = {p.strip() for p in spec.split(",") if p.strip()}
+        unknown = chosen - set(self.catalogue.profiles)
+        if unknown:
+            raise pytest.UsageError(f"unknown profile(s) {sorted(unknown)}; known: "
+                                    f"{sorted(self.catalogue.profiles)}")
+        return chosen
+
+    # collection -----------------------------------------------------------------------------
+    def pytest_collection_modifyitems(self, config, items: list[pytest.Item]) -> None:
+        problems, keep, dropped = [], [], []
+        for item in items:
+            ids = requirement_ids(item)
+            if not ids:
+                problems.append(f"{item.nodeid}: no @pytest.mark.requirement")
+            unknown = [i for i in ids if i not in self.catalogue.requirements]
+            if unknown:
+                problems.append(f"{item.nodeid}: unknown requirement(s) {unknown}")
+            (keep if any(i in self.results for i in ids) else dropped).append(item)
+        if problems:
+            raise pytest.UsageError("conformance checks must name catalogued requirements:\n  "
+                                    + "\n  ".join(problems))
+        for result in self.results.values():
+            result.skip_reason = "no check selected in this run"
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = keep
+
+    # fixtures -------------------------------------------------------------------------------
+    def credentials_or_raise(self) -> Credentials:
+        if self.settings_error is not None:
+            raise self.settings_error
+        if self.credentials is None:
+            try:
+                self.credentials = bootstrap(self.settings, self.redactor)
+            except SuiteError as exc:
+                self.credentials = exc
+        if isinstance(self.credentials, SuiteError):
+            raise SuiteError(f"bootstrap failed: {self.credentials}")
+        return self.credentials
+
+    # verdicts -------------------------------------------------------------------------------
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        outcome = yield
+        rep = outcome.get_result()
+        if rep.when == "teardown" or (rep.when == "setup" and rep.passed):
+            return
+        ids = [i for i in requirement_ids(item) if i in self.results]
+        if call.excinfo is not None and isinstance(call.excinfo.value, Unimplemented):
+            # shown by pytest as a skip: the target lacks the feature, the check did not fail
+            rep.outcome = "skipped"
+            rep.longrepr = (str(item.path), item.location[1] or 0,
+                            f"UNIMPLEMENTED: {call.excinfo.value}")
+        for rid in ids:
+            requirement = self.results[rid].requirement
+            verdict, message = classify(call.excinfo, requirement.strict)
+            self.results[rid].checks.append(report.CheckRecord(
+                nodeid=item.nodeid, verdict=verdict, message=message,
+                duration_s=rep.duration, evidence=collect_evidence(item)))
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
+        if isinstance(self.credentials, Credentials):
+            cleanup(self.credentials)
+        run = {
+            "id": self.run_id,
+            "started_at": self.started_iso,
+            "duration_s": round(time.time() - self.started, 3),
+            "target": {"name": self.settings.name if self.settings else "?",
+                       "base_url": self.settings.base_url if self.settings else "?"},
+            "profiles": sorted(self.profiles or self.catalogue.profiles),
+            "bootstrap": (self.credentials.log.as_evidence()
+                          if isinstance(self.credentials, Credentials) else None),
+        }
+        doc = report.build(list(self.results.values()), run, self.redactor)
+        self.summary = doc["summary"]
+        self.paths = report.write(doc, self.report_dir)
+
+    def pytest_terminal_summary(self, terminalreporter) -> None:
+        if not self.summary:
+            return
+        tr = terminalreporter
+        tr.section("AstrBot conformance")
+        for result in sorted(self.results.values(), key=lambda r: r.requirement.id):
+            line = f"{result.verdict:<13} {result.requirement.id:<16} {result.requirement.level}"
+            if result.verdict not in (PASS,):
+                line += "  " + self.redactor.scrub(" ".join(result.reason.split()))[:150]
+            tr.write_line(line)
+        counts = ", ".join(f"{self.summary[v]} {v}" for v in
+                           (PASS, FAIL, NON_STRICT, UNIMPLEMENTED, SKIPPED, ERROR)
+                           if self.summary[v])
+        tr.write_line(f"{'conformant' if self.summary['conformant'] else 'NOT conformant'}: "
+                      f"{counts} ({self.summary['total']} requirements)")
+        for kind, path in self.paths.items():
+            tr.write_line(f"report {kind}: {path}")
+
+
+def classify(excinfo, strict: bool) -> tuple[str, str]:
+    if excinfo is None:
+        return PASS, ""
+    exc = excinfo.value
+    text = excinfo.exconly()[:3000]
+    if isinstance(exc, Unimplemented):
+        return UNIMPLEMENTED, str(exc)
+    if isinstance(exc, pytest.skip.Exception):
+        return SKIPPED, str(exc.msg if hasattr(exc, "msg") else exc)
+    if isinstance(exc, AssertionError):
+        return (FAIL if strict else NON_STRICT), text
+    return ERROR, text
+
+
+def collect_evidence(item: pytest.Item) -> list[dict]:
+    found: list[Transcript] = []
+    for value in getattr(item, "funcargs", {}).values():
+        candidates = value if isinstance(value, list) else [value]
+        for candidate in candidates:
+            transcript = candidate if isinstance(candidate, Transcript) \
+                else getattr(candidate, "transcript", None)
+            if isinstance(transcript, Transcript) and transcript not in found:
+                found.append(transcript)
+    return [t.as_evidence() for t in found]
+
+
+__all__ = ["CatalogueError", "ConformanceRun"]
