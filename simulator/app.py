@@ -18,6 +18,7 @@ from .live.ws import make_live_handlers
 from .store import Store
 
 log = logging.getLogger("astrbot_sim")
+SIM = web.AppKey("sim", "Simulator")
 
 
 class Simulator:
@@ -74,7 +75,7 @@ def create_app(config: SimConfig) -> web.Application:
     sim = Simulator(config)
     app = web.Application(middlewares=[envelope_middleware],
                           client_max_size=config.max_frame_bytes)
-    app["sim"] = sim
+    app[SIM] = sim
     live = make_live_handlers(sim)
     add_operation_routes(app, sim, websocket_handlers=live)
     for path, handler in live.items():

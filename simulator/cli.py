@@ -8,7 +8,7 @@ import sys
 
 from aiohttp import web
 
-from .app import create_app
+from .app import SIM, create_app
 from .config import DEFAULT_HOST, DEFAULT_PORT, SimConfig
 
 
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
                                 llm_delay_ms=args.llm_delay_ms,
                                 tts_enabled=False if args.no_tts else None)
     app = create_app(config)
-    sim = app["sim"]
+    sim = app[SIM]
     print(f"AstrBot simulator on http://{config.host}:{config.port} "
           f"(data: {sim.store.path})", flush=True)
     for note in sim.bootstrap_messages:

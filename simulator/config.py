@@ -27,6 +27,9 @@ class SimConfig:
     llm_delay_ms: float = 0.0  # pause between two LLM deltas; 0 = as fast as possible
     max_frame_bytes: int = 4 * 1024 * 1024
 
+    def __post_init__(self) -> None:
+        self.data_dir = Path(self.data_dir)
+
     @classmethod
     def from_env(cls, **overrides) -> SimConfig:
         env = os.environ
@@ -40,5 +43,5 @@ class SimConfig:
         for key, value in overrides.items():
             if value is not None:
                 setattr(cfg, key, value)
-        cfg.data_dir = Path(cfg.data_dir)
+        cfg.__post_init__()
         return cfg

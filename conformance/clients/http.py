@@ -46,9 +46,11 @@ async def arequest(method: str, url: str, *, timeout: float, transcript: Transcr
             transcript.note(f"no answer within {timeout} s")
         raise TargetTimeout(f"{method} {url}: no answer within {timeout} s") from exc
     except aiohttp.ClientError as exc:
+        cause = exc.os_error.strerror if isinstance(exc, aiohttp.ClientConnectorError) \
+            else repr(exc)
         if transcript is not None:
-            transcript.note(f"network error: {exc!r}")
-        raise SuiteError(f"{method} {url}: {exc!r}") from exc
+            transcript.note(f"network error: {cause}")
+        raise SuiteError(f"{method} {url}: network error: {cause}") from exc
     finally:
         if own:
             await session.close()

@@ -58,7 +58,7 @@ def make_handler(op: Operation, sim) -> Callable[[web.Request], Awaitable[web.St
         impl = HANDLERS.get(op.operation_id)
         if impl is None:
             raise ApiError(501, f"Not implemented by the simulator: {op.operation_id}")
-        body = await read_json_body(request, op, sim.config.max_frame_bytes)
+        body = await read_json_body(request, op)
         result = await impl(Ctx(request, op, principal, body, sim))
         if isinstance(result, web.StreamResponse):
             return result

@@ -30,8 +30,12 @@ def assert_error(result, status: int, message: str | None = None):
 
 
 def assert_allowed(result):
+    """Accepted means served: 200 and the success envelope, not merely "not 401/403"."""
     assert result.status not in (401, 403), \
         f"refused with HTTP {result.status}: {result.text[:300]}"
+    body = result.json if isinstance(result.json, dict) else {}
+    assert result.status == 200 and body.get("status") == "ok", \
+        f"not served: HTTP {result.status} {result.text[:300]}"
 
 
 @pytest.mark.requirement("V1-AUTH-001")

@@ -1,0 +1,79 @@
+"""The requirement catalogue: the shipped one is valid and fully covered by checks; the loader
+refuses every kind of broken entry."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from conformance.catalogue import CatalogueError, load, parse
+from conformance.contract import specs_dir
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "conformance" / "scenarios"
+
+
+def marked_requirements() -> dict[str, list[str]]:
+    """requirement id -> the check functions marked with it, read from the scenario sources."""
+    found: dict[str, list[str]] = {}
+    for path in SCENARIOS.rglob("test_*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            for deco in node.decorator_list:
+                if isinstance(deco, ast.Call) and getattr(deco.func, "attr", "") == "requirement":
+                    for arg in deco.args:
+                        found.setdefault(arg.value, []).append(f"{path.name}::{node.name}")
+    return found
+
+
+def test_shipped_catalogue_loads():
+    catalogue = load()
+    assert len(catalogue.requirements) >= 30
+    assert {"live-api", "open-api", "openapi-v1", "legacy-jwt-live"} <= set(catalogue.profiles)
+
+
+def test_every_requirement_has_a_check_and_every_check_a_requirement():
+    catalogue, marked = load(), marked_requirements()
+    unchecked = sorted(set(catalogue.requirements) - set(marked))
+    assert not unchecked, f"requirements without a check: {unchecked}"
+    unknown = sorted(set(marked) - set(catalogue.requirements))
+    assert not unknown, f"checks naming unknown requirements: {unknown}"
+
+
+GOOD = {"id": "LIVE-TURN-901", "level": "MUST", "profile": "live-api",
+        "source": [{"seed": "001", "section": "#### `end`"}], "text": "x"}
+
+
+def catalogue_with(*entries) -> dict:
+    return {"profiles": {"live-api": "live"}, "requirements": list(entries)}
+
+
+def test_a_valid_entry_parses_with_its_citation():
+    req = parse(catalogue_with(GOOD), specs_dir() / "sources").requirements["LIVE-TURN-901"]
+    assert req.strict and req.cite() == "seed 001 #### `end`"
+
+
+@pytest.mark.parametrize("entry, problem", [
+    ({**GOOD, "level": "SHALL"}, "level 'SHALL'"),
+    ({**GOOD, "profile": "voice"}, "unknown profile 'voice'"),
+    ({**GOOD, "id": "live-1"}, "id must look like"),
+    ({**GOOD, "source": [{"seed": "009", "section": "x"}]}, "no seed file 009"),
+    ({**GOOD, "source": [{"seed": "001", "section": "#### `nope`"}]}, "not found in seed 001"),
+    ({**GOOD, "source": [{"behavior": "LIVE-999"}]}, "behavior LIVE-999 not found"),
+    ({**GOOD, "source": [{"url": "x"}]}, "needs `seed`"),
+    ({k: v for k, v in GOOD.items() if k != "text"}, "missing text"),
+])
+def test_broken_entries_are_refused(entry, problem):
+    with pytest.raises(CatalogueError) as err:
+        parse(catalogue_with(entry), specs_dir() / "sources")
+    assert any(problem in p for p in err.value.problems), err.value.problems
+
+
+def test_duplicates_are_refused_and_all_problems_listed():
+    with pytest.raises(CatalogueError) as err:
+        parse(catalogue_with(GOOD, GOOD, {**GOOD, "id": "LIVE-TURN-902", "level": "X"}),
+              specs_dir() / "sources")
+    assert len(err.value.problems) == 2
+    assert "duplicate id" in err.value.problems[0]

@@ -1,0 +1,273 @@
+"""The sans-I/O Live engine, driven directly: turn order as a Hypothesis property, busy,
+interrupt, audio turns and malformed input. No sockets, no sleeps: microseconds per case."""
+
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+import json
+import wave
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from simulator.backends.llm import reply_for, split_deltas
+from simulator.backends.llm import parse as parse_directives
+from simulator.live.engine import CancelTurn, LiveSession, Send, StartTurn
+
+CONTENT = {"user_msg", "bot_delta_chunk", "bot_text_chunk", "response", "bot_msg"}
+
+
+def fake_clock():
+    ticks = itertools.count()
+    return lambda: 1_700_000_000 + next(ticks) / 1000
+
+
+def new_session(**kwargs) -> LiveSession:
+    return LiveSession(username="alice", clock=fake_clock(), **kwargs)
+
+
+def frames(effects) -> list[dict]:
+    return [e.frame for e in effects if isinstance(e, Send)]
+
+
+def run_turn(session: LiveSession, text: str) -> list[dict]:
+    """text_input, then the deltas the simulator's LLM would stream, then done."""
+    effects = session.receive_text(json.dumps({"t": "text_input", "text": text}))
+    out = frames(effects)
+    start = next(e for e in effects if isinstance(e, StartTurn))
+    clean, directives = parse_directives(start.text)
+    for delta in split_deltas(reply_for(clean, directives), directives.chunk):
+        out += frames(session.llm_delta(start.turn, delta))
+    return out + frames(session.llm_done(start.turn))
+
+
+def order_violations(turn: list[dict]) -> list[str]:
+    """The seed order of one completed text turn (what the suite checks on the wire)."""
+    problems = []
+    types = [f["t"] for f in turn]
+    if types[:2] != ["metrics", "user_msg"] or turn[0]["data"].get("input_type") != "text":
+        problems.append(f"bad opening {types[:2]}")
+    if types.count("end") != 1:
+        problems.append("not exactly one end")
+    else:
+        after = types[types.index("end") + 1:]
+        if any(t != "metrics" for t in after):
+            problems.append(f"after end: {after}")
+    deltas = "".join(f["data"]["text"] for f in turn if f["t"] == "bot_delta_chunk")
+    chunks = "".join(f["data"]["text"] for f in turn if f["t"] == "bot_text_chunk")
+    has_audio = "response" in types
+    if has_audio and chunks != deltas:
+        problems.append("bot_text_chunk texts differ from the deltas")
+    if has_audio == ("bot_msg" in types):
+        problems.append("bot_msg must appear exactly when no audio was streamed")
+    for i, t in enumerate(types):
+        if t == "bot_text_chunk" and next(
+                (x for x in types[i + 1:] if x in ("response", "bot_text_chunk", "end")),
+                None) != "response":
+            problems.append(f"bot_text_chunk #{i} not followed by its response")
+    return problems
+
+
+reply_texts = st.text(
+    alphabet=st.sampled_from(list("abc xyz,.!?。！\n")), min_size=0, max_size=80)
+
+
+@settings(max_examples=300, deadline=None)
+@given(reply=reply_texts, chunk=st.integers(1, 5), tts=st.booleans())
+def test_any_reply_streams_in_seed_order(reply, chunk, tts):
+    session = new_session(tts_enabled=tts)
+    turn = run_turn(session, f"hi [[sim:reply={reply}]] [[sim:chunk={chunk}]]")
+    assert order_violations(turn) == []
+    if tts and reply.strip():
+        for f in turn:
+            if f["t"] == "response":
+                with wave.open(io.BytesIO(base64.b64decode(f["data"]))) as wav:
+                    assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) \
+                        == (16000, 1, 2)
+
+
+def test_text_turn_exact_frames():
+    turn = run_turn(new_session(), "  Hello there  ")
+    types = [f["t"] for f in turn]
+    assert types[:3] == ["metrics", "user_msg", "bot_delta_chunk"]
+    assert turn[1]["data"]["text"] == "Hello there"
+    assert isinstance(turn[1]["data"]["ts"], int)
+    assert types[-2:] == ["end", "metrics"] and "wav_to_tts_total_time" in turn[-1]["data"]
+    chunks = [f["data"]["text"] for f in turn if f["t"] == "bot_text_chunk"]
+    assert chunks == ["You said: Hello there.", " I am the AstrBot simulator."]
+
+
+def test_tts_off_answers_with_bot_msg():
+    turn = run_turn(new_session(), "[[sim:tts=off]] hi")
+    types = [f["t"] for f in turn]
+    assert "response" not in types and types.count("bot_msg") == 1
+    assert types.index("bot_msg") < types.index("end")
+
+
+def test_busy_while_processing_leaves_the_turn_alone():
+    session = new_session()
+    start = next(e for e in session.receive_text('{"t":"text_input","text":"one"}')
+                 if isinstance(e, StartTurn))
+    assert frames(session.receive_text('{"t":"text_input","text":"two"}')) == [
+        {"t": "error", "data": "Session is busy", "code": "PROCESSING_ERROR"}]
+    assert frames(session.receive_text('{"t":"end_speaking","stamp":"s"}'))[0]["code"] \
+        == "PROCESSING_ERROR"
+    assert frames(session.llm_delta(start.turn, "Still here."))[0] == {
+        "t": "bot_delta_chunk", "data": {"text": "Still here."}}
+    assert frames(session.llm_done(start.turn))[-2] == {"t": "end"}
+
+
+def test_interrupt_stops_the_turn_and_keeps_its_text():
+    session = new_session()
+    start = next(e for e in session.receive_text('{"t":"text_input","text":"go"}')
+                 if isinstance(e, StartTurn))
+    session.llm_delta(start.turn, "Partial")
+    effects = session.receive_text('{"t":"interrupt"}')
+    assert frames(effects) == [{"t": "stop_play"}]
+    assert CancelTurn(start.turn) in effects
+    assert session.llm_delta(start.turn, " late") == []  # a late delta is dropped
+    assert session.llm_done(start.turn) == []
+    assert session.history[-1].interrupted and session.history[-1].bot_text.startswith("Partial")
+    assert session.receive_text('{"t":"interrupt"}') == []  # nothing to stop: silent
+    assert frames(session.receive_text('{"t":"text_input","text":"again"}'))[1]["t"] \
+        == "user_msg"
+
+
+def test_audio_turn():
+    session = new_session()
+    pcm = b"\x01\x00" * 16000  # one second
+    assert session.receive_text('{"t":"start_speaking","stamp":"s1"}') == []
+    for part in (pcm[:10000], pcm[10000:]):
+        payload = base64.b64encode(part).decode()
+        assert session.receive_text(json.dumps({"t": "speaking_part", "data": payload})) == []
+    effects = session.receive_text('{"t":"end_speaking","stamp":"s1"}')
+    out = frames(effects)
+    assert out[0]["t"] == "metrics" and out[0]["data"]["input_type"] == "audio"
+    assert "wav_assemble_time" in out[0]["data"] and out[1]["data"] == {"stt": "sim_stt"}
+    assert out[2]["t"] == "user_msg" and out[2]["data"]["text"].startswith("Audio of 1.00 seconds")
+    assert any(isinstance(e, StartTurn) for e in effects)
+
+
+def test_audio_errors():
+    session = new_session()
+    assert frames(session.receive_text('{"t":"end_speaking","stamp":"s1"}'))[0]["t"] == "error"
+    session.receive_text('{"t":"start_speaking","stamp":"s1"}')
+    assert "stamp" in frames(session.receive_text('{"t":"end_speaking","stamp":"s2"}'))[0]["data"]
+    assert "no audio" in frames(session.receive_text('{"t":"end_speaking","stamp":"s1"}'))[0][
+        "data"]
+    session.receive_text('{"t":"start_speaking","stamp":"s3"}')
+    bad = frames(session.receive_text('{"t":"speaking_part","data":"%%%"}'))
+    assert bad[0]["code"] == "INVALID_MESSAGE_FORMAT"
+
+
+def test_malformed_frames_get_error_frames():
+    session = new_session()
+    for raw in ("not json", "[1, 2]", '"text"', "{}", '{"t": "dance"}',
+                '{"t":"text_input","text":"   "}', '{"t":"text_input","text":5}'):
+        out = frames(session.receive_text(raw))
+        assert len(out) == 1 and out[0]["t"] == "error" \
+            and out[0]["code"] == "INVALID_MESSAGE_FORMAT", raw
+    assert frames(session.receive_bytes(b"\x00\x01"))[0]["t"] == "error"
+    huge = json.dumps({"t": "text_input", "text": "x" * 100})
+    assert frames(new_session(max_frame_chars=50).receive_text(huge))[0]["t"] == "error"
+    assert order_violations(run_turn(session, "still usable")) == []
+
+
+def test_llm_failure_is_an_error_frame():
+    session = new_session()
+    start = next(e for e in session.receive_text('{"t":"text_input","text":"x"}')
+                 if isinstance(e, StartTurn))
+    out = frames(session.llm_failed(start.turn, "boom"))
+    assert out == [{"t": "error", "data": "Processing failed: boom", "code": "PROCESSING_ERROR"}]
+    assert frames(session.receive_text('{"t":"text_input","text":"next"}'))[1]["t"] == "user_msg"
+
+
+def test_disconnect_cancels_the_running_turn():
+    session = new_session()
+    start = next(e for e in session.receive_text('{"t":"text_input","text":"x"}')
+                 if isinstance(e, StartTurn))
+    session.receive_text('{"t":"start_speaking","stamp":"s"}')
+    assert session.disconnected() == [CancelTurn(start.turn)]
+    assert session.disconnected() == [] and session.audio == bytearray()
+
+
+class LiveProtocol(RuleBasedStateMachine):
+    """Random client sequences and back-end events; the oracle is the frame-order rules."""
+
+    def __init__(self):
+        super().__init__()
+        self.session = new_session()
+        self.log: list[dict] = []
+        self.turn: int | None = None  # the running turn as the model sees it
+        self.deltas: list[str] = []
+
+    def _apply(self, effects) -> list[dict]:
+        out = frames(effects)
+        self.log += out
+        for effect in effects:
+            if isinstance(effect, StartTurn):
+                assert self.turn is None, "a turn started while another was running"
+                self.turn = effect.turn
+                self.deltas = split_deltas(reply_for("x", parse_directives("x")[1]), 1)
+            if isinstance(effect, CancelTurn):
+                assert effect.turn == self.turn
+                self.turn = None
+        return out
+
+    @rule(text=st.text(min_size=1, max_size=20).filter(str.strip))
+    def text_input(self, text):
+        busy = self.turn is not None
+        out = self._apply(self.session.receive_text(json.dumps({"t": "text_input", "text": text})))
+        if busy:
+            assert out == [{"t": "error", "data": "Session is busy", "code": "PROCESSING_ERROR"}]
+        else:
+            assert [f["t"] for f in out] == ["metrics", "user_msg"]
+
+    @rule()
+    def interrupt(self):
+        running = self.turn is not None
+        out = self._apply(self.session.receive_text('{"t":"interrupt"}'))
+        assert out == ([{"t": "stop_play"}] if running else [])
+        assert self.turn is None
+
+    @rule(junk=st.sampled_from(["nope", "[]", "{}", '{"t":"x"}', '{"t":"text_input"}']))
+    def junk(self, junk):
+        out = self._apply(self.session.receive_text(junk))
+        assert [f["t"] for f in out] == ["error"]
+
+    @precondition(lambda self: self.turn is not None and self.deltas)
+    @rule()
+    def delta(self):
+        out = self._apply(self.session.llm_delta(self.turn, self.deltas.pop(0)))
+        assert out[0]["t"] == "bot_delta_chunk"
+
+    @precondition(lambda self: self.turn is not None)
+    @rule()
+    def done(self):
+        turn = self.turn
+        out = self._apply(self.session.llm_done(turn))
+        assert [f["t"] for f in out][-2:] == ["end", "metrics"]
+        self.turn = None
+        assert self.session.llm_delta(turn, "late") == []
+
+    @invariant()
+    def nothing_of_a_turn_after_its_terminal(self):
+        open_turn = False
+        for f in self.log:
+            t = f["t"]
+            if t == "user_msg":
+                assert not open_turn, "a user_msg inside a running turn"
+                open_turn = True
+            elif t in ("end", "stop_play"):
+                assert open_turn, f"{t} outside a turn"
+                open_turn = False
+            elif t in CONTENT:
+                assert open_turn, f"{t} outside a turn"
+        assert open_turn == (self.turn is not None)
+
+
+TestLiveProtocol = LiveProtocol.TestCase
+TestLiveProtocol.settings = settings(max_examples=200, stateful_step_count=30, deadline=None)

@@ -1,0 +1,133 @@
+"""The suite end to end, as a user runs it (`astrbot-conformance run`, a real process): all
+PASS against the simulator; against broken targets, the broken requirements FAIL or are
+UNIMPLEMENTED with a reason, never ERROR and never PASS, and the run stays within its bounds."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from conformance.launcher import free_port
+from conformance.outcomes import ERROR, FAIL, NON_STRICT, PASS, UNIMPLEMENTED
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_TIMEOUT = 240
+
+
+def run_suite(tmp_path: Path, *args: str) -> tuple[int, dict, float]:
+    report_dir = tmp_path / "report"
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "run", "--report-dir", str(report_dir),
+         "-q", *args], cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    elapsed = time.monotonic() - started
+    results = report_dir / "results.json"
+    assert results.exists(), f"no report; exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    return proc.returncode, json.loads(results.read_text()), elapsed
+
+
+def verdicts(doc: dict, profile: str | None = None) -> dict[str, str]:
+    return {r["id"]: r["verdict"] for r in doc["requirements"]
+            if profile is None or r["profile"] == profile}
+
+
+@contextmanager
+def broken_target(mode: str, tmp_path: Path):
+    port = free_port()
+    log = open(tmp_path / f"{mode}-target.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.broken_targets", mode, "--port", str(port),
+         "--data-dir", str(tmp_path / "target-data")], cwd=ROOT, stdout=log, stderr=log)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, f"the {mode} target exited with {proc.returncode}"
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+@pytest.mark.slow
+def test_simulator_is_conformant_and_the_report_keeps_no_secret(tmp_path):
+    code, doc, _ = run_suite(tmp_path, "--simulator")
+    bad = {k: v for k, v in verdicts(doc).items() if v != PASS}
+    assert code == 0 and not bad, bad
+    assert doc["summary"]["conformant"] is True
+    text = (tmp_path / "report" / "results.json").read_text()
+    assert not re.search(r"abk_[A-Za-z0-9_\-]{8,}", text), "an API key reached the report"
+    assert not re.search(r"eyJ[A-Za-z0-9_\-]+\.", text), "a JWT reached the report"
+    assert (tmp_path / "report" / "junit.xml").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode, expected", [("no-live", UNIMPLEMENTED), ("closes", FAIL),
+                                            ("silent", FAIL)])
+def test_broken_live_endpoint_is_reported_not_blamed_on_the_suite(tmp_path, mode, expected):
+    with broken_target(mode, tmp_path) as url:
+        code, doc, elapsed = run_suite(tmp_path, "--base-url", url, "--timeout", "1")
+    live = verdicts(doc, "live-api")
+    if mode == "silent":  # it does accept and keep the connection: that requirement holds
+        assert live.pop("LIVE-CONN-001") == PASS
+    assert code == 1
+    assert set(live.values()) <= {expected, UNIMPLEMENTED, FAIL, NON_STRICT}, live
+    assert expected in live.values() and PASS not in live.values(), live
+    if mode == "no-live":
+        assert set(live.values()) == {UNIMPLEMENTED}
+    reasons = [r["reason"] for r in doc["requirements"]
+               if r["profile"] == "live-api" and r["verdict"] != PASS]
+    assert all(reasons), "every non-PASS verdict needs its reason"
+    others = verdicts(doc, "openapi-v1")
+    assert set(others.values()) == {PASS}, others  # the rest of the simulator is intact
+    assert elapsed < RUN_TIMEOUT
+
+
+@pytest.mark.slow
+def test_a_server_that_is_not_astrbot(tmp_path):
+    """Only an API key given, nothing answers: live is UNIMPLEMENTED, HTTP checks FAIL or, where
+    they need credentials the suite could not create, ERROR, never PASS."""
+    with broken_target("bare", tmp_path) as url:
+        code, doc, _ = run_suite(tmp_path, "--base-url", url, "--api-key",
+                                 "abk_some_key_for_a_bare_server", "--timeout", "2")
+    assert code == 1
+    assert set(verdicts(doc, "live-api").values()) == {UNIMPLEMENTED}
+    http = verdicts(doc, "openapi-v1")
+    assert PASS not in http.values() and set(http.values()) <= {FAIL, NON_STRICT, ERROR}, http
+    errors = [r for r in doc["requirements"] if r["verdict"] == ERROR]
+    assert all("key with exactly the scopes" in r["reason"] or "needs a dashboard JWT"
+               in r["reason"] for r in errors), errors
+
+
+def test_unreachable_target_is_error_not_fail(tmp_path):
+    port = free_port()  # nothing listens there
+    code, doc, _ = run_suite(tmp_path, "--base-url", f"http://127.0.0.1:{port}",
+                             "--timeout", "2")
+    assert code == 1
+    assert set(verdicts(doc).values()) == {ERROR}
+
+
+def test_env_and_toml_configuration(tmp_path):
+    from conformance.target import TargetSettings
+
+    config = tmp_path / "target.toml"
+    config.write_text('[target]\nbase_url = "http://127.0.0.1:1/"\nname = "file"\n'
+                      'api_key = "abk_from_file"\ntimeout = 3\n')
+    env = {"ASTRBOT_CONFORMANCE_CONFIG": str(config), "ASTRBOT_CONFORMANCE_NAME": "env"}
+    settings = TargetSettings.resolve({"timeout": "5"}, env=env)
+    assert (settings.base_url, settings.name, settings.api_key, settings.timeout) == (
+        "http://127.0.0.1:1", "env", "abk_from_file", 5.0)
+    assert settings.ws_url("/api/v1/live/ws", api_key="k", username=None) == \
+        "ws://127.0.0.1:1/api/v1/live/ws?api_key=k"
