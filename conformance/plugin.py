@@ -25,8 +25,16 @@ from . import report
 from .bootstrap import Credentials, bootstrap, cleanup
 from .catalogue import Catalogue, CatalogueError, load
 from .clients.transcript import Transcript
-from .outcomes import (ERROR, FAIL, NON_STRICT, PASS, SKIPPED, UNIMPLEMENTED, SuiteError,
-                       Unimplemented)
+from .outcomes import (
+    ERROR,
+    FAIL,
+    NON_STRICT,
+    PASS,
+    SKIPPED,
+    UNIMPLEMENTED,
+    SuiteError,
+    Unimplemented,
+)
 from .redact import Redactor
 from .target import TargetSettings
 

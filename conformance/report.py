@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__
 from .catalogue import Requirement
-from .outcomes import (ERROR, FAIL, NON_STRICT, PASS, SKIPPED, UNIMPLEMENTED, VERDICTS, worst)
+from .outcomes import ERROR, FAIL, NON_STRICT, PASS, SKIPPED, UNIMPLEMENTED, VERDICTS, worst
 from .redact import Redactor
 
 GATING = (FAIL, ERROR, UNIMPLEMENTED)

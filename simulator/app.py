@@ -48,8 +48,8 @@ class Simulator:
             notes.append("API key from ASTRBOT_SIM_API_KEY has every developer scope "
                          "(send it as X-API-Key or ?api_key=)")
         if self.store.user_count() == 0:
-            notes.append("first-run state: POST /api/v1/auth/setup "
-                         '{"username","password","confirm_password"} from loopback creates the admin')
+            notes.append("first-run state: POST /api/v1/auth/setup {username, password, "
+                         "confirm_password} from loopback creates the admin")
         return notes
 
     def new_live_session(self, username: str, mode: str | None) -> LiveSession:

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from simulator.backends.llm import reply_for, split_deltas
 from simulator.backends.llm import parse as parse_directives
+from simulator.backends.llm import reply_for, split_deltas
 from simulator.live.engine import CancelTurn, LiveSession, Send, StartTurn
 
 CONTENT = {"user_msg", "bot_delta_chunk", "bot_text_chunk", "response", "bot_msg"}

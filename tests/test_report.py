@@ -9,8 +9,18 @@ import pytest
 
 from conformance import report
 from conformance.catalogue import Requirement
-from conformance.outcomes import (ERROR, FAIL, NON_STRICT, PASS, SKIPPED, UNIMPLEMENTED,
-                                  SuiteError, Unimplemented, Violation, worst)
+from conformance.outcomes import (
+    ERROR,
+    FAIL,
+    NON_STRICT,
+    PASS,
+    SKIPPED,
+    UNIMPLEMENTED,
+    SuiteError,
+    Unimplemented,
+    Violation,
+    worst,
+)
 from conformance.plugin import classify
 from conformance.redact import Redactor
 

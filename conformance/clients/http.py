@@ -41,7 +41,7 @@ async def arequest(method: str, url: str, *, timeout: float, transcript: Transcr
         ) as resp:
             text = await resp.text(errors="replace")
             result = HttpResult(resp.status, dict(resp.headers), text, _json_or_none(text))
-    except (TimeoutError, asyncio.TimeoutError) as exc:
+    except TimeoutError as exc:
         if transcript is not None:
             transcript.note(f"no answer within {timeout} s")
         raise TargetTimeout(f"{method} {url}: no answer within {timeout} s") from exc

@@ -9,6 +9,7 @@ requirement rather than raised, so other checks still judge what they look at.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -97,10 +98,8 @@ class LiveClient:
         await self.close()
 
     async def close(self) -> None:
-        try:
+        with contextlib.suppress(TimeoutError, ConnectionClosed, OSError):
             await asyncio.wait_for(self.ws.close(), self.timeout)
-        except (TimeoutError, ConnectionClosed, OSError):
-            pass
 
     # sending --------------------------------------------------------------------------------
     async def send(self, frame: dict) -> None:

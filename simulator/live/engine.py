@@ -9,7 +9,8 @@ bytes and runs the LLM stream.
 Turn order for `text_input` (seed 000, `_process_live_user_text`):
     metrics{input_type:"text"} -> user_msg -> (bot_delta_chunk... and, per TTS sentence,
     [metrics{speak_to_first_frame} once] bot_text_chunk + response) -> metrics{llm_*}
-    -> [metrics{tts_*} | bot_msg when no audio was streamed] -> end -> metrics{wav_to_tts_total_time}
+    -> [metrics{tts_*} | bot_msg when no audio was streamed] -> end
+    -> metrics{wav_to_tts_total_time}
 For audio (`start_speaking` / `speaking_part` / `end_speaking`) the turn opens with
 metrics{wav_assemble_time, input_type:"audio"} and metrics{stt} instead.
 `interrupt` during a turn: stop_play, the turn is cancelled and its partial text kept.

@@ -39,7 +39,8 @@ def _raw_api_key(request: web.Request) -> str | None:
     return q.get("api_key") or q.get("key") or h.get("X-API-Key") or None
 
 
-async def _reject(ws: web.WebSocketResponse, message: str, code: str | None) -> web.WebSocketResponse:
+async def _reject(ws: web.WebSocketResponse, message: str,
+                  code: str | None) -> web.WebSocketResponse:
     if code is not None:
         await ws.send_str(dumps({"type": "error", "code": code, "data": message}))
     await ws.close(code=POLICY_VIOLATION, message=message.encode("utf-8")[:120])

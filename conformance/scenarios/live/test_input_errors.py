@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-
 from dataclasses import dataclass
+
+import pytest
 
 from conformance.clients.live import Turn
 from conformance.clients.transcript import Transcript

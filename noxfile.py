@@ -1,0 +1,55 @@
+"""nox sessions: `./noxw -s NAME` (or `nox -s NAME` where nox is installed).
+
+tests         the project's own tests (simulator, suite, contract documents)
+conformance   the suite against a fresh simulator; report under reports/<run-id>/
+lint          ruff
+bench         Live API load benchmark against a fresh simulator (prints figures)
+real_astrbot  the suite against real AstrBot 4.26.2 from PyPI (tools/real_astrbot/);
+              `-- --keep` leaves AstrBot running afterwards
+"""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests", "conformance"]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+    session.run("pytest", "tests", *session.posargs)
+
+
+@nox.session
+def conformance(session: nox.Session) -> None:
+    session.install("-e", ".")
+    session.run("astrbot-conformance", "run", "--simulator", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    session.install("-e", ".")
+    session.run("python", "bench/live_bench.py", *session.posargs)
+
+
+@nox.session(name="real_astrbot")
+def real_astrbot(session: nox.Session) -> None:
+    session.install("-e", ".")
+    keep = "--keep" in session.posargs
+    session.run("python", "tools/real_astrbot/up.py", external=True)
+    try:
+        # A conformance gap is the finding, not a session failure: exit 1 is accepted.
+        session.run("astrbot-conformance", "run", "--config", ".real-astrbot/target.toml",
+                    "--report-dir", "reports/real-astrbot-4.26.2", "-q", success_codes=[0, 1])
+    finally:
+        if not keep:
+            session.run("python", "tools/real_astrbot/down.py", external=True)
