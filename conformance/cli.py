@@ -43,7 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--password")
     run.add_argument("--name", help="target name shown in the report")
     run.add_argument("--timeout", type=float, help="seconds for every single wait (default 10)")
+    run.add_argument("--slow-text", help="a user text the target answers slowly (for races)")
     run.add_argument("--profile", default="all", help="comma-separated profiles, or all")
+    run.add_argument("--depth", default="quick", choices=("quick", "full"),
+                     help="quick (default) or full: how many generated cases to run")
     run.add_argument("--report-dir", help="default: reports/<run-id>")
     run.add_argument("-k", dest="keyword", help="only checks matching this pytest expression")
     run.add_argument("-q", "--quiet", action="store_true")
@@ -77,9 +80,9 @@ def run_pytest(args, base_url: str | None, run_id: str, report_dir: Path) -> int
                    "--rootdir", str(SCENARIOS), "-p", "no:cacheprovider",
                    "-W", "ignore::pytest.PytestAssertRewriteWarning",
                    "--astrbot-run-id", run_id, "--astrbot-report-dir", str(report_dir),
-                   "--astrbot-profile", args.profile]
+                   "--astrbot-profile", args.profile, "--astrbot-depth", args.depth]
     for name in ("base_url", "config", "api_key", "jwt", "username", "password", "name",
-                 "timeout"):
+                 "timeout", "slow_text"):
         value = base_url if name == "base_url" else getattr(args, name)
         if name == "name" and value is None and args.simulator:
             value = "astrbot-simulator"

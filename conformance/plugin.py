@@ -25,6 +25,7 @@ from . import report
 from .bootstrap import Credentials, bootstrap, cleanup
 from .catalogue import Catalogue, CatalogueError, load
 from .clients.transcript import Transcript
+from .invariants import live_violations
 from .outcomes import (
     ERROR,
     FAIL,
@@ -39,8 +40,10 @@ from .redact import Redactor
 from .target import TargetSettings
 
 MARKER = "requirement"
+ORDER_REQUIREMENT = "LIVE-ORDER-001"
 SESSION_PLUGIN = "astrbot-conformance-session"
-OPTIONS = ("base_url", "api_key", "jwt", "username", "password", "config", "timeout", "name")
+OPTIONS = ("base_url", "api_key", "jwt", "username", "password", "config", "timeout", "name",
+           "slow_text")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -55,6 +58,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--astrbot-report-dir", dest="astrbot_report_dir", default=None,
                     help="where to write results.json, junit.xml and summary.md")
     group.addoption("--astrbot-run-id", dest="astrbot_run_id", default=None)
+    group.addoption("--astrbot-depth", dest="astrbot_depth", default="quick",
+                    choices=("quick", "full"),
+                    help="quick (default) or full: how many generated cases to run")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -85,6 +91,12 @@ def target(request) -> TargetSettings:
 def creds(request) -> Credentials:
     """Credentials bootstrapped through the target's HTTP API (once per run)."""
     return _run(request).credentials_or_raise()
+
+
+@pytest.fixture(scope="session")
+def depth(request) -> str:
+    """"quick" or "full": generated checks scale their number of cases with it."""
+    return request.config.option.astrbot_depth
 
 
 @pytest.fixture
@@ -119,6 +131,7 @@ class ConformanceRun:
         self.results = {r.id: report.RequirementResult(r)
                         for r in self.catalogue.in_profiles(self.profiles)}
         self.credentials: Credentials | SuiteError | None = None
+        self.transcripts: list[Transcript] = []
         self.summary: dict | None = None
         self.paths: dict = {}
 
@@ -173,6 +186,8 @@ class ConformanceRun:
         if rep.when == "teardown" or (rep.when == "setup" and rep.passed):
             return
         ids = [i for i in requirement_ids(item) if i in self.results]
+        transcripts = collect_transcripts(item)
+        self.transcripts.extend(t for t in transcripts if t not in self.transcripts)
         if call.excinfo is not None and isinstance(call.excinfo.value, Unimplemented):
             # shown by pytest as a skip: the target lacks the feature, the check did not fail
             rep.outcome = "skipped"
@@ -183,11 +198,28 @@ class ConformanceRun:
             verdict, message = classify(call.excinfo, requirement.strict)
             self.results[rid].checks.append(report.CheckRecord(
                 nodeid=item.nodeid, verdict=verdict, message=message,
-                duration_s=rep.duration, evidence=collect_evidence(item)))
+                duration_s=rep.duration, evidence=[t.as_evidence() for t in transcripts]))
+
+    def sweep_frame_logs(self) -> None:
+        """LIVE-ORDER-001 holds on every live frame log of the run, whatever check made it."""
+        result = self.results.get(ORDER_REQUIREMENT)
+        logs = [t for t in self.transcripts if t.kind == "websocket-live"]
+        if result is None or not logs:
+            return
+        problems = [f"{t.title}: {p}" for t in logs
+                    for p in live_violations([f for f in t.received()
+                                              if isinstance(f, dict) and "t" in f])]
+        verdict = FAIL if problems else PASS
+        message = "\n".join(problems[:20])
+        bad = [t.as_evidence() for t in logs if any(p.startswith(t.title) for p in problems)]
+        result.checks.append(report.CheckRecord(
+            nodeid=f"<frame-order invariants over all {len(logs)} live frame logs>",
+            verdict=verdict, message=message, evidence=bad[:3]))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
         if isinstance(self.credentials, Credentials):
             cleanup(self.credentials)
+        self.sweep_frame_logs()
         run = {
             "id": self.run_id,
             "started_at": self.started_iso,
@@ -195,6 +227,7 @@ class ConformanceRun:
             "target": {"name": self.settings.name if self.settings else "?",
                        "base_url": self.settings.base_url if self.settings else "?"},
             "profiles": sorted(self.profiles or self.catalogue.profiles),
+            "depth": self.config.option.astrbot_depth,
             "bootstrap": (self.credentials.log.as_evidence()
                           if isinstance(self.credentials, Credentials) else None),
         }
@@ -235,7 +268,8 @@ def classify(excinfo, strict: bool) -> tuple[str, str]:
     return ERROR, text
 
 
-def collect_evidence(item: pytest.Item) -> list[dict]:
+def collect_transcripts(item: pytest.Item) -> list[Transcript]:
+    """The wire logs a check used: its fixtures' transcripts and its `evidence` list."""
     found: list[Transcript] = []
     for value in getattr(item, "funcargs", {}).values():
         candidates = value if isinstance(value, list) else [value]
@@ -244,7 +278,7 @@ def collect_evidence(item: pytest.Item) -> list[dict]:
                 else getattr(candidate, "transcript", None)
             if isinstance(transcript, Transcript) and transcript not in found:
                 found.append(transcript)
-    return [t.as_evidence() for t in found]
+    return found
 
 
 __all__ = ["CatalogueError", "ConformanceRun"]

@@ -9,10 +9,12 @@ import io
 import wave
 from collections.abc import Awaitable
 
+from .audio import chunks_b64, speech_pcm
 from .bootstrap import Credentials
 from .clients.http import TargetTimeout
-from .clients.live import LiveClient
+from .clients.live import LiveClient, ends_turn
 from .clients.transcript import Transcript
+from .outcomes import SuiteError
 from .target import TargetSettings
 
 LIVE_PATH = "/api/v1/live/ws"
@@ -63,3 +65,41 @@ def wav_problem(b64: str) -> str | None:
     except (wave.Error, EOFError) as exc:
         return f"unreadable WAV: {exc}"
     return None
+
+
+# Races ------------------------------------------------------------------------------------
+# A race is placed, not hoped for: the suite sends its second input only once the turn is
+# visibly running (after user_msg, or after the first delta), on a turn made slow by the
+# target's `slow_text`. If the turn still ends within RACE_MARGIN of that send, the suite
+# cannot tell "ignored" from "too late", so it reports ERROR (never a verdict on the target).
+RACE_MARGIN = 0.5
+
+
+def race_not_placed(seconds: float) -> SuiteError:
+    return SuiteError(
+        f"race not placed: the turn ended {seconds * 1000:.0f} ms after the second input was "
+        f"sent (< {RACE_MARGIN * 1000:.0f} ms), too soon to judge; give the target a slower "
+        "reply with --slow-text")
+
+
+FIRST_CONTENT = ("bot_delta_chunk", "bot_text_chunk", "response", "bot_msg")
+
+
+async def start_slow_turn(client: LiveClient, target: TargetSettings,
+                          until: tuple[str, ...] = FIRST_CONTENT) -> list[dict]:
+    """Send `slow_text` and read up to the first frame of its turn whose type is in `until`.
+    A turn that ends before that leaves no room for a race: ERROR, not a verdict."""
+    await client.send({"t": "text_input", "text": target.slow_text})
+    frames = await client.until(lambda f: f.get("t") in until or ends_turn(f),
+                                waiting_for=f"the first of {'/'.join(until)} of a slow turn")
+    if ends_turn(frames[-1]) and frames[-1].get("t") not in until:
+        raise SuiteError(f"race not placed: the slow turn ended ({frames[-1]}) before any of "
+                         f"{'/'.join(until)}")
+    return frames
+
+
+async def send_audio(client: LiveClient, transcript: str, stamp: str = "seg_001") -> None:
+    await client.send({"t": "start_speaking", "stamp": stamp})
+    for part in chunks_b64(speech_pcm(transcript)):
+        await client.send({"t": "speaking_part", "data": part})
+    await client.send({"t": "end_speaking", "stamp": stamp})

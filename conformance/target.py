@@ -11,6 +11,7 @@ Each setting is taken from the command line, else the environment
     username = "admin"              # ... log in (or run first-run setup) and create keys
     password = "..."
     timeout = 10                    # seconds, every single wait
+    slow_text = "..."               # a user text the target answers slowly (races need it)
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ class TargetSettings:
     username: str | None = None
     password: str | None = None
     timeout: float = 10.0
+    # A user text whose reply takes the target a few seconds, so that an interrupt or a second
+    # input lands while the turn runs. The [[sim:...]] directives slow the reference simulator;
+    # a real LLM reads the words.
+    slow_text: str = ("[[sim:first_delay=300]] [[sim:delay=30]] [[sim:sentences=6]] "
+                      "Please tell me a long story, in six sentences.")
 
     @classmethod
     def resolve(cls, cli: dict | None = None, env: dict | None = None) -> TargetSettings:

@@ -8,6 +8,9 @@ Modes:
     no-live   the Live API WebSocket path answers 404 (the endpoint does not exist)
     closes    /api/v1/live/ws accepts the upgrade, then closes at once without a frame
     silent    /api/v1/live/ws accepts and never sends anything
+    sequential  /api/v1/live/ws reads one frame at a time and runs each turn to its end before
+              reading the next frame, as real AstrBot 4.26.2 does (research LIVE-004): busy
+              inputs are queued and interrupts arrive too late
     bare      an HTTP server that answers 404 to everything (not AstrBot at all)
 """
 
@@ -18,11 +21,15 @@ import asyncio
 
 from aiohttp import web
 
-from simulator.app import create_app
+from simulator.app import SIM, create_app
+from simulator.auth import AuthError
+from simulator.backends.llm import LLMFailure
 from simulator.config import SimConfig
+from simulator.http.envelope import dumps
+from simulator.live.engine import Send, StartTurn
 
 LIVE_PATH = "/api/v1/live/ws"
-MODES = ("no-live", "closes", "silent", "bare")
+MODES = ("no-live", "closes", "silent", "sequential", "bare")
 
 
 def live_override(mode: str):
@@ -32,6 +39,8 @@ def live_override(mode: str):
             return await handler(request)
         if mode == "no-live":
             return web.Response(status=404, text="Not Found")
+        if mode == "sequential":
+            return await sequential_session(request, handler)
         ws = web.WebSocketResponse()
         await ws.prepare(request)
         if mode == "closes":
@@ -42,6 +51,41 @@ def live_override(mode: str):
         return ws
 
     return middleware
+
+
+async def sequential_session(request: web.Request, handler):
+    """The simulator's own engine, driven the way AstrBot drives its session: each frame is
+    handled to completion, a whole turn included, before the next frame is read."""
+    sim = request.app[SIM]
+    try:
+        allowed = sim.auth.key_principal(request.query.get("api_key", "")).allows("chat")
+    except AuthError:
+        allowed = False
+    if not allowed or not request.query.get("username") \
+            or request.query.get("ct", "live") != "live":
+        return await handler(request)  # refusals exactly as the simulator does them
+    session = sim.new_live_session(request.query["username"], mode="live")
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+
+    async def perform(effects) -> None:
+        for effect in effects:
+            if isinstance(effect, Send):
+                await ws.send_str(dumps(effect.frame))
+            elif isinstance(effect, StartTurn):
+                try:
+                    async for delta in sim.llm.stream(effect.text):
+                        await perform(session.llm_delta(effect.turn, delta))
+                    await perform(session.llm_done(effect.turn))
+                except LLMFailure as exc:
+                    await perform(session.llm_failed(effect.turn, str(exc)))
+
+    async for msg in ws:
+        if msg.type is web.WSMsgType.TEXT:
+            await perform(session.receive_text(msg.data))
+        elif msg.type is web.WSMsgType.BINARY:
+            await perform(session.receive_bytes(msg.data))
+    return ws
 
 
 def build(mode: str, data_dir: str) -> web.Application:

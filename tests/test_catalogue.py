@@ -19,12 +19,11 @@ def marked_requirements() -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for path in SCENARIOS.rglob("test_*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if not isinstance(node, ast.FunctionDef):
-                continue
-            for deco in node.decorator_list:
-                if isinstance(deco, ast.Call) and getattr(deco.func, "attr", "") == "requirement":
-                    for arg in deco.args:
-                        found.setdefault(arg.value, []).append(f"{path.name}::{node.name}")
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "requirement":
+                for arg in node.args:
+                    assert isinstance(arg, ast.Constant), \
+                        f"{path.name}:{node.lineno}: requirement ids must be literal strings"
+                    found.setdefault(arg.value, []).append(f"{path.name}:{node.lineno}")
     return found
 
 

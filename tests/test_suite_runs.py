@@ -96,6 +96,26 @@ def test_broken_live_endpoint_is_reported_not_blamed_on_the_suite(tmp_path, mode
 
 
 @pytest.mark.slow
+def test_a_server_that_handles_one_frame_at_a_time_fails_busy_and_interrupt(tmp_path):
+    """The way real AstrBot 4.26.2 runs a live session: the suite must show busy and interrupt
+    as FAIL with the frame log as evidence, and keep what does work as PASS."""
+    with broken_target("sequential", tmp_path) as url:
+        code, doc, _ = run_suite(tmp_path, "--base-url", url, "--profile", "live-api")
+    live = verdicts(doc, "live-api")
+    assert code == 1
+    for rid in ("LIVE-BUSY-001", "LIVE-BUSY-002", "LIVE-BUSY-003", "LIVE-INT-001"):
+        assert live[rid] == FAIL, (rid, live[rid])
+    for rid in ("LIVE-TURN-001", "LIVE-TURN-004", "LIVE-AUTH-001", "LIVE-INPUT-001",
+                "LIVE-CONN-004"):  # each connection is its own sequential session
+        assert live[rid] == PASS, (rid, live[rid])
+    busy = next(r for r in doc["requirements"] if r["id"] == "LIVE-BUSY-001")
+    assert "no busy error" in busy["reason"]
+    log = busy["checks"][0]["evidence"][0]["log"]
+    sent = [e["data"] for e in log if e["dir"] == ">>"]
+    assert {"t": "text_input", "text": "A second question"} in sent, "the evidence lacks the race"
+
+
+@pytest.mark.slow
 def test_a_server_that_is_not_astrbot(tmp_path):
     """Only an API key given, nothing answers: live is UNIMPLEMENTED, HTTP checks FAIL or, where
     they need credentials the suite could not create, ERROR, never PASS."""

@@ -18,6 +18,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from ..frames import schemas
+from ..invariants import is_terminal_error
 from ..outcomes import SuiteError, Unimplemented, Violation
 from .http import TargetTimeout
 from .transcript import Transcript
@@ -25,7 +26,6 @@ from .transcript import Transcript
 # A handshake refused with one of these, even with valid credentials, means "no such endpoint"
 # (real AstrBot 4.26.2 answers 403 for a WebSocket path it has no route for).
 ABSENT_STATUSES = {403, 404, 405, 410, 426, 501}
-TERMINAL = {"end", "stop_play", "error"}
 MAX_FRAME = 32 * 1024 * 1024
 
 
@@ -43,6 +43,7 @@ class Turn:
 
     frames: list[dict]
     trailing: list[dict] = field(default_factory=list)
+    transcript: Transcript | None = None  # the wire log it came from, as evidence
 
     def types(self) -> list[str]:
         return [f.get("t") for f in self.frames]
@@ -54,9 +55,17 @@ class Turn:
     def terminal(self) -> str | None:
         return self.frames[-1].get("t") if self.frames else None
 
+    def index(self, t: str) -> int | None:
+        return next((i for i, f in enumerate(self.frames) if f.get("t") == t), None)
+
+
+def ends_turn(frame: dict) -> bool:
+    return frame.get("t") in ("end", "stop_play") or is_terminal_error(frame)
+
 
 class LiveClient:
     def __init__(self, ws: ClientConnection, transcript: Transcript, mode: str, timeout: float):
+        transcript.kind = f"websocket-{mode}"
         self.ws = ws
         self.transcript = transcript
         self.mode = mode
@@ -162,15 +171,20 @@ class LiveClient:
                 break
         return frames
 
-    async def turn(self, trailing_grace: float = 0.3) -> Turn:
-        """Read one turn up to its terminal frame (`end`, `stop_play` or `error`), then listen
-        briefly for frames that trail it."""
+    async def until(self, predicate, waiting_for: str, timeout: float | None = None) \
+            -> list[dict]:
+        """Frames up to and including the first one matching `predicate`."""
         frames = []
         while True:
-            frame = await self.recv(waiting_for="the end of the turn")
+            frame = await self.recv(timeout, waiting_for=waiting_for)
             frames.append(frame)
-            if frame.get("t") in TERMINAL:
-                break
+            if predicate(frame):
+                return frames
+
+    async def turn(self, trailing_grace: float = 0.3, timeout: float | None = None) -> Turn:
+        """Read one turn up to its terminal frame (`end`, `stop_play` or a terminal `error`),
+        then listen briefly for frames that trail it."""
+        frames = await self.until(ends_turn, "the end of the turn", timeout)
         return Turn(frames, await self.quiet(trailing_grace))
 
     async def expect_close(self, timeout: float | None = None) -> tuple[list[dict], int | None,

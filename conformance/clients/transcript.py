@@ -6,10 +6,11 @@ import time
 from dataclasses import dataclass, field
 
 
-@dataclass
+@dataclass(eq=False)  # two logs are the same log only if they are one object
 class Transcript:
     title: str
     entries: list[dict] = field(default_factory=list)
+    kind: str = "log"  # "websocket-live", "websocket-chat", "http"
     started: float = field(default_factory=time.monotonic)
 
     def add(self, direction: str, payload, **extra) -> None:
@@ -21,5 +22,10 @@ class Transcript:
     def note(self, text: str) -> None:
         self.add("--", text)
 
+    def received(self) -> list:
+        """What the target sent, in order (decoded frames or HTTP answers)."""
+        return [e["data"] for e in self.entries if e["dir"] == "<<"
+                and not (isinstance(e["data"], dict) and "close" in e["data"])]
+
     def as_evidence(self) -> dict:
-        return {"title": self.title, "log": self.entries}
+        return {"title": self.title, "kind": self.kind, "log": self.entries}

@@ -1,6 +1,14 @@
-"""Deterministic speech back-ends: text-to-speech makes a real WAV file (16 kHz, mono, 16-bit
-PCM, a tone whose pitch and length follow the text); speech-to-text gives a stable transcript
-for any audio."""
+"""Deterministic speech back-ends.
+
+Text-to-speech makes a real WAV file (16 kHz, mono, 16-bit PCM, a tone whose pitch and length
+follow the text).
+
+Speech-to-text gives a known transcript for audio that carries one, and a stable answer for any
+other audio. Audio carries a transcript in the least significant bit of its samples, inaudible:
+the 8-byte marker `SIMSTT1\0`, a 2-byte big-endian length, then that many bytes of UTF-8 text,
+each byte most significant bit first, one bit per 16-bit little-endian sample. A test client can
+write this into any PCM (a tone, silence, speech) without sharing code with the simulator.
+"""
 
 from __future__ import annotations
 
@@ -37,8 +45,41 @@ def synthesize(text: str) -> bytes:
     return buf.getvalue()
 
 
+TRANSCRIPT_MARKER = b"SIMSTT1\0"
+
+
+def _lsb_bytes(pcm: bytes, start_byte: int, count: int) -> bytes | None:
+    """`count` bytes hidden in the sample LSBs, starting at hidden byte `start_byte`."""
+    first_sample = start_byte * 8
+    if (first_sample + count * 8) * 2 > len(pcm):
+        return None
+    out = bytearray()
+    for i in range(count):
+        value = 0
+        base = (first_sample + i * 8) * 2
+        for bit in range(8):
+            value = (value << 1) | (pcm[base + bit * 2] & 1)
+        out.append(value)
+    return bytes(out)
+
+
+def embedded_transcript(pcm: bytes) -> str | None:
+    if _lsb_bytes(pcm, 0, len(TRANSCRIPT_MARKER)) != TRANSCRIPT_MARKER:
+        return None
+    header = _lsb_bytes(pcm, len(TRANSCRIPT_MARKER), 2)
+    length = int.from_bytes(header, "big") if header else 0
+    text = _lsb_bytes(pcm, len(TRANSCRIPT_MARKER) + 2, length)
+    try:
+        return text.decode("utf-8") if text is not None else None
+    except UnicodeDecodeError:
+        return None
+
+
 def transcribe(pcm: bytes) -> str:
-    """A stable transcript for 16 kHz mono 16-bit PCM: its length, and a fingerprint."""
+    """The transcript the audio carries, else a stable one: its length and a fingerprint."""
+    known = embedded_transcript(pcm)
+    if known is not None:
+        return known
     seconds = len(pcm) / (2 * SAMPLE_RATE)
     fingerprint = hashlib.sha256(pcm).hexdigest()[:8]
     return f"Audio of {seconds:.2f} seconds, fingerprint {fingerprint}."

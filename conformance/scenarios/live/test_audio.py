@@ -1,0 +1,77 @@
+"""A voice turn: `start_speaking`, `speaking_part` (Base64 16 kHz mono 16-bit PCM),
+`end_speaking` (seed 001 Live Mode; metrics order of seed 000 `_process_audio`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from conformance.clients.transcript import Transcript
+from conformance.scenario import live_key, open_live, run, send_audio
+
+SPOKEN = "Hello there, this is a voice turn."
+
+
+@pytest.fixture(scope="module")
+def audio_turn(target, creds):
+    transcript = Transcript("voice turn on /api/v1/live/ws")
+
+    async def go():
+        client = await open_live(target, "", key=live_key(creds), transcript=transcript)
+        async with client:
+            await send_audio(client, SPOKEN)
+            turn = await client.turn()
+            return turn
+
+    turn = run(go(), target)
+    turn.transcript = transcript
+    return turn
+
+
+def metrics_with(turn, key: str) -> list[int]:
+    return [i for i, f in enumerate(turn.frames) if f.get("t") == "metrics"
+            and isinstance(f.get("data"), dict) and key in f["data"]]
+
+
+@pytest.mark.requirement("LIVE-AUDIO-001")
+def test_voice_turn_opens_with_assembly_metrics(audio_turn):
+    first = audio_turn.frames[0]
+    data = first.get("data") if isinstance(first.get("data"), dict) else {}
+    assert first.get("t") == "metrics" and isinstance(data.get("wav_assemble_time"),
+                                                      int | float), \
+        f"the first frame is not metrics with wav_assemble_time: {first}"
+    assert data.get("input_type") == "audio", f"input_type is {data.get('input_type')!r}"
+
+
+@pytest.mark.requirement("LIVE-AUDIO-002")
+def test_stt_metric_before_user_msg(audio_turn):
+    stt, user = metrics_with(audio_turn, "stt"), audio_turn.index("user_msg")
+    assert stt, "no metrics frame names the speech-to-text provider (`stt`)"
+    assert user is not None and stt[0] < user, "the stt metric does not precede user_msg"
+    assert isinstance(audio_turn.frames[stt[0]]["data"]["stt"], str)
+
+
+@pytest.mark.requirement("LIVE-AUDIO-003")
+def test_voice_turn_transcribes_and_answers(audio_turn):
+    users = audio_turn.of("user_msg")
+    assert len(users) == 1, f"expected one user_msg, got {audio_turn.types()}"
+    text = (users[0].get("data") or {}).get("text")
+    assert isinstance(text, str) and text.strip(), f"empty transcript: {users[0]}"
+    assert audio_turn.terminal == "end", f"the voice turn ended with {audio_turn.terminal!r}"
+
+
+@pytest.mark.requirement("LIVE-AUDIO-004")
+def test_end_speaking_with_another_stamp_is_an_error(target, creds, evidence):
+    transcript = Transcript("end_speaking with a stamp that was never started")
+    evidence.append(transcript)
+
+    async def go():
+        client = await open_live(target, "", key=live_key(creds), transcript=transcript)
+        async with client:
+            await client.send({"t": "start_speaking", "stamp": "seg_a"})
+            await client.send({"t": "end_speaking", "stamp": "seg_b"})
+            return await client.quiet(1.0)
+
+    frames = run(go(), target)
+    assert frames and frames[0].get("t") == "error", \
+        f"a mismatched end_speaking got {frames or 'no answer'} instead of an error frame"
+    assert "user_msg" not in [f.get("t") for f in frames], "it started a turn anyway"

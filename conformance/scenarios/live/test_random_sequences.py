@@ -1,0 +1,81 @@
+"""Random client sequences against the target, with the frame-order invariants as the oracle
+(LIVE-ORDER-001). Hypothesis draws the sequences, derandomized so a run can be replayed; a few
+known-hard interleavings are always included."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import strategies as st
+
+from conformance.clients.live import TargetClosed, ends_turn
+from conformance.clients.transcript import Transcript
+from conformance.invariants import live_violations, turn_is_open
+from conformance.scenario import live_key, open_live, run, send_audio
+
+ACTIONS = ("short", "slow", "interrupt", "junk", "voice")
+EXAMPLES = {"quick": 4, "full": 40}
+REACT = 0.05  # seconds to listen after each action
+
+
+async def act(client, target, action: str) -> None:
+    if action == "short":
+        await client.send({"t": "text_input", "text": "Just a quick question"})
+    elif action == "slow":
+        await client.send({"t": "text_input", "text": target.slow_text})
+    elif action == "interrupt":
+        await client.send({"t": "interrupt"})
+    elif action == "junk":
+        await client.send_raw('{"t": "no_such_frame"}')
+    elif action == "voice":
+        await send_audio(client, "A short voice question")
+
+
+async def drain(client, target, frames: list[dict]) -> None:
+    """Read until no turn is left open (or the target stops talking), then a short quiet."""
+    while turn_is_open(frames):
+        frames.append(await client.recv(waiting_for="the open turn to end"))
+        if ends_turn(frames[-1]):
+            frames.extend(await client.quiet(0.2))
+    frames.extend(await client.quiet(0.3))
+
+
+def play(target, creds, actions: list[str]) -> tuple[list[dict], Transcript]:
+    transcript = Transcript("random sequence: " + " ".join(actions))
+
+    async def go():
+        frames: list[dict] = []
+        client = await open_live(target, "", key=live_key(creds), transcript=transcript)
+        async with client:
+            try:
+                for action in actions:
+                    await act(client, target, action)
+                    frames.extend(await client.quiet(REACT))
+                await drain(client, target, frames)
+            except TargetClosed:
+                pass  # judged on what arrived before the close
+        return frames
+
+    return run(go(), target, waits=4 + 2 * len(actions)), transcript
+
+
+@pytest.mark.requirement("LIVE-ORDER-001")
+def test_random_client_sequences_keep_the_turn_structure(target, creds, depth, evidence):
+    failures: list[str] = []
+
+    @settings(max_examples=EXAMPLES[depth], derandomize=True, database=None, deadline=None,
+              phases=(Phase.explicit, Phase.generate),
+              suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=5))
+    @example(["slow", "interrupt", "short"])
+    @example(["slow", "short", "interrupt", "interrupt"])
+    @example(["slow", "voice", "junk"])
+    def sequence(actions):
+        frames, transcript = play(target, creds, actions)
+        problems = live_violations(frames, complete=True)
+        if problems:
+            evidence.append(transcript)
+            failures.append(f"{' '.join(actions)}: " + "; ".join(problems))
+
+    sequence()
+    assert not failures, "turn structure broken:\n" + "\n".join(failures)
