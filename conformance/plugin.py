@@ -203,9 +203,10 @@ class ConformanceRun:
     def sweep_frame_logs(self) -> None:
         """LIVE-ORDER-001 holds on every live frame log of the run, whatever check made it."""
         result = self.results.get(ORDER_REQUIREMENT)
-        logs = [t for t in self.transcripts if t.kind == "websocket-live"]
+        logs = [t for t in self.transcripts if t.kind == "websocket-live"
+                and any(isinstance(f, dict) and f.get("t") == "user_msg" for f in t.received())]
         if result is None or not logs:
-            return
+            return  # no log with a turn in it: nothing to judge (no vacuous PASS)
         problems = [f"{t.title}: {p}" for t in logs
                     for p in live_violations([f for f in t.received()
                                               if isinstance(f, dict) and "t" in f])]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from conformance.clients.live import TargetClosed, ends_turn
 from conformance.clients.transcript import Transcript
-from conformance.invariants import live_violations, turn_is_open
+from conformance.invariants import BUSY_TEXT, live_violations, turn_is_open
 from conformance.scenario import live_key, open_live, run, send_audio
 
 ACTIONS = ("short", "slow", "interrupt", "junk", "voice")
@@ -40,21 +40,37 @@ async def drain(client, target, frames: list[dict]) -> None:
     frames.extend(await client.quiet(0.3))
 
 
-def play(target, creds, actions: list[str]) -> tuple[list[dict], Transcript]:
+INPUTS = ("short", "slow", "voice")
+
+
+def unanswered(actions: list[str], frames: list[dict]) -> list[str]:
+    """Liveness: every text or voice input is answered, by its turn or by the busy error."""
+    inputs = sum(a in INPUTS for a in actions)
+    answers = sum(f.get("t") == "user_msg" or f.get("data") == BUSY_TEXT for f in frames)
+    return [f"{inputs - answers} of {inputs} inputs were never answered"] \
+        if answers < inputs else []
+
+
+def play(target, creds, actions: list[str]) -> tuple[list[str], Transcript]:
+    """Run one sequence; return the broken rules."""
     transcript = Transcript("random sequence: " + " ".join(actions))
 
     async def go():
         frames: list[dict] = []
+        done: list[str] = []
         client = await open_live(target, "", key=live_key(creds), transcript=transcript)
         async with client:
             try:
                 for action in actions:
+                    done.append(action)
                     await act(client, target, action)
                     frames.extend(await client.quiet(REACT))
                 await drain(client, target, frames)
-            except TargetClosed:
-                pass  # judged on what arrived before the close
-        return frames
+            except TargetClosed as closed:
+                if "junk" in done:  # closing on junk is judged by LIVE-INPUT-*, not here
+                    return live_violations(frames)
+                return [str(closed)] + live_violations(frames)
+        return live_violations(frames, complete=True) + unanswered(actions, frames)
 
     return run(go(), target, waits=4 + 2 * len(actions)), transcript
 
@@ -71,8 +87,7 @@ def test_random_client_sequences_keep_the_turn_structure(target, creds, depth, e
     @example(["slow", "short", "interrupt", "interrupt"])
     @example(["slow", "voice", "junk"])
     def sequence(actions):
-        frames, transcript = play(target, creds, actions)
-        problems = live_violations(frames, complete=True)
+        problems, transcript = play(target, creds, actions)
         if problems:
             evidence.append(transcript)
             failures.append(f"{' '.join(actions)}: " + "; ".join(problems))
