@@ -57,7 +57,7 @@ def simulator(extra_args: list[str] | None = None, log_path: Path | None = None)
             yield url
         finally:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGINT)
+                proc.send_signal(signal.SIGTERM)
                 try:
                     proc.wait(10)
                 except subprocess.TimeoutExpired:

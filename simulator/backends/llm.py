@@ -103,6 +103,6 @@ class SimLLM:
         for index, delta in enumerate(split_deltas(reply_for(clean, d), d.chunk)):
             if d.fail_after is not None and index >= d.fail_after:
                 raise LLMFailure(f"simulated LLM failure after {index} deltas")
-            # always yield to the loop, so an interrupt can land between two deltas
-            await asyncio.sleep(delay)
+            if delay:  # a paced reply: an interrupt can land between two deltas
+                await asyncio.sleep(delay)
             yield delta

@@ -12,6 +12,7 @@ write this into any PCM (a tone, silence, speech) without sharing code with the 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import math
@@ -29,6 +30,7 @@ def _tone_period(text: str) -> array:
     return array("h", (int(8000 * math.sin(2 * math.pi * i / period)) for i in range(period)))
 
 
+@functools.lru_cache(maxsize=4096)
 def synthesize(text: str) -> bytes:
     """A complete RIFF/WAVE file speaking `text` (as a tone)."""
     duration_ms = max(MIN_MS, min(MAX_MS, MS_PER_CHAR * len(text)))

@@ -29,8 +29,12 @@ class ApiError(Exception):
         self.data = data
 
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def dumps(obj) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    """Compact JSON, one shared encoder (this runs for every WebSocket frame)."""
+    return _ENCODER.encode(obj)
 
 
 def ok(data=None, message: str | None = None, status: int = 200) -> web.Response:

@@ -249,8 +249,9 @@ class LiveSession:
         effects: list[Effect] = [Send({"t": "bot_delta_chunk", "data": {"text": delta}})]
         if turn.tts:
             turn.unspoken += delta
-            for sentence in self._complete_sentences(turn):
-                effects += self._speak(turn, sentence)
+            if SENTENCE_END.search(delta):  # only a delta with an ending can finish a sentence
+                for sentence in self._complete_sentences(turn):
+                    effects += self._speak(turn, sentence)
         return effects
 
     def llm_done(self, turn_id: int) -> list[Effect]:

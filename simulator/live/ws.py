@@ -9,7 +9,10 @@ Endpoints (seed 001 "Endpoint" and "Authentication"; seed 000 `live_ws` for the 
 
 Every frame the engine decides to send goes through one outbox drained by one writer task, in
 the order the engine produced them: a `response` decided before an interrupt can never be
-overtaken by, or slip in after, the `stop_play` that the interrupt produced.
+overtaken by, or slip in after, the `stop_play` that the interrupt produced. The writer sends
+everything queued at once as one write of ready-made text frames (RFC 6455, unmasked, no
+extensions: the socket is opened with compression off), a socket call per batch instead of per
+frame, and waits when the peer reads slower than the server writes.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import struct
 
 from aiohttp import WSMsgType, web
 
@@ -28,6 +32,22 @@ from .engine import CancelTurn, LiveSession, Send, StartTurn
 log = logging.getLogger("astrbot_sim.live")
 POLICY_VIOLATION = 1008
 TRANSPORT_MAX_MSG = 16 * 1024 * 1024  # beyond this aiohttp closes with 1009 (message too big)
+WRITE_HIGH_WATER = 1024 * 1024  # bytes buffered for a slow reader before the writer waits
+
+
+def text_frame(payload: str) -> bytes:
+    """One final, unmasked server text frame (RFC 6455 section 5.2)."""
+    data = payload.encode("utf-8")
+    n = len(data)
+    if n < 126:
+        return bytes((0x81, n)) + data
+    if n < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, n) + data
+    return struct.pack("!BBQ", 0x81, 127, n) + data
+
+
+def new_socket() -> web.WebSocketResponse:
+    return web.WebSocketResponse(max_msg_size=TRANSPORT_MAX_MSG, compress=False)
 
 
 def _raw_api_key(request: web.Request) -> str | None:
@@ -49,7 +69,7 @@ async def _reject(ws: web.WebSocketResponse, message: str,
 
 def make_live_handlers(sim) -> dict:
     async def open_api_live(request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(max_msg_size=TRANSPORT_MAX_MSG)
+        ws = new_socket()
         await ws.prepare(request)
         raw_key = _raw_api_key(request)
         if not raw_key:
@@ -71,12 +91,12 @@ def make_live_handlers(sim) -> dict:
                                      "data": "ct must be 'live' or 'chat'"}))
             await ws.close(code=POLICY_VIOLATION, message=b"Invalid ct")
             return ws
-        await run_session(ws, sim, sim.new_live_session(username.strip(), mode=ct))
+        await run_session(ws, request, sim, sim.new_live_session(username.strip(), mode=ct))
         return ws
 
     def jwt_handler(mode: str | None):
         async def handler(request: web.Request) -> web.StreamResponse:
-            ws = web.WebSocketResponse(max_msg_size=TRANSPORT_MAX_MSG)
+            ws = new_socket()
             await ws.prepare(request)
             token = request.query.get("token")
             if not token:
@@ -85,7 +105,7 @@ def make_live_handlers(sim) -> dict:
                 username = sim.auth.decode_jwt(token)
             except AuthError as exc:
                 return await _reject(ws, exc.message, None)
-            await run_session(ws, sim, sim.new_live_session(username, mode=mode))
+            await run_session(ws, request, sim, sim.new_live_session(username, mode=mode))
             return ws
 
         return handler
@@ -99,7 +119,8 @@ def make_live_handlers(sim) -> dict:
     }
 
 
-async def run_session(ws: web.WebSocketResponse, sim, session: LiveSession) -> None:
+async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
+                      session: LiveSession) -> None:
     outbox: asyncio.Queue[dict] = asyncio.Queue()
     turns: dict[int, asyncio.Task] = {}
 
@@ -125,9 +146,15 @@ async def run_session(ws: web.WebSocketResponse, sim, session: LiveSession) -> N
             turns.pop(turn_id, None)
 
     async def writer() -> None:
-        while True:
-            frame = await outbox.get()
-            await ws.send_str(dumps(frame))
+        transport = request.transport
+        while transport is not None and not transport.is_closing():
+            batch = [text_frame(dumps(await outbox.get()))]
+            while not outbox.empty():
+                batch.append(text_frame(dumps(outbox.get_nowait())))
+            transport.write(b"".join(batch))
+            while transport.get_write_buffer_size() > WRITE_HIGH_WATER \
+                    and not transport.is_closing():
+                await asyncio.sleep(0.005)
 
     writer_task = asyncio.create_task(writer())
     try:
