@@ -10,10 +10,12 @@ from aiohttp import web
 from .auth import DEVELOPER_SCOPES, Authenticator, hash_password, now_iso
 from .backends.llm import SimLLM
 from .config import SimConfig
-from .http import api_keys, auth_routes, resources  # noqa: F401  (register the handlers)
+from .history import StoreHistory
+from .http import api_keys, auth_routes, im, resources  # noqa: F401  (register the handlers)
 from .http.envelope import ApiError, envelope_middleware
 from .http.router import add_operation_routes
 from .live.engine import LiveSession
+from .live.hub import Hub
 from .live.ws import make_live_handlers
 from .store import Store
 
@@ -27,6 +29,8 @@ class Simulator:
         self.store = Store(config.data_dir)
         self.auth = Authenticator(self.store)
         self.llm = SimLLM(delay_ms=config.llm_delay_ms)
+        self.history = StoreHistory(self.store)
+        self.hub = Hub()
         self.bootstrap_messages = self._bootstrap_from_config()
 
     def _bootstrap_from_config(self) -> list[str]:
@@ -54,7 +58,7 @@ class Simulator:
 
     def new_live_session(self, username: str, mode: str | None) -> LiveSession:
         return LiveSession(username=username, mode=mode, tts_enabled=self.config.tts_enabled,
-                           max_frame_chars=self.config.max_frame_bytes)
+                           max_frame_chars=self.config.max_frame_bytes, history=self.history)
 
     @staticmethod
     def is_loopback(request: web.Request) -> bool:

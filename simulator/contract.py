@@ -7,6 +7,7 @@ and `security` from `specs/openapi-v1.yaml`, the same file the conformance suite
 from __future__ import annotations
 
 import functools
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,20 @@ def specs_dir() -> Path:
 
 
 @functools.cache
+def openapi_legacy() -> dict:
+    with open(specs_dir() / "openapi-open-api-legacy.json", encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+# Seed 003's scope table for the legacy Open API paths (the legacy document has no
+# x-astrbot-scope); /api/v1/live/ws reuses `chat` (seed 001).
+LEGACY_SCOPES = {"/api/v1/chat": "chat", "/api/v1/chat/sessions": "chat",
+                 "/api/v1/configs": "config", "/api/v1/file": "file",
+                 "/api/v1/im/message": "im", "/api/v1/im/bots": "im",
+                 "/api/v1/live/ws": "chat"}
+
+
+@functools.cache
 def openapi_v1() -> dict:
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available
     with open(specs_dir() / "openapi-v1.yaml", encoding="utf-8") as fh:
@@ -48,10 +63,12 @@ class Operation:
     public: bool  # security: []
     websocket: bool
     spec: dict = field(compare=False, hash=False, repr=False)  # the raw operation object
+    document: str = "v1"  # "v1" (seed 004) or "legacy" (seed 002: paths v1 does not have)
 
 
 @functools.cache
 def operations() -> tuple[Operation, ...]:
+    """Every operation of seed 004, then the legacy paths seed 004 does not have."""
     doc = openapi_v1()
     result = []
     for path, item in doc["paths"].items():
@@ -71,4 +88,14 @@ def operations() -> tuple[Operation, ...]:
                     spec=op,
                 )
             )
+    v1_routes = {(o.method, o.path) for o in result}
+    for path, item in openapi_legacy()["paths"].items():
+        for method, op in item.items():
+            if (method.upper(), path) in v1_routes:
+                continue
+            result.append(Operation(
+                operation_id=op.get("operationId") or f"legacy {method.upper()} {path}",
+                method=method.upper(), path=path, scope=LEGACY_SCOPES[path],
+                public=op.get("security") == [], websocket=bool(op.get("x-websocket")),
+                spec=op, document="legacy"))
     return tuple(result)

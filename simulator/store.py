@@ -28,6 +28,26 @@ CREATE TABLE IF NOT EXISTS resources (
     created_at TEXT NOT NULL,
     PRIMARY KEY (kind, id)
 );
+CREATE TABLE IF NOT EXISTS chat_sessions (
+    session_id TEXT PRIMARY KEY,
+    platform_id TEXT NOT NULL,
+    creator TEXT NOT NULL,
+    display_name TEXT,
+    is_group INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_id TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    role TEXT NOT NULL,
+    content TEXT NOT NULL,
+    interrupted INTEGER NOT NULL DEFAULT 0,
+    llm_checkpoint_id TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_by_session ON messages (session_id, id);
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -125,6 +145,40 @@ class Store:
         rows = self._db.execute(
             "SELECT body FROM resources WHERE kind = ? ORDER BY created_at, id", (kind,))
         return [json.loads(body) for (body,) in rows]
+
+    # chat sessions and messages ------------------------------------------------------------
+    def chat_session_creator(self, session_id: str) -> str | None:
+        row = self._db.execute("SELECT creator FROM chat_sessions WHERE session_id = ?",
+                               (session_id,)).fetchone()
+        return row[0] if row else None
+
+    def add_chat_session(self, session_id: str, creator: str, created_at: str,
+                         platform_id: str = "webchat") -> None:
+        self._write(
+            "INSERT OR IGNORE INTO chat_sessions (session_id, platform_id, creator, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?)",
+            (session_id, platform_id, creator, created_at, created_at))
+
+    def save_message(self, session_id: str, sender: str, role: str, content: list,
+                     created_at: str, checkpoint: str | None = None,
+                     interrupted: bool = False) -> int:
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT INTO messages (session_id, sender, role, content, interrupted, "
+                "llm_checkpoint_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (session_id, sender, role, json.dumps(content, ensure_ascii=False),
+                 int(interrupted), checkpoint, created_at))
+            self._db.execute("UPDATE chat_sessions SET updated_at = ? WHERE session_id = ?",
+                             (created_at, session_id))
+            return cur.lastrowid
+
+    def messages(self, session_id: str) -> list[dict]:
+        rows = self._db.execute(
+            "SELECT id, sender, role, content, interrupted, llm_checkpoint_id, created_at "
+            "FROM messages WHERE session_id = ? ORDER BY id", (session_id,))
+        return [{"id": r[0], "sender": r[1], "role": r[2], "content": json.loads(r[3]),
+                 "interrupted": bool(r[4]), "llm_checkpoint_id": r[5], "created_at": r[6]}
+                for r in rows]
 
     # api keys -------------------------------------------------------------------------------
     def add_key(self, rec: ApiKeyRecord) -> None:

@@ -130,7 +130,8 @@ def test_interrupt_stops_the_turn_and_keeps_its_text():
     assert CancelTurn(start.turn) in effects
     assert session.llm_delta(start.turn, " late") == []  # a late delta is dropped
     assert session.llm_done(start.turn) == []
-    assert session.history[-1].interrupted and session.history[-1].bot_text.startswith("Partial")
+    last = session.history.rows[-1]
+    assert last["interrupted"] and last["content"][0]["text"].startswith("Partial")
     assert session.receive_text('{"t":"interrupt"}') == []  # nothing to stop: silent
     assert frames(session.receive_text('{"t":"text_input","text":"again"}'))[1]["t"] \
         == "user_msg"

@@ -9,16 +9,18 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from ..contract import Operation, openapi_v1
+from ..contract import Operation, openapi_legacy, openapi_v1
 from .envelope import ApiError
 
-SPEC_URI = "urn:astrbot:openapi-v1"
+DOCUMENTS = {"v1": ("urn:astrbot:openapi-v1", openapi_v1),
+             "legacy": ("urn:astrbot:openapi-legacy", openapi_legacy)}
 
 
 @functools.cache
-def _registry() -> Registry:
-    resource = Resource.from_contents(openapi_v1(), default_specification=DRAFT202012)
-    return Registry().with_resource(SPEC_URI, resource)
+def _registry(document: str) -> Registry:
+    uri, load = DOCUMENTS[document]
+    resource = Resource.from_contents(load(), default_specification=DRAFT202012)
+    return Registry().with_resource(uri, resource)
 
 
 def _json_schema_of(op: Operation) -> tuple[dict | None, bool]:
@@ -36,9 +38,10 @@ def body_validator(op: Operation) -> tuple[Draft202012Validator | None, bool]:
     schema, required = _json_schema_of(op)
     if schema is None:
         return None, False
+    uri = DOCUMENTS[op.document][0]
     if "$ref" in schema:
-        schema = {"$ref": SPEC_URI + schema["$ref"]}
-    return Draft202012Validator(schema, registry=_registry()), required
+        schema = {"$ref": uri + schema["$ref"]}
+    return Draft202012Validator(schema, registry=_registry(op.document)), required
 
 
 async def read_json_body(request, op: Operation):

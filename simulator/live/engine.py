@@ -24,12 +24,14 @@ import binascii
 import json
 import re
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
 from ..backends import llm as sim_llm
 from ..backends import speech
+from ..history import History, MemoryHistory
 
 # effects ---------------------------------------------------------------------------------------
 
@@ -50,7 +52,15 @@ class CancelTurn:
     turn: int
 
 
-Effect = Send | StartTurn | CancelTurn
+@dataclass(frozen=True)
+class Subscribe:
+    """Deliver messages pushed to `session_id` (e.g. POST /api/v1/im/message) to this socket."""
+
+    session_id: str
+    subscription_id: str
+
+
+Effect = Send | StartTurn | CancelTurn | Subscribe
 
 # errors (seed 000 texts and codes) ---------------------------------------------------------------
 
@@ -66,6 +76,19 @@ def live_error(message: str, code: str | None = INVALID) -> dict:
     if code:
         frame["code"] = code
     return frame
+
+
+def _meaningful_part(part) -> bool:
+    """The parts kept from a chat `send` (same rules as POST /api/v1/chat, research CHAT-010):
+    plain with text, reply with message_id, media with attachment_id."""
+    if not isinstance(part, dict):
+        return False
+    kind = part.get("type")
+    if kind == "plain":
+        return isinstance(part.get("text"), str) and part["text"] != ""
+    if kind == "reply":
+        return bool(part.get("message_id"))
+    return kind in ("image", "record", "file", "video") and bool(part.get("attachment_id"))
 
 
 def chat_error(message: str, code: str) -> dict:
@@ -92,10 +115,18 @@ class Turn:
 
 
 @dataclass
-class HistoryEntry:
-    user_text: str
-    bot_text: str
-    interrupted: bool
+class ChatTurn:
+    id: int
+    session_id: str
+    message_id: str
+    started: float
+    checkpoint: str
+    text: str = ""
+    first_delta_at: float | None = None
+
+
+def chat_frame(kind: str, **fields) -> dict:
+    return {"ct": "chat", "type": kind, **fields}
 
 
 @dataclass
@@ -111,13 +142,21 @@ class LiveSession:
     stt: Callable[[bytes], str] = speech.transcribe
     max_audio_bytes: int = 2 * 16_000 * 120  # two minutes of 16 kHz 16-bit mono
     max_frame_chars: int = 4 * 1024 * 1024
+    history: History = field(default_factory=MemoryHistory)
+    connection_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     phase: Phase = Phase.IDLE
     turn: Turn | None = None
     turns_started: int = 0
     speaking_stamp: str | None = None
     audio: bytearray = field(default_factory=bytearray)
-    history: list[HistoryEntry] = field(default_factory=list)
+    chat_turn: ChatTurn | None = None
+    subscriptions: dict[str, str] = field(default_factory=dict)  # session id -> ws_sub id
+
+    @property
+    def live_session_id(self) -> str:
+        """Seed 000 `run_ws_session`: one webchat session per connection."""
+        return f"webchat_live!{self.username}!{self.connection_id}"
 
     # client input ---------------------------------------------------------------------------
     def receive_bytes(self, data: bytes) -> list[Effect]:
@@ -140,9 +179,95 @@ class LiveSession:
             return [Send(live_error(f"Unsupported message type: {frame.get('t')}"))]
         return handler(self, frame)
 
+    # chat mode (seed 001 Unified Chat Mode; research CHAT-WS-003..014 where it is silent) ------
     def _chat_frame(self, frame: dict) -> list[Effect]:
-        return [Send(chat_error("Chat mode is not implemented by this simulator version",
-                                "PROCESSING_ERROR"))]
+        kind = frame.get("t")
+        if kind == "bind":
+            return self._bind(frame)
+        if kind == "send":
+            return self._send(frame)
+        if kind == "interrupt":
+            return self._chat_interrupt()
+        return [Send(chat_error(f"Unsupported message type: {kind}", INVALID))]
+
+    def _bind(self, frame: dict) -> list[Effect]:
+        session_id = frame.get("session_id")
+        if not isinstance(session_id, str) or not session_id.strip():
+            return [Send(chat_error("session_id is required", INVALID))]
+        sub = self.subscriptions.get(session_id)
+        effects: list[Effect] = []
+        if sub is None:
+            sub = self.subscriptions[session_id] = "ws_sub_" + uuid.uuid4().hex
+            effects.append(Subscribe(session_id, sub))
+        return [*effects, Send(chat_frame("session_bound", session_id=session_id,
+                                          message_id=sub))]
+
+    def _send(self, frame: dict) -> list[Effect]:
+        if self.chat_turn is not None:
+            return [Send(chat_error("Session is busy", "PROCESSING_ERROR"))]
+        parts = frame.get("message")
+        if not isinstance(parts, list):
+            return [Send(chat_error("message must be list", INVALID))]
+        content = [p for p in parts if _meaningful_part(p)]
+        text = "".join(p["text"] for p in content if p.get("type") == "plain")
+        if not text.strip():
+            return [Send(chat_error("Message content is empty", INVALID))]
+        session_id = frame.get("session_id")
+        if not isinstance(session_id, str) or not session_id:
+            session_id = self.live_session_id
+        message_id = frame.get("message_id")
+        if not isinstance(message_id, str) or not message_id:
+            message_id = str(uuid.uuid4())
+        saved = self.history.save(session_id, self.username, "user", content)
+        self.turns_started += 1
+        self.chat_turn = ChatTurn(self.turns_started, session_id, message_id, self.clock(),
+                                  saved.llm_checkpoint_id)
+        return [Send(chat_frame("user_message_saved", data=saved.as_data())),
+                StartTurn(self.chat_turn.id, text)]
+
+    def _chat_interrupt(self) -> list[Effect]:
+        turn, effects = self.chat_turn, []
+        if turn is not None:
+            self._save_chat_reply(turn, interrupted=True)
+            self.chat_turn = None
+            effects.append(CancelTurn(turn.id))
+        return [Send(chat_error("INTERRUPTED", "INTERRUPTED")), *effects]
+
+    def _chat_delta(self, turn: ChatTurn, delta: str) -> list[Effect]:
+        if turn.first_delta_at is None:
+            turn.first_delta_at = self.clock()
+        turn.text += delta
+        return [Send(chat_frame("plain", data=delta, streaming=True, chain_type=None,
+                                message_id=turn.message_id))]
+
+    def _chat_done(self, turn: ChatTurn) -> list[Effect]:
+        done = self.clock()
+        stats = {"token_usage": {"input_other": 0, "input_cached": 0,
+                                 "output": len(turn.text.split())},
+                 "start_time": turn.started, "end_time": done,
+                 "time_to_first_token": (turn.first_delta_at or done) - turn.started}
+        saved = self._save_chat_reply(turn, interrupted=False)
+        self.chat_turn = None
+        return [Send(chat_frame("agent_stats", data=stats)),
+                Send(chat_frame("complete", data=turn.text, reasoning="", streaming=True,
+                                message_id=turn.message_id)),
+                Send(chat_frame("message_saved", data=saved.as_data())),
+                Send(chat_frame("end", data="", streaming=False, message_id=turn.message_id))]
+
+    def _save_chat_reply(self, turn: ChatTurn, interrupted: bool):
+        return self.history.save(turn.session_id, "bot", "assistant",
+                                 [{"type": "plain", "text": turn.text}], turn.checkpoint,
+                                 interrupted)
+
+    def pushed(self, session_id: str, text: str) -> list[Effect]:
+        """A message pushed to a bound session (CHAT-WS-005): a plain and a complete frame."""
+        sub = self.subscriptions.get(session_id)
+        if sub is None:
+            return []
+        return [Send(chat_frame("plain", data=text, streaming=True, chain_type=None,
+                                message_id=sub)),
+                Send(chat_frame("complete", data=text, streaming=True, chain_type=None,
+                                message_id=sub))]
 
     def _start_speaking(self, frame: dict) -> list[Effect]:
         stamp = frame.get("stamp")
@@ -209,7 +334,7 @@ class LiveSession:
         turn = self.turn
         if self.phase is not Phase.PROCESSING or turn is None:
             return []  # nothing to stop: seed 000 only raises a flag the next turn resets
-        self.history.append(HistoryEntry(turn.user_text, turn.text + INTERRUPTED_SUFFIX, True))
+        self._save_live_turn(turn, interrupted=True)
         self._finish()
         return [Send({"t": "stop_play"}), CancelTurn(turn.id)]
 
@@ -233,13 +358,29 @@ class LiveSession:
             StartTurn(self.turn.id, user_text),
         ]
 
+    def _save_live_turn(self, turn: Turn, interrupted: bool) -> None:
+        """Seed 000 keeps live turns, interrupted ones marked (`_save_interrupted_message`)."""
+        self.history.ensure_session(self.live_session_id, self.username)
+        self.history.save(self.live_session_id, self.username, "user",
+                          [{"type": "plain", "text": turn.user_text}])
+        text = turn.text + (INTERRUPTED_SUFFIX if interrupted else "")
+        self.history.save(self.live_session_id, "bot", "assistant",
+                          [{"type": "plain", "text": text}], interrupted=interrupted)
+
     def _current(self, turn_id: int) -> Turn | None:
         turn = self.turn
         if self.phase is Phase.PROCESSING and turn is not None and turn.id == turn_id:
             return turn
         return None  # a late event of a finished or interrupted turn: dropped
 
+    def _chat_current(self, turn_id: int) -> ChatTurn | None:
+        turn = self.chat_turn
+        return turn if turn is not None and turn.id == turn_id else None
+
     def llm_delta(self, turn_id: int, delta: str) -> list[Effect]:
+        chat = self._chat_current(turn_id)
+        if chat is not None:
+            return self._chat_delta(chat, delta) if delta else []
         turn = self._current(turn_id)
         if turn is None or not delta:
             return []
@@ -255,6 +396,9 @@ class LiveSession:
         return effects
 
     def llm_done(self, turn_id: int) -> list[Effect]:
+        chat = self._chat_current(turn_id)
+        if chat is not None:
+            return self._chat_done(chat)
         turn = self._current(turn_id)
         if turn is None:
             return []
@@ -278,23 +422,35 @@ class LiveSession:
         effects.append(Send({"t": "end"}))
         effects.append(Send({"t": "metrics",
                              "data": {"wav_to_tts_total_time": self.clock() - turn.started}}))
-        self.history.append(HistoryEntry(turn.user_text, turn.text, False))
+        self._save_live_turn(turn, interrupted=False)
         self._finish()
         return effects
 
     def llm_failed(self, turn_id: int, message: str) -> list[Effect]:
+        chat = self._chat_current(turn_id)
+        if chat is not None:
+            self._save_chat_reply(chat, interrupted=True)
+            self.chat_turn = None
+            return [Send(chat_error(f"Processing failed: {message}", "PROCESSING_ERROR"))]
         if self._current(turn_id) is None:
             return []
         self._finish()
         return [Send(live_error(f"Processing failed: {message}", "PROCESSING_ERROR"))]
 
     def disconnected(self) -> list[Effect]:
-        """The socket is gone: stop the running turn and drop buffered audio."""
-        turn = self.turn if self.phase is Phase.PROCESSING else None
+        """The socket is gone: stop running turns, keep what they said, drop buffered audio."""
+        effects: list[Effect] = []
+        if self.phase is Phase.PROCESSING and self.turn is not None:
+            self._save_live_turn(self.turn, interrupted=True)
+            effects.append(CancelTurn(self.turn.id))
+        if self.chat_turn is not None:
+            self._save_chat_reply(self.chat_turn, interrupted=True)
+            effects.append(CancelTurn(self.chat_turn.id))
+            self.chat_turn = None
         self._finish()
         self.speaking_stamp = None
         self.audio.clear()
-        return [CancelTurn(turn.id)] if turn else []
+        return effects
 
     # helpers --------------------------------------------------------------------------------
     def _finish(self) -> None:

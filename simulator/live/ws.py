@@ -27,7 +27,8 @@ from aiohttp import WSMsgType, web
 from ..auth import AuthError
 from ..backends.llm import LLMFailure
 from ..http.envelope import dumps
-from .engine import CancelTurn, LiveSession, Send, StartTurn
+from .chat_ws import ChatSocket
+from .engine import CancelTurn, LiveSession, Send, StartTurn, Subscribe
 
 log = logging.getLogger("astrbot_sim.live")
 POLICY_VIOLATION = 1008
@@ -110,7 +111,23 @@ def make_live_handlers(sim) -> dict:
 
         return handler
 
+    async def open_chat(request: web.Request) -> web.StreamResponse:
+        ws = new_socket()
+        await ws.prepare(request)
+        raw_key = _raw_api_key(request)
+        if not raw_key:
+            return await _reject(ws, "Missing API key", "UNAUTHORIZED")
+        try:
+            principal = sim.auth.key_principal(raw_key)
+        except AuthError as exc:
+            return await _reject(ws, exc.message, "UNAUTHORIZED")
+        if not principal.allows("chat"):
+            return await _reject(ws, "Insufficient API key scope", "UNAUTHORIZED")
+        await run_session(ws, request, sim, ChatSocket(principal.username, sim.history))
+        return ws
+
     return {
+        "/api/v1/chat/ws": open_chat,
         "/api/v1/live/ws": open_api_live,
         "/api/v1/live-chat/ws": jwt_handler("live"),
         "/api/live_chat/ws": jwt_handler("live"),
@@ -120,7 +137,8 @@ def make_live_handlers(sim) -> dict:
 
 
 async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
-                      session: LiveSession) -> None:
+                      session: LiveSession | ChatSocket) -> None:
+    """Move frames between the socket and a protocol engine (either WebSocket protocol)."""
     outbox: asyncio.Queue[dict] = asyncio.Queue()
     turns: dict[int, asyncio.Task] = {}
 
@@ -134,6 +152,10 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
                 task = turns.pop(effect.turn, None)
                 if task is not None:
                     task.cancel()
+            elif isinstance(effect, Subscribe):
+                sid = effect.session_id
+                sim.hub.subscribe(sid, id(session),
+                                  lambda text, sid=sid: apply(session.pushed(sid, text)))
 
     async def run_turn(turn_id: int, text: str) -> None:
         try:
@@ -168,6 +190,7 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
             if writer_task.done():
                 break  # the peer stopped reading: nothing more can be delivered
     finally:
+        sim.hub.unsubscribe_all(id(session))
         apply(session.disconnected())
         writer_task.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):

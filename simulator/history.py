@@ -1,0 +1,69 @@
+"""Chat history as the engines see it: a small synchronous port over the store, so the
+protocol engines stay free of sockets and sleeps (tests give them an in-memory one)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class Saved:
+    id: int
+    created_at: str
+    llm_checkpoint_id: str
+
+    def as_data(self) -> dict:
+        return {"id": self.id, "created_at": self.created_at,
+                "llm_checkpoint_id": self.llm_checkpoint_id}
+
+
+class History(Protocol):
+    def save(self, session_id: str, sender: str, role: str, content: list,
+             checkpoint: str | None = None, interrupted: bool = False) -> Saved: ...
+
+    def owner(self, session_id: str) -> str | None: ...
+
+    def ensure_session(self, session_id: str, creator: str) -> None: ...
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+class StoreHistory:
+    def __init__(self, store):
+        self.store = store
+
+    def save(self, session_id, sender, role, content, checkpoint=None, interrupted=False):
+        checkpoint = checkpoint or str(uuid.uuid4())
+        stamp = now_iso()
+        row = self.store.save_message(session_id, sender, role, content, stamp, checkpoint,
+                                      interrupted)
+        return Saved(row, stamp, checkpoint)
+
+    def owner(self, session_id):
+        return self.store.chat_session_creator(session_id)
+
+    def ensure_session(self, session_id, creator):
+        self.store.add_chat_session(session_id, creator, now_iso())
+
+
+@dataclass
+class MemoryHistory:
+    rows: list[dict] = field(default_factory=list)
+    owners: dict[str, str] = field(default_factory=dict)
+
+    def save(self, session_id, sender, role, content, checkpoint=None, interrupted=False):
+        checkpoint = checkpoint or f"ckpt-{len(self.rows) + 1}"
+        self.rows.append({"session_id": session_id, "sender": sender, "role": role,
+                          "content": content, "interrupted": interrupted})
+        return Saved(len(self.rows), f"2026-01-01T00:00:{len(self.rows):02d}+00:00", checkpoint)
+
+    def owner(self, session_id):
+        return self.owners.get(session_id)
+
+    def ensure_session(self, session_id, creator):
+        self.owners.setdefault(session_id, creator)

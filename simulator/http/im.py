@@ -1,0 +1,58 @@
+"""IM: push a message to a unified message origin (seed 004 tag IM, seed 002/003
+`/api/v1/im/message`). Only the built-in `webchat` platform runs in the simulator: the message
+reaches every socket bound to the session and is kept in its history."""
+
+from __future__ import annotations
+
+from ..history import StoreHistory
+from .envelope import ApiError
+from .router import Ctx, operation
+
+MESSAGE_TYPES = ("FriendMessage", "GroupMessage", "OtherMessage")
+MEDIA = ("image", "record", "file", "video")
+
+
+def parse_umo(umo: str) -> tuple[str, str, str]:
+    parts = umo.split(":", 2)
+    if len(parts) != 3 or not all(parts):
+        raise ApiError(400, "Invalid umo: expected platform:MessageType:session")
+    if parts[1] not in MESSAGE_TYPES:
+        raise ApiError(400, f"Invalid umo: {parts[1]!r} is not one of {', '.join(MESSAGE_TYPES)}")
+    return parts[0], parts[1], parts[2]
+
+
+def message_text(message) -> str:
+    """The text of an IM message; strict, as AstrBot parses IM messages (research IM-002)."""
+    if isinstance(message, str):
+        text = message
+    else:
+        texts = []
+        for part in message:
+            kind = part.get("type")
+            if kind == "plain":
+                texts.append(part.get("text") or "")
+            elif kind in MEDIA:
+                if not part.get("attachment_id"):
+                    raise ApiError(400, f"{kind} part missing attachment_id")
+                raise ApiError(400, f"attachment not found: {part['attachment_id']}")
+            else:
+                raise ApiError(400, f"unsupported message part type: {kind}")
+        text = "".join(texts)
+    if not text.strip():
+        raise ApiError(400, "Message content is empty (reply only is not allowed)")
+    return text
+
+
+@operation("sendImMessage")
+@operation("legacy POST /api/v1/im/message")
+async def send_im_message(ctx: Ctx):
+    platform, _, session = parse_umo(ctx.body["umo"])
+    if platform != "webchat":
+        raise ApiError(400, f"Bot not found or not running for platform: {platform}")
+    text = message_text(ctx.body["message"])
+    if session.startswith("webchat!") and session.count("!") >= 2:
+        session = session.split("!", 2)[2]
+    StoreHistory(ctx.sim.store).save(session, "bot", "assistant",
+                                     [{"type": "plain", "text": text}])
+    ctx.sim.hub.publish(session, text)
+    return {}
