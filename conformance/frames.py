@@ -46,7 +46,7 @@ class FrameSchemas:
         return [key for key, _ in self._index.values()]
 
     def check(self, frame, mode: str, direction: str) -> FrameCheck:
-        """Validate one decoded frame. `mode` is live, chat or connect."""
+        """Validate one decoded frame. `mode` is live, chat, connect or openchat."""
         if not isinstance(frame, dict):
             return FrameCheck(None, (f"frame is a JSON {type(frame).__name__}, not an object",))
         entry = self._lookup(frame, mode, direction)
@@ -66,13 +66,16 @@ class FrameSchemas:
                 and frame.get("type") == "error":
             mode = "connect"  # the pre-session error of /api/v1/live/ws uses {type, code, data}
         candidates = [("t", frame.get("t"))] if mode != "connect" else []
+        if mode == "openchat" and direction == "client" and "t" not in frame:
+            candidates = [("t", "send")]  # /api/v1/chat/ws reads an absent t as send (OWS-003)
         candidates.append(("type", frame.get("type")))
         for discriminator, value in candidates:
             if isinstance(value, str):
                 entry = self._index.get((mode, direction, discriminator, value))
                 if entry is not None:
                     return entry
-        if mode == "chat" and direction == "server" and isinstance(frame.get("type"), str):
+        if mode in ("chat", "openchat") and direction == "server" \
+                and isinstance(frame.get("type"), str):
             return self._index.get((mode, direction, "type", ANY))
         return None
 

@@ -43,7 +43,20 @@ async def open_live(target: TargetSettings, title: str, *, key: str | None = Non
     transcript = transcript or Transcript(title)
     url = target.ws_url(LIVE_PATH, api_key=key, username=username, **query)
     return await LiveClient.open(url, timeout=target.timeout, transcript=transcript,
-                                 headers=headers)
+                                 headers=headers,
+                                 mode="chat" if query.get("ct") == "chat" else "live")
+
+
+# The dashboard-JWT WebSocket paths (seed 001 "Endpoint"; seed 004 adds the /api/v1 aliases):
+# path -> how frames are routed ("live" forced, or "unified": each frame's `ct`).
+JWT_PATHS = {"/api/v1/live-chat/ws": "live", "/api/live_chat/ws": "live",
+             "/api/v1/unified-chat/ws": "unified", "/api/unified_chat/ws": "unified"}
+
+
+async def open_jwt(target: TargetSettings, path: str, token: str | None,
+                   transcript: Transcript) -> LiveClient:
+    return await LiveClient.open(target.ws_url(path, token=token), timeout=target.timeout,
+                                 transcript=transcript, mode=JWT_PATHS[path])
 
 
 def live_key(creds: Credentials) -> str:

@@ -1,4 +1,4 @@
-"""Validate specs/live-api.asyncapi.yaml (AstrBot Live API WebSocket protocol).
+"""Validate specs/live-api.asyncapi.yaml (AstrBot Live API and Open API chat WebSockets).
 
 No network: the AsyncAPI 3.0.0 JSON Schema is vendored in tests/data (see its README).
 """
@@ -52,10 +52,27 @@ CHAT_SERVER = {
     "forwarded",
 }
 
+OPENCHAT_CLIENT = {"send", "ping"}
+OPENCHAT_SERVER = {
+    "pong",
+    "session_id",
+    "plain",
+    "agent_stats",
+    "complete",
+    "message_saved",
+    "end",
+    "error",
+    "forwarded",
+}
+
 LIVE_KEYS = {f"live_client_{t}" for t in LIVE_CLIENT} | {f"live_server_{t}" for t in LIVE_SERVER}
 CHAT_KEYS = {f"chat_client_{t}" for t in CHAT_CLIENT} | {f"chat_server_{t}" for t in CHAT_SERVER}
 CONNECT_KEYS = {"connect_server_error"}
-EXPECTED_MESSAGE_KEYS = LIVE_KEYS | CHAT_KEYS | CONNECT_KEYS
+OPENCHAT_KEYS = {f"openchat_client_{t}" for t in OPENCHAT_CLIENT} | {
+    f"openchat_server_{t}" for t in OPENCHAT_SERVER
+}
+EXPECTED_MESSAGE_KEYS = LIVE_KEYS | CHAT_KEYS | CONNECT_KEYS | OPENCHAT_KEYS
+MODES = {"live", "chat", "connect", "openchat"}
 
 EXPECTED_CHANNELS = {
     "liveOpenApi": ("/api/v1/live/ws", LIVE_KEYS | CHAT_KEYS | CONNECT_KEYS),
@@ -63,6 +80,7 @@ EXPECTED_CHANNELS = {
     "liveChatLegacy": ("/api/live_chat/ws", LIVE_KEYS),
     "unifiedChatJwt": ("/api/v1/unified-chat/ws", LIVE_KEYS | CHAT_KEYS),
     "unifiedChatLegacy": ("/api/unified_chat/ws", LIVE_KEYS | CHAT_KEYS),
+    "openChat": ("/api/v1/chat/ws", OPENCHAT_KEYS),
 }
 
 CITATION = re.compile(
@@ -136,6 +154,10 @@ def iter_refs(node: Any):
 
 def frame(key: str) -> dict[str, str]:
     return MESSAGES[key]["x-astrbot-frame"]
+
+
+def channels_of(key: str) -> set[str]:
+    return {name for name, ch in DOC["channels"].items() if key in ch["messages"]}
 
 
 # --------------------------------------------------------------------------- document level
@@ -215,7 +237,18 @@ def test_info_block():
     info = DOC["info"]
     assert info["version"] == "0.1.0"
     assert info["title"]
-    for needle in ("seed 001", "seed 000", "LIVE-029", "OWS-001", "CHAT-WS-004", "SSE-005"):
+    for needle in (
+        "seed 001",
+        "seed 000",
+        "seed 004",
+        "openChatWebSocket",
+        "LIVE-029",
+        "OWS-001",
+        "OWS-012",
+        "AUTH-025",
+        "CHAT-WS-004",
+        "SSE-005",
+    ):
         assert needle.lower() in info["description"].lower(), needle
 
 
@@ -249,7 +282,7 @@ def test_message_metadata(key: str):
     fr = msg.get("x-astrbot-frame")
     assert isinstance(fr, dict), f"{key}: missing x-astrbot-frame"
     assert set(fr) == {"mode", "direction", "discriminator", "type"}
-    assert fr["mode"] in {"live", "chat", "connect"}
+    assert fr["mode"] in MODES
     assert fr["direction"] in {"client", "server"}
     assert fr["discriminator"] in {"t", "type"}
     assert isinstance(fr["type"], str) and fr["type"]
@@ -262,7 +295,9 @@ def test_message_metadata(key: str):
     payload = msg.get("payload")
     assert isinstance(payload, dict) and payload.get("type") == "object", f"{key}: payload"
     disc_schema = payload["properties"][fr["discriminator"]]
-    assert fr["discriminator"] in payload["required"]
+    if fr["discriminator"] not in payload["required"]:
+        # Only an absent `t` that the server reads as a default type may be omitted (OWS-003).
+        assert disc_schema.get("default") == fr["type"], f"{key}: discriminator not required"
     if fr["type"] == "*":
         assert "const" not in disc_schema
     else:
@@ -288,9 +323,24 @@ def test_discriminator_and_ct_rules(key: str):
         assert "ct" in payload["required"]
         expected_disc = "t" if fr["type"] == "error" else "type"
         assert fr["discriminator"] == expected_disc
+    elif fr["mode"] == "openchat":
+        # /api/v1/chat/ws server frames are type-keyed and never carry ct (OWS-001).
+        assert fr["discriminator"] == "type"
+        assert "ct" not in props and "t" not in props
+        for example in MESSAGES[key]["examples"]:
+            assert not is_valid(key, {**example["payload"], "ct": "chat"}), key
     else:  # connect
         assert fr["discriminator"] == "type"
         assert "ct" not in props and payload.get("additionalProperties") is False
+
+
+def test_optional_discriminator_only_on_openchat_send():
+    optional = sorted(
+        k
+        for k in MESSAGE_KEYS
+        if frame(k)["discriminator"] not in MESSAGES[k]["payload"]["required"]
+    )
+    assert optional == ["openchat_client_send"]
 
 
 def test_frame_identities_are_unique():
@@ -312,14 +362,19 @@ def test_example_validates_against_own_payload(key: str, index: int, dialect: st
 
 @pytest.mark.parametrize(("key", "index"), EXAMPLE_CASES)
 def test_example_matches_no_other_message(key: str, index: int):
-    """Server frames are unambiguous across all modes; client frames within their mode."""
+    """Server frames are unambiguous across all modes that share a channel with them (the
+    openchat error and the connect error share one envelope but never one socket); client
+    frames within their mode."""
     instance = MESSAGES[key]["examples"][index]["payload"]
     fr = frame(key)
     candidates = [
         k
         for k in MESSAGE_KEYS
         if frame(k)["direction"] == fr["direction"]
-        and (fr["direction"] == "server" or frame(k)["mode"] == fr["mode"])
+        and (
+            frame(k)["mode"] == fr["mode"]
+            or (fr["direction"] == "server" and channels_of(k) & channels_of(key))
+        )
     ]
     matching = [k for k in candidates if is_valid(k, instance)]
     assert matching == [key]
@@ -361,6 +416,34 @@ def test_channel_ws_bindings():
     for name in ("liveChatJwt", "liveChatLegacy", "unifiedChatJwt", "unifiedChatLegacy"):
         query = channels[name]["bindings"]["ws"]["query"]
         assert query["required"] == ["token"]
+
+    # /api/v1/chat/ws: seed 004 query parameters plus the AUTH-023 headers; no username query.
+    open_chat = channels["openChat"]["bindings"]["ws"]
+    assert set(open_chat["query"]["properties"]) == {"api_key", "key"}
+    assert "required" not in open_chat["query"]
+    assert set(open_chat["headers"]["properties"]) == {"X-API-Key", "Authorization"}
+    auth = re.compile(open_chat["headers"]["properties"]["Authorization"]["pattern"])
+    assert auth.search("Bearer abk_1") and auth.search("ApiKey abk_1")
+    assert not auth.search("Basic abk_1")
+    assert channels["openChat"]["x-astrbot-mode-selection"] == {"by": "forced", "mode": "openchat"}
+
+
+def test_open_chat_operations_name_every_api_key_carrier():
+    schemes = DOC["components"]["securitySchemes"]
+    carriers = set()
+    for op_name in ("openChatReceive", "openChatSend"):
+        op = DOC["operations"][op_name]
+        for ref_obj in op["security"]:
+            scheme = resolve_pointer(DOC, ref_obj["$ref"])
+            carriers.add((scheme.get("in", "header"), scheme.get("name", "Authorization")))
+    assert carriers == {
+        ("query", "api_key"),
+        ("query", "key"),
+        ("header", "X-API-Key"),
+        ("header", "Authorization"),
+    }
+    assert schemes["apiKeyBearer"]["scheme"] == "bearer"
+    assert "ApiKey" in schemes["apiKeyAuthorization"]["description"]
 
 
 def test_operations_cover_each_channel_once_per_direction():
@@ -426,6 +509,46 @@ def test_seed_examples_are_carried_verbatim():
     } in payloads("connect_server_error")
 
 
+def test_openchat_captured_frames_are_carried():
+    """Frames captured on AstrBot 4.26.2 over /api/v1/chat/ws (real-astrbot-notes 5.3)."""
+
+    def payloads(key: str) -> list[Any]:
+        return [ex["payload"] for ex in MESSAGES[key]["examples"]]
+
+    assert {"t": "ping"} in payloads("openchat_client_ping")
+    assert {"type": "pong"} in payloads("openchat_server_pong")
+    assert {"t": "send", "message": "hello", "username": "alice"} in payloads(
+        "openchat_client_send"
+    )
+    assert {"message": "hello", "username": "alice"} in payloads("openchat_client_send")
+    for data, code in (
+        ("Missing API key", "UNAUTHORIZED"),
+        ("Invalid API key", "UNAUTHORIZED"),
+        ("Missing key: username", "BAD_USER"),
+        ("Missing key: message", "INVALID_MESSAGE"),
+        ("Unsupported message type: interrupt", "INVALID_MESSAGE"),
+        ("message must be an object", "INVALID_MESSAGE"),
+    ):
+        assert {"type": "error", "code": code, "data": data} in payloads("openchat_server_error")
+    codes = set(MESSAGES["openchat_server_error"]["payload"]["properties"]["code"]["examples"])
+    assert codes == {
+        "INVALID_MESSAGE",
+        "BAD_USER",
+        "SESSION_ERROR",
+        "CONFIG_ERROR",
+        "PROCESSING_ERROR",
+        "UNAUTHORIZED",
+    }
+
+
+def test_openchat_forwarded_excludes_the_modelled_types():
+    excluded = set(
+        MESSAGES["openchat_server_forwarded"]["payload"]["properties"]["type"]["not"]["enum"]
+    )
+    modelled = {frame(k)["type"] for k in OPENCHAT_KEYS if frame(k)["direction"] == "server"}
+    assert excluded == (modelled - {"*"}) | {"user_message_saved", "attachment_saved"}
+
+
 def test_metrics_known_keys_are_typed():
     metrics = DOC["components"]["schemas"]["LiveMetricsData"]["properties"]
     for k in (
@@ -464,6 +587,16 @@ VALID_EXTRA = [
         "chat_server_forwarded",
         {"ct": "chat", "type": "video", "data": "[VIDEO]clip.mp4", "message_id": "m"},
     ),
+    # openchat (/api/v1/chat/ws)
+    ("openchat_client_send", {"message": {"a": 1}, "username": "alice"}),
+    ("openchat_client_send", {"t": "send", "message": True, "username": "alice"}),
+    ("openchat_client_send", {"message": "hi", "username": "bob", "message_id": 5.5}),
+    ("openchat_client_send", {"message": "hi", "username": "bob", "config_name": "default"}),
+    ("openchat_server_error", {"type": "error", "code": "SOMETHING_NEW", "data": "x"}),
+    ("openchat_server_plain", {"type": "plain", "data": "x", "chain_type": "reasoning"}),
+    ("openchat_server_end", {"type": "end", "data": "", "future_key": 1}),
+    ("openchat_server_forwarded", {"type": "video", "data": "[VIDEO]clip.mp4"}),
+    ("openchat_server_forwarded", {"type": "run_started", "data": {"run_id": "r1"}}),
 ]
 
 
@@ -553,6 +686,59 @@ INVALID = [
     ("connect_server_error", {"type": "error", "code": "UNAUTHORIZED"}),
     ("connect_server_error", {"ct": "chat", "type": "error", "code": "BAD_USER", "data": "x"}),
     ("connect_server_error", {"t": "error", "code": "BAD_USER", "data": "x"}),
+    # openchat client
+    ("openchat_client_send", {"t": "send", "username": "alice"}),
+    ("openchat_client_send", {"t": "send", "message": None, "username": "alice"}),
+    ("openchat_client_send", {"t": "send", "message": "hello"}),
+    ("openchat_client_send", {"t": "send", "message": "hello", "username": "  "}),
+    ("openchat_client_send", {"t": "send", "message": "", "username": "alice"}),
+    ("openchat_client_send", {"t": "send", "message": [], "username": "alice"}),
+    (
+        "openchat_client_send",
+        {"message": [{"type": "reply", "message_id": 1}], "username": "alice"},
+    ),
+    ("openchat_client_send", {"t": "ping", "message": "hello", "username": "alice"}),
+    ("openchat_client_send", {"ct": "chat", "t": "send", "message": "x", "username": "a"}),
+    ("openchat_client_send", {"message": "x", "username": "a", "message_id": True}),
+    ("openchat_client_ping", {}),
+    ("openchat_client_ping", {"t": "ping", "ct": "chat"}),
+    # openchat server
+    ("openchat_server_error", {"type": "error", "data": "Missing API key"}),
+    ("openchat_server_error", {"type": "error", "code": "", "data": "x"}),
+    ("openchat_server_error", {"t": "error", "code": "BAD_USER", "data": "x"}),
+    ("openchat_server_error", {"ct": "chat", "type": "error", "code": "X", "data": "x"}),
+    ("openchat_server_plain", {"ct": "chat", "type": "plain", "data": "Hello"}),
+    ("openchat_server_plain", {"type": "plain", "data": 1}),
+    ("openchat_server_session_id", {"type": "session_id", "data": None, "message_id": "m"}),
+    (
+        "openchat_server_session_id",
+        {"type": "session_id", "data": "x", "session_id": "s", "message_id": "m"},
+    ),
+    ("openchat_server_session_id", {"type": "session_id", "data": None, "session_id": "s"}),
+    ("openchat_server_pong", {"type": "pong", "ct": "chat"}),
+    ("openchat_server_pong", {"t": "pong"}),
+    (
+        "openchat_server_message_saved",
+        {
+            "type": "message_saved",
+            "data": {"id": 1, "created_at": "2026-03-16T10:00:00Z", "llm_checkpoint_id": "u"},
+            "session_id": "s",
+        },
+    ),
+    (
+        "openchat_server_message_saved",
+        {"type": "message_saved", "data": {"id": 1, "created_at": "2026-03-16T10:00:00Z"}},
+    ),
+    (
+        "openchat_server_message_saved",
+        {"type": "message_saved", "data": {"id": "1", "created_at": "x"}, "session_id": "s"},
+    ),
+    ("openchat_server_agent_stats", {"ct": "chat", "type": "agent_stats", "data": {}}),
+    ("openchat_server_end", {"ct": "chat", "type": "end", "data": ""}),
+    ("openchat_server_complete", {"type": "complete"}),
+    ("openchat_server_forwarded", {"type": "plain", "data": "x"}),
+    ("openchat_server_forwarded", {"type": "user_message_saved", "data": {}}),
+    ("openchat_server_forwarded", {"ct": "chat", "type": "image", "data": "[IMAGE]a.jpg"}),
 ]
 
 

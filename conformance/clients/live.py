@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -44,6 +45,7 @@ class Turn:
     frames: list[dict]
     trailing: list[dict] = field(default_factory=list)
     transcript: Transcript | None = None  # the wire log it came from, as evidence
+    ended_at: float = 0.0  # time.monotonic() when the terminal frame arrived
 
     def types(self) -> list[str]:
         return [f.get("t") for f in self.frames]
@@ -112,7 +114,7 @@ class LiveClient:
 
     # sending --------------------------------------------------------------------------------
     async def send(self, frame: dict) -> None:
-        mode = "chat" if frame.get("ct") == "chat" else self.mode
+        mode = frame_mode(self.mode, frame)
         check = schemas().check(frame, mode, "client")
         if not check.ok:
             raise SuiteError(f"the suite built an invalid {mode} client frame {frame}: "
@@ -155,7 +157,7 @@ class LiveClient:
             frame = json.loads(raw)
         except ValueError:
             return {"_raw": raw[:500]}, ("not JSON",)
-        check = schemas().check(frame, self.mode, "server")
+        check = schemas().check(frame, frame_mode(self.mode, frame), "server")
         return (frame if isinstance(frame, dict) else {"_json": frame}), check.errors
 
     async def quiet(self, seconds: float) -> list[dict]:
@@ -185,7 +187,8 @@ class LiveClient:
         """Read one turn up to its terminal frame (`end`, `stop_play` or a terminal `error`),
         then listen briefly for frames that trail it."""
         frames = await self.until(ends_turn, "the end of the turn", timeout)
-        return Turn(frames, await self.quiet(trailing_grace))
+        ended_at = time.monotonic()
+        return Turn(frames, await self.quiet(trailing_grace), ended_at=ended_at)
 
     async def expect_close(self, timeout: float | None = None) -> tuple[list[dict], int | None,
                                                                          str]:
@@ -196,6 +199,14 @@ class LiveClient:
                 frames.append(await self.recv(timeout, waiting_for="the target to close"))
             except TargetClosed as closed:
                 return frames, closed.code, closed.reason
+
+
+def frame_mode(mode: str, frame) -> str:
+    """The protocol a frame belongs to: on a unified socket each frame's `ct` decides."""
+    if mode == "unified" or (mode == "live" and isinstance(frame, dict)
+                             and frame.get("ct") == "chat"):
+        return "chat" if isinstance(frame, dict) and frame.get("ct") == "chat" else "live"
+    return mode
 
 
 def _code(exc: ConnectionClosed) -> int | None:

@@ -32,7 +32,7 @@ def message_text(message) -> str:
     if isinstance(message, list):
         return "".join(p["text"] for p in message if isinstance(p, dict)
                        and p.get("type") == "plain" and isinstance(p.get("text"), str))
-    return json.dumps(message)
+    return str(message)  # what AstrBot's Python str() makes of it (OWS-005)
 
 
 @dataclass

@@ -52,12 +52,17 @@ def new_socket() -> web.WebSocketResponse:
 
 
 def _raw_api_key(request: web.Request) -> str | None:
+    """The first carrier present: query `api_key`, query `key`, `X-API-Key`, then
+    `Authorization: Bearer|ApiKey` (research AUTH-023; the seeds name api_key and Bearer)."""
     q, h = request.query, request.headers
+    found = q.get("api_key") or q.get("key") or h.get("X-API-Key")
+    if found:
+        return found
     auth = h.get("Authorization", "")
     for prefix in ("Bearer ", "ApiKey "):
         if auth.startswith(prefix):
             return auth[len(prefix):].strip() or None
-    return q.get("api_key") or q.get("key") or h.get("X-API-Key") or None
+    return None
 
 
 async def _reject(ws: web.WebSocketResponse, message: str,

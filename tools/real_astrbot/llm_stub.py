@@ -36,6 +36,35 @@ import time
 import wave
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+MARKER = b"SIMSTT1\0"
+
+
+def embedded_transcript(upload: bytes) -> str | None:
+    """The transcript a test client hid in the audio: the sample LSBs after the RIFF data
+    chunk carry `SIMSTT1\\0`, a 2-byte big-endian length and UTF-8 text, MSB first (the
+    convention of conformance/audio.py and the simulator's STT). None when absent."""
+    start = upload.find(b"data", upload.find(b"WAVE"))
+    if start < 0:
+        return None
+    pcm = upload[start + 8:]
+
+    def hidden(first_byte: int, count: int) -> bytes | None:
+        base = first_byte * 8
+        if (base + count * 8) * 2 > len(pcm):
+            return None
+        return bytes(sum((pcm[(base + i * 8 + b) * 2] & 1) << (7 - b) for b in range(8))
+                     for i in range(count))
+
+    if hidden(0, len(MARKER)) != MARKER:
+        return None
+    size = hidden(len(MARKER), 2)
+    text = hidden(len(MARKER) + 2, int.from_bytes(size, "big")) if size else None
+    try:
+        return text.decode("utf-8") if text else None
+    except UnicodeDecodeError:
+        return None
+
+
 CONFIG = {"stt_text": "hello from stub stt", "slow_seconds": 10.0, "chunk_delay": 0.0}
 REQUESTS: collections.deque = collections.deque(maxlen=200)
 LOCK = threading.Lock()
@@ -140,9 +169,9 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         path = self.path.split("?")[0].rstrip("/")
         if path.endswith("/audio/transcriptions"):
-            self._body()  # multipart upload of the WAV; its content is not inspected
-            self._record("<multipart audio>")
-            return self._send(200, {"text": CONFIG["stt_text"]})
+            carried = embedded_transcript(self._body())  # multipart upload of the WAV
+            self._record(f"<multipart audio, transcript {carried!r}>")
+            return self._send(200, {"text": carried or CONFIG["stt_text"]})
         body = self._json_body()
         self._record(body)
         if body is None:

@@ -426,6 +426,8 @@ def main() -> int:
         f'username = "{ADMIN_USER}"\n'
         f'password = "{password}"\n'
         f'name = "astrbot-{args.version}"\n'
+        # the stub streams "[slow]" replies over seconds: the suite's races need a slow turn
+        'slow_text = "[slow] Please tell me a long story."\n'
     )
     target.chmod(0o600)
     total = time.monotonic() - t_start

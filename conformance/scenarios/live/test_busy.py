@@ -49,7 +49,7 @@ def busy_race(target, creds, second_input: str) -> BusyRace:
             else:
                 await send_audio(client, "A second question", stamp="seg_busy")
             rest = await client.turn(trailing_grace=1.0)
-            ended = time.monotonic() - sent
+            ended = rest.ended_at - sent
             turn = Turn(opening + rest.frames, rest.trailing)
             race = BusyRace(turn, len(opening), transcript)
             if not race.busy_errors() and ended < RACE_MARGIN:

@@ -50,8 +50,8 @@ def interrupt_race(target, creds, point: str, times: int = 1) -> Interrupted:
             for _ in range(times):
                 await client.send({"t": "interrupt"})
             rest = await client.turn(trailing_grace=1.0)
-            if rest.terminal != "stop_play" and time.monotonic() - sent < RACE_MARGIN:
-                raise race_not_placed(time.monotonic() - sent)
+            if rest.terminal != "stop_play" and rest.ended_at - sent < RACE_MARGIN:
+                raise race_not_placed(rest.ended_at - sent)
             await client.send({"t": "text_input", "text": "Hello again"})
             next_turn = await client.turn()
             return Interrupted(Turn(opening + rest.frames, rest.trailing), next_turn, transcript)

@@ -1,0 +1,227 @@
+"""Chat mode over the Live API socket: `/api/v1/live/ws?ct=chat` (seed 001 Unified Chat Mode).
+Server frames carry `ct: "chat"` and `type`; chat errors use `t: "error"` with a `code`."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+import pytest
+
+from conformance.clients.http import TargetTimeout, arequest
+from conformance.clients.transcript import Transcript
+from conformance.scenario import RACE_MARGIN, live_key, open_live, race_not_placed, run
+
+ENDS = ("end", "complete")
+
+
+def parts(text: str) -> list[dict]:
+    return [{"type": "plain", "text": text}]
+
+
+def is_error(frame: dict) -> bool:
+    return frame.get("t") == "error"
+
+
+async def open_chat(target, creds, transcript):
+    return await open_live(target, "", key=live_key(creds), transcript=transcript, ct="chat")
+
+
+async def reply_frames(client, message_id: str) -> list[dict]:
+    """Frames up to the `end` of the reply to `message_id` (or an error)."""
+    return await client.until(lambda f: is_error(f) or (f.get("type") == "end"),
+                              waiting_for=f"the end of the reply to {message_id}")
+
+
+@dataclass
+class Exchange:
+    session_id: str
+    bound: dict  # the answer to bind
+    frames: list[dict]  # the reply to send, up to its end
+    transcript: Transcript
+
+
+@pytest.fixture(scope="module")
+def exchange(target, creds) -> Exchange:
+    transcript = Transcript("chat mode: bind, then send")
+    session_id = "conformance-" + uuid.uuid4().hex[:12]
+
+    async def go():
+        client = await open_chat(target, creds, transcript)
+        async with client:
+            await client.send({"ct": "chat", "t": "bind", "session_id": session_id})
+            bound = await client.recv(waiting_for="session_bound")
+            await client.send({"ct": "chat", "t": "send", "session_id": session_id,
+                               "message_id": "msg_conformance_1",
+                               "message": parts("Please summarize this")})
+            return bound, await reply_frames(client, "msg_conformance_1")
+
+    bound, frames = run(go(), target)
+    return Exchange(session_id, bound, frames, transcript)
+
+
+@pytest.mark.requirement("LIVE-CHAT-001")
+def test_bind_is_acknowledged(exchange):
+    bound = exchange.bound
+    assert bound.get("ct") == "chat" and bound.get("type") == "session_bound", \
+        f"bind was answered with {bound}"
+    assert bound.get("session_id") == exchange.session_id, \
+        f"session_bound names {bound.get('session_id')!r}"
+    assert isinstance(bound.get("message_id"), str) and bound["message_id"], \
+        "session_bound has no message_id"
+
+
+@pytest.mark.requirement("LIVE-CHAT-003")
+def test_send_streams_a_reply_that_ends(exchange):
+    frames = exchange.frames
+    assert not any(is_error(f) for f in frames), f"send was answered with an error: {frames}"
+    plains = [f for f in frames if f.get("type") == "plain" and f.get("streaming") is True]
+    assert plains, f"no streaming plain frames: {[f.get('type') for f in frames]}"
+    assert all(f.get("ct") == "chat" for f in frames), "a chat-mode frame lacks ct=chat"
+    assert frames[-1].get("type") == "end", "the reply has no end"
+
+
+@pytest.mark.requirement("LIVE-CHAT-004")
+def test_plain_deltas_add_up_to_the_complete_text(exchange):
+    frames = exchange.frames
+    streamed = "".join(f.get("data") or "" for f in frames
+                       if f.get("type") == "plain" and f.get("streaming") is True)
+    complete = [f for f in frames if f.get("type") == "complete"]
+    if not complete:
+        pytest.skip("the reply has no complete frame to compare with")
+    assert streamed == complete[0].get("data"), \
+        f"streamed {streamed!r} but complete says {complete[0].get('data')!r}"
+
+
+@pytest.mark.requirement("LIVE-CHAT-005")
+def test_message_saved_has_history_ids(exchange):
+    saved = [f for f in exchange.frames if f.get("type") == "message_saved"]
+    assert saved, "no message_saved frame"
+    data = saved[0].get("data") or {}
+    assert data.get("id") is not None and isinstance(data.get("created_at"), str), \
+        f"message_saved lacks id or created_at: {saved[0]}"
+
+
+def chat_errors(target, creds, frames_to_send: list, title: str) -> tuple[list, Transcript]:
+    transcript = Transcript(title)
+
+    async def go():
+        client = await open_chat(target, creds, transcript)
+        async with client:
+            answers = []
+            for frame in frames_to_send:
+                await client.send_raw(frame) if isinstance(frame, str) else \
+                    await client.send(frame)
+                answers.append(await client.recv(waiting_for="the answer"))
+            return answers
+
+    return run(go(), target), transcript
+
+
+@pytest.mark.requirement("LIVE-CHAT-002")
+def test_bind_without_session_id_is_a_format_error(target, creds, evidence):
+    answers, transcript = chat_errors(
+        target, creds, ['{"ct": "chat", "t": "bind"}'], "bind without session_id")
+    evidence.append(transcript)
+    assert is_error(answers[0]) and answers[0].get("code") == "INVALID_MESSAGE_FORMAT", \
+        f"bind without session_id got {answers[0]}"
+
+
+@pytest.mark.requirement("LIVE-CHAT-006")
+def test_message_that_is_not_a_list_is_a_format_error(target, creds, evidence):
+    answers, transcript = chat_errors(
+        target, creds,
+        ['{"ct": "chat", "t": "send", "session_id": "s-x", "message": "just a string"}'],
+        "send with a string message")
+    evidence.append(transcript)
+    assert is_error(answers[0]) and answers[0].get("code") == "INVALID_MESSAGE_FORMAT", \
+        f"a string message got {answers[0]}"
+    assert answers[0].get("ct") == "chat", "the chat error frame lacks ct=chat"
+
+
+@pytest.mark.requirement("LIVE-CHAT-007")
+def test_interrupt_stops_the_chat_reply(target, creds, evidence):
+    transcript = Transcript("chat mode: interrupt a slow reply")
+    evidence.append(transcript)
+
+    async def go():
+        client = await open_chat(target, creds, transcript)
+        async with client:
+            await client.send({"ct": "chat", "t": "send", "session_id": "s-int",
+                               "message_id": "msg_slow", "message": parts(target.slow_text)})
+            first = await client.until(lambda f: f.get("type") in ("plain", "end")
+                                       or is_error(f), waiting_for="the first plain")
+            if first[-1].get("type") != "plain":
+                raise race_not_placed(0.0)
+            sent = time.monotonic()
+            await client.send({"ct": "chat", "t": "interrupt"})
+            try:  # up to the reply's end or the server's answer to the interrupt
+                after = await client.until(lambda f: f.get("type") == "end" or is_error(f),
+                                           waiting_for="the reply to stop")
+            except TargetTimeout:
+                return [], None, 0.0  # it stopped without a word: no end, no complete
+            elapsed = time.monotonic() - sent
+            after += await client.quiet(0.5)
+            ended = next((i for i, f in enumerate(after) if f.get("type") == "end"), None)
+            return after, ended, elapsed
+
+    after, ended, elapsed = run(go(), target)
+    interrupted = next((i for i, f in enumerate(after)
+                        if is_error(f) and f.get("code") == "INTERRUPTED"), None)
+    if ended is not None and (interrupted is None or ended < interrupted):
+        if elapsed < RACE_MARGIN:
+            raise race_not_placed(elapsed)
+        raise AssertionError(
+            f"the reply ran to its end after the interrupt: "
+            f"{[f.get('type') or f.get('t') for f in after]}")
+    late = [f.get("type") for f in after[(interrupted or -1) + 1:] if f.get("type") in ENDS]
+    assert not late, f"the interrupted reply still sent {late}"
+
+
+@pytest.mark.requirement("LIVE-CHAT-008")
+def test_a_second_send_while_replying_is_busy(target, creds, evidence):
+    transcript = Transcript("chat mode: send during a slow reply")
+    evidence.append(transcript)
+
+    async def go():
+        client = await open_chat(target, creds, transcript)
+        async with client:
+            await client.send({"ct": "chat", "t": "send", "session_id": "s-busy",
+                               "message_id": "msg_slow", "message": parts(target.slow_text)})
+            await client.until(lambda f: f.get("type") == "plain" or is_error(f),
+                               waiting_for="the first plain")
+            await client.send({"ct": "chat", "t": "send", "session_id": "s-busy",
+                               "message_id": "msg_second", "message": parts("And this?")})
+            frames = await reply_frames(client, "msg_slow")
+            return frames + await client.quiet(0.5)
+
+    frames = run(go(), target)
+    busy = [f for f in frames if is_error(f) and f.get("code") == "PROCESSING_ERROR"]
+    assert busy, "no busy error for a send during a running reply: " \
+        f"{[f.get('type') or f.get('t') for f in frames]}"
+
+
+@pytest.mark.requirement("LIVE-CHAT-009")
+def test_a_pushed_message_reaches_the_bound_socket(target, creds, evidence):
+    transcript, push_log = Transcript("chat mode: bound socket"), Transcript("IM push")
+    evidence += [transcript, push_log]
+    session_id = "conformance-push-" + uuid.uuid4().hex[:8]
+    text = "A proactive hello " + uuid.uuid4().hex[:6]
+
+    async def go():
+        client = await open_chat(target, creds, transcript)
+        async with client:
+            await client.send({"ct": "chat", "t": "bind", "session_id": session_id})
+            await client.recv(waiting_for="session_bound")
+            pushed = await arequest("POST", target.http_url("/api/v1/im/messages"),
+                                    timeout=target.timeout, transcript=push_log,
+                                    headers={"X-API-Key": creds.key_for("im")},
+                                    json_body={"umo": f"webchat:FriendMessage:{session_id}",
+                                               "message": text})
+            return pushed, await client.quiet(1.5)
+
+    pushed, frames = run(go(), target)
+    assert pushed.status == 200, f"the push itself failed: HTTP {pushed.status} {pushed.text}"
+    got = [f for f in frames if f.get("ct") == "chat" and f.get("data") == text]
+    assert got, f"the pushed message did not reach the bound socket; it got {frames}"
