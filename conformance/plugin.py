@@ -132,6 +132,7 @@ class ConformanceRun:
                         for r in self.catalogue.in_profiles(self.profiles)}
         self.credentials: Credentials | SuiteError | None = None
         self.transcripts: list[Transcript] = []
+        self.load_errors: list[str] = []
         self.summary: dict | None = None
         self.paths: dict = {}
 
@@ -164,6 +165,10 @@ class ConformanceRun:
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = keep
+
+    def pytest_collectreport(self, report) -> None:
+        if report.failed:
+            self.load_errors.append(f"{report.nodeid}: {report.longreprtext.splitlines()[-1]}")
 
     # fixtures -------------------------------------------------------------------------------
     def credentials_or_raise(self) -> Credentials:
@@ -221,6 +226,11 @@ class ConformanceRun:
         if isinstance(self.credentials, Credentials):
             cleanup(self.credentials)
         self.sweep_frame_logs()
+        if self.load_errors:  # checks that could not even be loaded decide nothing
+            reason = "the suite could not load its checks: " + "; ".join(self.load_errors)
+            for result in self.results.values():
+                if not result.checks:
+                    result.checks.append(report.CheckRecord("<collection>", ERROR, reason))
         run = {
             "id": self.run_id,
             "started_at": self.started_iso,

@@ -53,7 +53,9 @@ def summarize(results: list[RequirementResult]) -> dict:
     for r in results:
         counts[r.verdict] += 1
     counts["total"] = len(results)
-    counts["conformant"] = not any(counts[v] for v in GATING)
+    # conformant: nothing gating, and something was actually judged (no vacuous verdict)
+    counts["conformant"] = not any(counts[v] for v in GATING) \
+        and counts[PASS] + counts[NON_STRICT] > 0
     return counts
 
 

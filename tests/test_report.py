@@ -129,3 +129,8 @@ def test_redactor_masks_known_and_shaped_secrets_but_not_prose():
         assert secret not in flat
     assert "username=alice" in flat
     assert scrubbed["doc"] == "send `Authorization: Bearer <api_key>` or `?api_key=<key>`"
+
+
+def test_nothing_judged_is_not_conformant():
+    skipped = report.RequirementResult(requirement("A-B-001"), skip_reason="deselected")
+    assert report.summarize([skipped])["conformant"] is False
