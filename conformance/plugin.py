@@ -37,10 +37,14 @@ from .outcomes import (
     Unimplemented,
 )
 from .redact import Redactor
+from .scenario import JWT_PATHS
 from .target import TargetSettings
 
 MARKER = "requirement"
 ORDER_REQUIREMENT = "LIVE-ORDER-001"
+# which requirement judges the frame schemas of the logs of each WebSocket path
+SCHEMA_REQUIREMENTS = {"/api/v1/live/ws": "LIVE-FRAME-001", "/api/v1/chat/ws": "V1-CHATWS-005",
+                       **dict.fromkeys(JWT_PATHS, "JWT-FRAME-001")}
 SESSION_PLUGIN = "astrbot-conformance-session"
 OPTIONS = ("base_url", "api_key", "jwt", "username", "password", "config", "timeout", "name",
            "slow_text")
@@ -222,10 +226,26 @@ class ConformanceRun:
             nodeid=f"<frame-order invariants over all {len(logs)} live frame logs>",
             verdict=verdict, message=message, evidence=bad[:3]))
 
+    def sweep_frame_schemas(self) -> None:
+        """Every frame received on any WebSocket, whatever check read it, against its schema."""
+        by_requirement: dict[str, list[Transcript]] = {}
+        for t in self.transcripts:
+            rid = SCHEMA_REQUIREMENTS.get(t.path or "")
+            if rid in self.results and any(e["dir"] == "<<" for e in t.entries):
+                by_requirement.setdefault(rid, []).append(t)
+        for rid, logs in by_requirement.items():
+            problems = [p for t in logs for p in t.schema_problems()]
+            frames = sum(e["dir"] == "<<" for t in logs for e in t.entries)
+            self.results[rid].checks.append(report.CheckRecord(
+                nodeid=f"<schemas of all {frames} frames in {len(logs)} logs>",
+                verdict=FAIL if problems else PASS, message="\n".join(problems[:20]),
+                evidence=[t.as_evidence() for t in logs if t.schema_problems()][:3]))
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
         if isinstance(self.credentials, Credentials):
             cleanup(self.credentials)
         self.sweep_frame_logs()
+        self.sweep_frame_schemas()
         if self.load_errors:  # checks that could not even be loaded decide nothing
             reason = "the suite could not load its checks: " + "; ".join(self.load_errors)
             for result in self.results.values():

@@ -11,7 +11,13 @@ from .auth import DEVELOPER_SCOPES, Authenticator, hash_password, now_iso
 from .backends.llm import SimLLM
 from .config import SimConfig
 from .history import StoreHistory
-from .http import api_keys, auth_routes, im, resources  # noqa: F401  (register the handlers)
+from .http import (  # noqa: F401  (importing registers the operation handlers)
+    api_keys,
+    auth_routes,
+    im,
+    open_api,
+    resources,
+)
 from .http.envelope import ApiError, envelope_middleware
 from .http.router import add_operation_routes
 from .live.engine import LiveSession

@@ -48,6 +48,15 @@ CREATE TABLE IF NOT EXISTS messages (
     created_at TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS messages_by_session ON messages (session_id, id);
+CREATE TABLE IF NOT EXISTS attachments (
+    attachment_id TEXT PRIMARY KEY,
+    filename TEXT NOT NULL,
+    stored_name TEXT NOT NULL,
+    mime_type TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS api_keys (
     key_id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -171,6 +180,34 @@ class Store:
             self._db.execute("UPDATE chat_sessions SET updated_at = ? WHERE session_id = ?",
                              (created_at, session_id))
             return cur.lastrowid
+
+    def list_chat_sessions(self, creator: str, page: int, page_size: int,
+                           platform_id: str | None = None) -> tuple[list[dict], int]:
+        where, args = "creator = ?", [creator]
+        if platform_id:
+            where, args = where + " AND platform_id = ?", [*args, platform_id]
+        total = self._db.execute(f"SELECT COUNT(*) FROM chat_sessions WHERE {where}",
+                                 args).fetchone()[0]
+        rows = self._db.execute(
+            "SELECT session_id, platform_id, creator, display_name, is_group, created_at, "
+            f"updated_at FROM chat_sessions WHERE {where} ORDER BY updated_at DESC, session_id "
+            "LIMIT ? OFFSET ?", [*args, page_size, (page - 1) * page_size])
+        keys = ("session_id", "platform_id", "creator", "display_name", "is_group",
+                "created_at", "updated_at")
+        return [dict(zip(keys, row, strict=True)) for row in rows], total
+
+    def add_attachment(self, row: dict) -> None:
+        cols = ("attachment_id", "filename", "stored_name", "mime_type", "kind", "size",
+                "created_at")
+        self._write(f"INSERT INTO attachments ({', '.join(cols)}) VALUES "
+                    f"({', '.join('?' * len(cols))})", tuple(row[c] for c in cols))
+
+    def attachment(self, attachment_id: str) -> dict | None:
+        cols = ("attachment_id", "filename", "stored_name", "mime_type", "kind", "size",
+                "created_at")
+        row = self._db.execute(f"SELECT {', '.join(cols)} FROM attachments "
+                               "WHERE attachment_id = ?", (attachment_id,)).fetchone()
+        return dict(zip(cols, row, strict=True)) if row else None
 
     def messages(self, session_id: str) -> list[dict]:
         rows = self._db.execute(

@@ -46,6 +46,7 @@ class Turn:
     trailing: list[dict] = field(default_factory=list)
     transcript: Transcript | None = None  # the wire log it came from, as evidence
     ended_at: float = 0.0  # time.monotonic() when the terminal frame arrived
+    problems: list[str] = field(default_factory=list)  # frames off their schema, so far
 
     def types(self) -> list[str]:
         return [f.get("t") for f in self.frames]
@@ -68,6 +69,7 @@ def ends_turn(frame: dict) -> bool:
 class LiveClient:
     def __init__(self, ws: ClientConnection, transcript: Transcript, mode: str, timeout: float):
         transcript.kind = f"websocket-{mode}"
+        transcript.path = urlsplit(ws.request.path).path if ws.request else None
         self.ws = ws
         self.transcript = transcript
         self.mode = mode
@@ -188,7 +190,8 @@ class LiveClient:
         then listen briefly for frames that trail it."""
         frames = await self.until(ends_turn, "the end of the turn", timeout)
         ended_at = time.monotonic()
-        return Turn(frames, await self.quiet(trailing_grace), ended_at=ended_at)
+        return Turn(frames, await self.quiet(trailing_grace), ended_at=ended_at,
+                    problems=list(self.problems))
 
     async def expect_close(self, timeout: float | None = None) -> tuple[list[dict], int | None,
                                                                          str]:

@@ -65,6 +65,14 @@ def test_voice_turn(target, creds, evidence, path):
     assert turn.terminal == "end", f"the turn ended with {turn.terminal!r}: {turn.types()}"
 
 
+@pytest.mark.requirement("JWT-FRAME-001")
+def test_frames_match_their_schema(target, creds, evidence):
+    transcript = Transcript(f"voice turn on {RACE_PATH}, frames against their schemas")
+    evidence.append(transcript)
+    turn = voice_turn(target, creds, RACE_PATH, transcript)
+    assert not turn.problems, "frames off the contract:\n" + "\n".join(turn.problems)
+
+
 @pytest.mark.requirement("JWT-LIVE-002")
 @pytest.mark.parametrize("path", PATHS)
 def test_text_input(target, creds, evidence, path):

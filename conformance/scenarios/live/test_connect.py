@@ -30,8 +30,8 @@ def assert_refused(result, code: str, reason: str | None = None):
     assert errors[0].get("code") == code, f"error frame code is {errors[0].get('code')!r}, " \
         f"expected {code!r}: {errors[0]}"
     assert close_code == 1008, f"expected close code 1008, got {close_code} ({close_reason!r})"
-    if reason is not None:
-        assert close_reason == reason, f"close reason {close_reason!r}, expected {reason!r}"
+    expected = reason if reason is not None else errors[0].get("data")
+    assert close_reason == expected, f"close reason {close_reason!r}, expected {expected!r}"
 
 
 @pytest.mark.requirement("LIVE-CONN-001")

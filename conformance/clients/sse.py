@@ -1,0 +1,83 @@
+"""Reading a chat answer that streams as Server-Sent Events: line by line, every read bounded
+by the timeout, at most MAX_EVENTS, stopping at the `end` event. A JSON answer (an error
+envelope instead of a stream) is returned as such."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from ..outcomes import SuiteError
+from .http import TargetTimeout
+from .transcript import Transcript
+
+MAX_EVENTS = 5000
+
+
+@dataclass
+class SseResult:
+    status: int
+    content_type: str
+    events: list = field(default_factory=list)  # decoded `data:` payloads, in order
+    heartbeats: int = 0  # comment lines (`: heartbeat`)
+    body: object = None  # the JSON body when the answer was not a stream
+    malformed: list[str] = field(default_factory=list)  # lines that are not SSE
+
+    def types(self) -> list:
+        return [e.get("type") if isinstance(e, dict) else None for e in self.events]
+
+
+async def post_sse(url: str, *, json_body: dict, headers: dict, timeout: float,
+                   transcript: Transcript) -> SseResult:
+    transcript.add(">>", {"method": "POST", "url": url, "headers": headers, "json": json_body})
+    try:
+        async with aiohttp.ClientSession() as session, session.post(
+                url, json=json_body, headers=headers,
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout)) as resp:
+            result = SseResult(resp.status, resp.headers.get("Content-Type", ""))
+            transcript.add("<<", {"status": resp.status, "content_type": result.content_type})
+            if not result.content_type.startswith("text/event-stream"):
+                text = await asyncio.wait_for(resp.text(), timeout)
+                try:
+                    result.body = json.loads(text)
+                except ValueError:
+                    result.body = text
+                transcript.add("<<", {"body": text[:2000]})
+                return result
+            await _read_events(resp, result, timeout, transcript)
+            return result
+    except TimeoutError as exc:
+        transcript.note(f"no line within {timeout} s")
+        raise TargetTimeout(f"the event stream stalled for {timeout} s") from exc
+    except aiohttp.ClientError as exc:
+        raise SuiteError(f"POST {url}: network error: {exc!r}") from exc
+
+
+async def _read_events(resp, result: SseResult, timeout: float, transcript: Transcript) -> None:
+    data_lines: list[str] = []
+    while len(result.events) < MAX_EVENTS:
+        raw = await asyncio.wait_for(resp.content.readline(), timeout)
+        if not raw:
+            return  # end of the body
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if line.startswith(":"):
+            result.heartbeats += 1
+        elif line.startswith("data:"):
+            data_lines.append(line[5:].lstrip(" "))
+        elif line == "" and data_lines:
+            payload = "\n".join(data_lines)
+            data_lines = []
+            try:
+                event = json.loads(payload)
+            except ValueError:
+                event = {"_raw": payload}
+                result.malformed.append(payload[:200])
+            result.events.append(event)
+            transcript.add("<<", event)
+            if isinstance(event, dict) and event.get("type") == "end":
+                return
+        elif line and not line.startswith(("event:", "id:", "retry:")):
+            result.malformed.append(line[:200])

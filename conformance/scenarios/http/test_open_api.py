@@ -1,0 +1,177 @@
+"""The Open API of seeds 002 and 003: chat over SSE, chat sessions, config files, attachments,
+IM. Status codes of business errors are not judged (the seeds declare only 401 and 403); the
+error envelope is."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import aiohttp
+import pytest
+
+from conformance.clients.http import arequest, request
+from conformance.clients.sse import SseResult, post_sse
+from conformance.clients.transcript import Transcript
+from conformance.scenario import run
+
+CHAT = "/api/v1/chat"
+
+
+def chat(target, creds, body: dict, transcript: Transcript) -> SseResult:
+    return run(post_sse(target.http_url(CHAT), json_body=body,
+                        headers={"X-API-Key": creds.key_for("chat")},
+                        timeout=target.timeout, transcript=transcript), target)
+
+
+@dataclass
+class ChatRun:
+    username: str
+    result: SseResult
+    transcript: Transcript
+
+
+@pytest.fixture(scope="module")
+def new_session_chat(target, creds) -> ChatRun:
+    transcript = Transcript("POST /api/v1/chat without session_id")
+    username = "conformance-" + uuid.uuid4().hex[:8]
+    result = chat(target, creds, {"message": "Hello", "username": username}, transcript)
+    return ChatRun(username, result, transcript)
+
+
+def is_error_envelope(body) -> bool:
+    return isinstance(body, dict) and body.get("status") == "error" \
+        and isinstance(body.get("message"), str)
+
+
+@pytest.mark.requirement("OPEN-CHAT-001")
+def test_chat_answers_an_event_stream(new_session_chat):
+    result = new_session_chat.result
+    assert result.status == 200 and result.content_type.startswith("text/event-stream"), \
+        f"HTTP {result.status} {result.content_type}: {result.body}"
+    assert result.events and not result.malformed, \
+        f"not `data: <json>` events: {result.malformed[:3]}"
+
+
+@pytest.mark.requirement("OPEN-CHAT-002")
+def test_a_missing_session_id_is_created_and_named(new_session_chat):
+    first = (new_session_chat.result.events or [{}])[0]
+    assert first.get("type") == "session_id" and isinstance(first.get("session_id"), str) \
+        and first["session_id"], f"the stream does not open with the new session id: {first}"
+
+
+@pytest.mark.requirement("OPEN-CHAT-003")
+def test_the_reply_streams_and_ends(new_session_chat):
+    types = new_session_chat.result.types()
+    assert "plain" in types, f"no plain event: {types}"
+    assert types and types[-1] == "end", f"the stream does not end with end: {types}"
+    plains = "".join(e.get("data") or "" for e in new_session_chat.result.events
+                     if e.get("type") == "plain" and e.get("streaming"))
+    complete = [e for e in new_session_chat.result.events if e.get("type") == "complete"]
+    if complete:
+        assert plains == complete[0].get("data"), \
+            f"streamed {plains!r}, complete says {complete[0].get('data')!r}"
+
+
+@pytest.mark.requirement("OPEN-CHAT-004")
+def test_chat_without_username_is_refused(target, creds, evidence):
+    transcript = Transcript("POST /api/v1/chat without username")
+    evidence.append(transcript)
+    result = chat(target, creds, {"message": "Hello"}, transcript)
+    assert not result.events, "a chat without username was streamed anyway"
+    assert is_error_envelope(result.body), f"not the error envelope: {result.body}"
+
+
+@pytest.mark.requirement("OPEN-CHAT-005")
+def test_reply_only_message_is_refused(target, creds, evidence):
+    transcript = Transcript("POST /api/v1/chat with only a reply part")
+    evidence.append(transcript)
+    result = chat(target, creds, {"username": "conformance-r", "message": [
+        {"type": "reply", "message_id": "1"}]}, transcript)
+    assert not result.events, "a reply-only message was streamed anyway"
+    assert is_error_envelope(result.body), f"not the error envelope: {result.body}"
+
+
+@pytest.mark.requirement("OPEN-SESS-001")
+def test_the_new_session_is_listed_for_its_user(target, creds, evidence, new_session_chat):
+    transcript = Transcript("GET /api/v1/chat/sessions for the chat's username")
+    evidence.append(transcript)
+    session_id = (new_session_chat.result.events or [{}])[0].get("session_id")
+    result = request("GET", target.http_url(
+        f"/api/v1/chat/sessions?username={new_session_chat.username}&page=1&page_size=10"),
+        timeout=target.timeout, transcript=transcript,
+        headers={"X-API-Key": creds.key_for("chat")})
+    data = result.json.get("data") if isinstance(result.json, dict) else None
+    assert result.status == 200 and isinstance(data, dict), \
+        f"HTTP {result.status}: {result.text[:300]}"
+    assert (data.get("page"), data.get("page_size")) == (1, 10) and isinstance(
+        data.get("total"), int), f"not the paginated shape of seed 002: {data}"
+    ids = [s.get("session_id") for s in data.get("sessions") or []]
+    assert session_id in ids, f"session {session_id} not listed: {ids}"
+
+
+@pytest.mark.requirement("OPEN-CFG-001")
+def test_config_files_are_listed(target, creds, evidence):
+    transcript = Transcript("GET /api/v1/configs")
+    evidence.append(transcript)
+    result = request("GET", target.http_url("/api/v1/configs"), timeout=target.timeout,
+                     transcript=transcript, headers={"X-API-Key": creds.key_for("config")})
+    configs = (result.json.get("data") or {}).get("configs") \
+        if isinstance(result.json, dict) else None
+    assert result.status == 200 and isinstance(configs, list) and configs, \
+        f"HTTP {result.status}: {result.text[:300]}"
+    for item in configs:
+        assert {"id", "name", "path", "is_default"} <= set(item), f"a config lacks fields: {item}"
+
+
+@pytest.mark.requirement("OPEN-FILE-001")
+def test_upload_then_download_returns_the_same_bytes(target, creds, evidence):
+    transcript = Transcript("POST /api/v1/file, then GET /api/v1/file")
+    evidence.append(transcript)
+    content = f"conformance {uuid.uuid4().hex}\n".encode()
+    headers = {"X-API-Key": creds.key_for("file")}
+
+    async def go():
+        form = aiohttp.FormData()
+        form.add_field("file", content, filename="note.txt", content_type="text/plain")
+        transcript.add(">>", {"method": "POST", "url": "/api/v1/file", "file": "note.txt"})
+        async with aiohttp.ClientSession() as s, s.post(
+                target.http_url("/api/v1/file"), data=form, headers=headers,
+                timeout=aiohttp.ClientTimeout(total=target.timeout)) as resp:
+            body = await resp.json(content_type=None)
+            transcript.add("<<", {"status": resp.status, "body": body})
+        data = body.get("data") if isinstance(body, dict) else None
+        assert resp.status == 200 and isinstance(data, dict) \
+            and isinstance(data.get("attachment_id"), str), f"upload failed: {body}"
+        got = await arequest("GET", target.http_url(
+            f"/api/v1/file?attachment_id={data['attachment_id']}"), timeout=target.timeout,
+            transcript=transcript, headers=headers)
+        return got
+
+    got = run(go(), target)
+    assert got.status == 200 and got.text.encode() == content, \
+        f"download gave HTTP {got.status}: {got.text[:200]!r}"
+
+
+@pytest.mark.requirement("OPEN-IM-001")
+def test_im_message_to_webchat_is_accepted(target, creds, evidence):
+    transcript = Transcript("POST /api/v1/im/message")
+    evidence.append(transcript)
+    result = request("POST", target.http_url("/api/v1/im/message"), timeout=target.timeout,
+                     transcript=transcript, headers={"X-API-Key": creds.key_for("im")},
+                     json_body={"umo": "webchat:FriendMessage:openapi_probe",
+                                "message": "ping from api key"})
+    body = result.json if isinstance(result.json, dict) else {}
+    assert result.status == 200 and body.get("status") == "ok", \
+        f"HTTP {result.status}: {result.text[:300]}"
+
+
+@pytest.mark.requirement("OPEN-BOTS-001")
+def test_im_bots_lists_bot_ids(target, creds, evidence):
+    transcript = Transcript("GET /api/v1/im/bots")
+    evidence.append(transcript)
+    result = request("GET", target.http_url("/api/v1/im/bots"), timeout=target.timeout,
+                     transcript=transcript, headers={"X-API-Key": creds.key_for("im")})
+    data = result.json.get("data") if isinstance(result.json, dict) else None
+    assert result.status == 200 and isinstance(data, dict) \
+        and isinstance(data.get("bot_ids"), list), f"HTTP {result.status}: {result.text[:300]}"
