@@ -65,79 +65,81 @@ def _raw_api_key(request: web.Request) -> str | None:
     return None
 
 
-async def _reject(ws: web.WebSocketResponse, message: str,
-                  code: str | None) -> web.WebSocketResponse:
-    if code is not None:
-        await ws.send_str(dumps({"type": "error", "code": code, "data": message}))
-    await ws.close(code=POLICY_VIOLATION, message=message.encode("utf-8")[:120])
-    return ws
+class Refused(Exception):
+    """A handshake refusal: an error frame (when `code` is set), then close 1008 `reason`."""
+
+    def __init__(self, message: str, code: str | None, reason: str | None = None):
+        super().__init__(message)
+        self.message, self.code, self.reason = message, code, reason or message
 
 
 def make_live_handlers(sim) -> dict:
-    async def open_api_live(request: web.Request) -> web.StreamResponse:
-        ws = new_socket()
-        await ws.prepare(request)
-        raw_key = _raw_api_key(request)
-        if not raw_key:
-            return await _reject(ws, "Missing API key", "UNAUTHORIZED")
-        try:
-            principal = sim.auth.key_principal(raw_key)
-        except AuthError as exc:
-            return await _reject(ws, exc.message, "UNAUTHORIZED")
-        if not principal.allows("chat"):
-            return await _reject(ws, "Insufficient API key scope", "UNAUTHORIZED")
-        username = request.query.get("username")
-        if username is None:
-            return await _reject(ws, "Missing key: username", "BAD_USER")
-        if not username.strip():
-            return await _reject(ws, "username is empty", "BAD_USER")
-        ct = (request.query.get("ct") or "").strip() or "live"
-        if ct not in ("live", "chat"):
-            await ws.send_str(dumps({"type": "error", "code": "INVALID_MESSAGE",
-                                     "data": "ct must be 'live' or 'chat'"}))
-            await ws.close(code=POLICY_VIOLATION, message=b"Invalid ct")
-            return ws
-        await run_session(ws, request, sim, sim.new_live_session(username.strip(), mode=ct))
-        return ws
-
-    def jwt_handler(mode: str | None):
+    def endpoint(open_session):
+        """Accept the upgrade, then authenticate: seed 000 refuses with a frame and a close,
+        not with an HTTP status."""
         async def handler(request: web.Request) -> web.StreamResponse:
             ws = new_socket()
             await ws.prepare(request)
-            token = request.query.get("token")
-            if not token:
-                return await _reject(ws, "Missing authentication token", None)
             try:
-                username = sim.auth.decode_jwt(token)
-            except AuthError as exc:
-                return await _reject(ws, exc.message, None)
-            await run_session(ws, request, sim, sim.new_live_session(username, mode=mode))
+                session = open_session(request)
+            except Refused as refused:
+                if refused.code is not None:
+                    await ws.send_str(dumps({"type": "error", "code": refused.code,
+                                             "data": refused.message}))
+                await ws.close(code=POLICY_VIOLATION,
+                               message=refused.reason.encode("utf-8")[:120])
+                return ws
+            await run_session(ws, request, sim, session)
             return ws
 
         return handler
 
-    async def open_chat(request: web.Request) -> web.StreamResponse:
-        ws = new_socket()
-        await ws.prepare(request)
+    def chat_key_owner(request: web.Request) -> str:
         raw_key = _raw_api_key(request)
         if not raw_key:
-            return await _reject(ws, "Missing API key", "UNAUTHORIZED")
+            raise Refused("Missing API key", "UNAUTHORIZED")
         try:
             principal = sim.auth.key_principal(raw_key)
         except AuthError as exc:
-            return await _reject(ws, exc.message, "UNAUTHORIZED")
+            raise Refused(exc.message, "UNAUTHORIZED") from exc
         if not principal.allows("chat"):
-            return await _reject(ws, "Insufficient API key scope", "UNAUTHORIZED")
-        await run_session(ws, request, sim, ChatSocket(principal.username, sim.history))
-        return ws
+            raise Refused("Insufficient API key scope", "UNAUTHORIZED")
+        return principal.username
+
+    def open_api_live(request: web.Request) -> LiveSession:
+        chat_key_owner(request)
+        username = request.query.get("username")
+        if username is None:
+            raise Refused("Missing key: username", "BAD_USER")
+        if not username.strip():
+            raise Refused("username is empty", "BAD_USER")
+        ct = (request.query.get("ct") or "").strip() or "live"
+        if ct not in ("live", "chat"):
+            raise Refused("ct must be 'live' or 'chat'", "INVALID_MESSAGE", reason="Invalid ct")
+        return sim.new_live_session(username.strip(), mode=ct)
+
+    def dashboard(mode: str | None):
+        def open_session(request: web.Request) -> LiveSession:
+            token = request.query.get("token")
+            if not token:
+                raise Refused("Missing authentication token", None)
+            try:
+                return sim.new_live_session(sim.auth.decode_jwt(token), mode=mode)
+            except AuthError as exc:
+                raise Refused(exc.message, None) from exc
+
+        return open_session
+
+    def open_chat(request: web.Request) -> ChatSocket:
+        return ChatSocket(chat_key_owner(request), sim.history)
 
     return {
-        "/api/v1/chat/ws": open_chat,
-        "/api/v1/live/ws": open_api_live,
-        "/api/v1/live-chat/ws": jwt_handler("live"),
-        "/api/live_chat/ws": jwt_handler("live"),
-        "/api/v1/unified-chat/ws": jwt_handler(None),
-        "/api/unified_chat/ws": jwt_handler(None),
+        "/api/v1/chat/ws": endpoint(open_chat),
+        "/api/v1/live/ws": endpoint(open_api_live),
+        "/api/v1/live-chat/ws": endpoint(dashboard("live")),
+        "/api/live_chat/ws": endpoint(dashboard("live")),
+        "/api/v1/unified-chat/ws": endpoint(dashboard(None)),
+        "/api/unified_chat/ws": endpoint(dashboard(None)),
     }
 
 

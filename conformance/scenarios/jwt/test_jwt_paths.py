@@ -90,6 +90,12 @@ def test_text_input(target, creds, evidence, path):
         f"text_input did not get a turn: {turn.types()}"
 
 
+async def start_slow_voice_turn(client, target) -> None:
+    """Speak `slow_text` and wait for the turn's user_msg: the races below start there."""
+    await send_audio(client, target.slow_text, stamp="seg_1")
+    await client.until(lambda f: f.get("t") == "user_msg", waiting_for="user_msg")
+
+
 @pytest.mark.requirement("JWT-LIVE-003")
 def test_end_speaking_while_busy(target, creds, evidence):
     transcript = Transcript(f"a second voice input while a slow voice turn runs on {RACE_PATH}")
@@ -98,8 +104,7 @@ def test_end_speaking_while_busy(target, creds, evidence):
     async def go():
         client = await open_jwt(target, RACE_PATH, creds.require_jwt(), transcript)
         async with client:
-            await send_audio(client, target.slow_text, stamp="seg_1")
-            await client.until(lambda f: f.get("t") == "user_msg", waiting_for="user_msg")
+            await start_slow_voice_turn(client, target)
             await send_audio(client, "A second question", stamp="seg_2")
             sent = time.monotonic()
             rest = await client.turn(trailing_grace=1.0)
@@ -121,8 +126,7 @@ def test_interrupt_a_voice_turn(target, creds, evidence):
     async def go():
         client = await open_jwt(target, RACE_PATH, creds.require_jwt(), transcript)
         async with client:
-            await send_audio(client, target.slow_text)
-            await client.until(lambda f: f.get("t") == "user_msg", waiting_for="user_msg")
+            await start_slow_voice_turn(client, target)
             sent = time.monotonic()
             await client.send({"t": "interrupt"})
             rest = await client.turn(trailing_grace=0.5)

@@ -11,6 +11,7 @@ import pytest
 
 from conformance.clients.http import TargetTimeout, arequest
 from conformance.clients.transcript import Transcript
+from conformance.outcomes import SuiteError
 from conformance.scenario import RACE_MARGIN, live_key, open_live, race_not_placed, run
 
 ENDS = ("end", "complete")
@@ -26,6 +27,17 @@ def is_error(frame: dict) -> bool:
 
 async def open_chat(target, creds, transcript):
     return await open_live(target, "", key=live_key(creds), transcript=transcript, ct="chat")
+
+
+async def start_slow_reply(client, target, session_id: str) -> None:
+    """Send a slow chat request (`msg_slow`) and wait for its first streamed `plain`: the
+    races below need the reply to be visibly running."""
+    await client.send({"ct": "chat", "t": "send", "session_id": session_id,
+                       "message_id": "msg_slow", "message": parts(target.slow_text)})
+    first = await client.until(lambda f: f.get("type") in ("plain", "end") or is_error(f),
+                               waiting_for="the first plain of a slow reply")
+    if first[-1].get("type") != "plain":
+        raise SuiteError(f"race not placed: the slow reply gave no plain before {first[-1]}")
 
 
 async def reply_frames(client, message_id: str) -> list[dict]:
@@ -148,12 +160,7 @@ def test_interrupt_stops_the_chat_reply(target, creds, evidence):
     async def go():
         client = await open_chat(target, creds, transcript)
         async with client:
-            await client.send({"ct": "chat", "t": "send", "session_id": "s-int",
-                               "message_id": "msg_slow", "message": parts(target.slow_text)})
-            first = await client.until(lambda f: f.get("type") in ("plain", "end")
-                                       or is_error(f), waiting_for="the first plain")
-            if first[-1].get("type") != "plain":
-                raise race_not_placed(0.0)
+            await start_slow_reply(client, target, "s-int")
             sent = time.monotonic()
             await client.send({"ct": "chat", "t": "interrupt"})
             try:  # up to the reply's end or the server's answer to the interrupt
@@ -187,10 +194,7 @@ def test_a_second_send_while_replying_is_busy(target, creds, evidence):
     async def go():
         client = await open_chat(target, creds, transcript)
         async with client:
-            await client.send({"ct": "chat", "t": "send", "session_id": "s-busy",
-                               "message_id": "msg_slow", "message": parts(target.slow_text)})
-            await client.until(lambda f: f.get("type") == "plain" or is_error(f),
-                               waiting_for="the first plain")
+            await start_slow_reply(client, target, "s-busy")
             await client.send({"ct": "chat", "t": "send", "session_id": "s-busy",
                                "message_id": "msg_second", "message": parts("And this?")})
             frames = await reply_frames(client, "msg_slow")
