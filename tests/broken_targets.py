@@ -12,6 +12,7 @@ Modes:
               reading the next frame, as real AstrBot 4.26.2 does (research LIVE-004): busy
               inputs are queued and interrupts arrive too late
     bare      an HTTP server that answers 404 to everything (not AstrBot at all)
+    no-scope  the simulator, except that GET /api/v1/personas skips authentication entirely
 """
 
 from __future__ import annotations
@@ -29,7 +30,15 @@ from simulator.http.envelope import dumps
 from simulator.live.engine import Send, StartTurn
 
 LIVE_PATH = "/api/v1/live/ws"
-MODES = ("no-live", "closes", "silent", "sequential", "bare")
+MODES = ("no-live", "closes", "silent", "sequential", "bare", "no-scope")
+UNGUARDED = "/api/v1/personas"
+
+
+@web.middleware
+async def skip_scope_check(request: web.Request, handler):
+    if request.path == UNGUARDED and request.method == "GET":
+        return web.json_response({"status": "ok", "data": []})
+    return await handler(request)
 
 
 def live_override(mode: str):
@@ -92,7 +101,7 @@ def build(mode: str, data_dir: str) -> web.Application:
     if mode == "bare":
         return web.Application()
     app = create_app(SimConfig(data_dir=data_dir))
-    app.middlewares.insert(0, live_override(mode))
+    app.middlewares.insert(0, skip_scope_check if mode == "no-scope" else live_override(mode))
     return app
 
 

@@ -116,6 +116,20 @@ def test_a_server_that_handles_one_frame_at_a_time_fails_busy_and_interrupt(tmp_
 
 
 @pytest.mark.slow
+def test_an_operation_that_skips_its_scope_check_is_named(tmp_path):
+    with broken_target("no-scope", tmp_path) as url:
+        code, doc, _ = run_suite(tmp_path, "--base-url", url, "--profile", "openapi-v1",
+                                 "-k", "scope_matrix")
+    scope = {r["id"]: r for r in doc["requirements"] if r["id"].startswith("V1-SCOPE")}
+    assert code == 1
+    for rid in ("V1-SCOPE-001", "V1-SCOPE-002", "V1-SCOPE-003"):
+        assert scope[rid]["verdict"] == FAIL, rid
+        assert "GET /api/v1/personas: HTTP 200" in scope[rid]["reason"], scope[rid]["reason"]
+        assert "1 operations" in scope[rid]["reason"], "only the broken operation is blamed"
+    assert scope["V1-SCOPE-004"]["verdict"] == PASS
+
+
+@pytest.mark.slow
 def test_a_server_that_is_not_astrbot(tmp_path):
     """Only an API key given, nothing answers: live is UNIMPLEMENTED, HTTP checks FAIL or, where
     they need credentials the suite could not create, ERROR, never PASS."""

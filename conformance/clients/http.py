@@ -26,9 +26,26 @@ class HttpResult:
         return self.json.get("message") if isinstance(self.json, dict) else None
 
 
+STREAM_READ_LIMIT = 64 * 1024  # an event stream is sampled, never read to its (absent) end
+STREAM_READ_SECONDS = 1.0
+
+
+async def _body_text(resp: aiohttp.ClientResponse, timeout: float) -> str:
+    if not resp.headers.get("Content-Type", "").startswith("text/event-stream"):
+        return await resp.text(errors="replace")
+    try:  # a stream: what arrives within a second, bounded in size
+        chunk = await asyncio.wait_for(resp.content.read(STREAM_READ_LIMIT),
+                                       min(timeout, STREAM_READ_SECONDS))
+    except TimeoutError:
+        chunk = b""
+    return chunk.decode("utf-8", errors="replace")
+
+
 async def arequest(method: str, url: str, *, timeout: float, transcript: Transcript | None = None,
-                   headers: dict | None = None, json_body=None, raw_body: bytes | None = None,
+                   headers: dict | None = None, json_body=None, data=None,
                    session: aiohttp.ClientSession | None = None) -> HttpResult:
+    """One request, bounded by `timeout` (an event stream is sampled, not drained); `data` is
+    a raw body or an aiohttp.FormData."""
     own = session is None
     session = session or aiohttp.ClientSession()
     if transcript is not None:
@@ -36,10 +53,11 @@ async def arequest(method: str, url: str, *, timeout: float, transcript: Transcr
                               "json": json_body})
     try:
         async with session.request(
-            method, url, headers=headers, json=json_body, data=raw_body,
-            timeout=aiohttp.ClientTimeout(total=timeout),
+            method, url, headers=headers, json=json_body, data=data,
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout,
+                                          sock_read=timeout),
         ) as resp:
-            text = await resp.text(errors="replace")
+            text = await asyncio.wait_for(_body_text(resp, timeout), timeout)
             result = HttpResult(resp.status, dict(resp.headers), text, _json_or_none(text))
     except TimeoutError as exc:
         if transcript is not None:

@@ -134,19 +134,15 @@ def test_upload_then_download_returns_the_same_bytes(target, creds, evidence):
     async def go():
         form = aiohttp.FormData()
         form.add_field("file", content, filename="note.txt", content_type="text/plain")
-        transcript.add(">>", {"method": "POST", "url": "/api/v1/file", "file": "note.txt"})
-        async with aiohttp.ClientSession() as s, s.post(
-                target.http_url("/api/v1/file"), data=form, headers=headers,
-                timeout=aiohttp.ClientTimeout(total=target.timeout)) as resp:
-            body = await resp.json(content_type=None)
-            transcript.add("<<", {"status": resp.status, "body": body})
-        data = body.get("data") if isinstance(body, dict) else None
-        assert resp.status == 200 and isinstance(data, dict) \
-            and isinstance(data.get("attachment_id"), str), f"upload failed: {body}"
-        got = await arequest("GET", target.http_url(
+        up = await arequest("POST", target.http_url("/api/v1/file"), data=form,
+                            headers=headers, timeout=target.timeout, transcript=transcript)
+        data = up.json.get("data") if isinstance(up.json, dict) else None
+        assert up.status == 200 and isinstance(data, dict) \
+            and isinstance(data.get("attachment_id"), str), \
+            f"upload failed: HTTP {up.status} {up.text[:300]}"
+        return await arequest("GET", target.http_url(
             f"/api/v1/file?attachment_id={data['attachment_id']}"), timeout=target.timeout,
             transcript=transcript, headers=headers)
-        return got
 
     got = run(go(), target)
     assert got.status == 200 and got.text.encode() == content, \

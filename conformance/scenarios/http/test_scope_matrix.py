@@ -1,0 +1,232 @@
+"""The scope matrix: every operation of seed 004 against every kind of credential, derived
+from `x-astrbot-scope` and `security` (nothing written out per operation).
+
+Safe on a real deployment: credentials that must be let through are only sent to read-only
+(GET) operations, credentials that must be refused go everywhere, and no probe carries a body
+(401/403 come before body validation), so a target that wrongly lets a probe through still gets
+nothing to write. Path parameters are a placeholder id that names nothing. Operations without
+`x-astrbot-scope` (auth and API-key management) are taken as dashboard-only (research AUTH-012,
+AUTH-022).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass, field
+
+import aiohttp
+import pytest
+
+from conformance.clients.http import TargetTimeout, arequest
+from conformance.clients.transcript import Transcript
+from conformance.contract import load_yaml
+from conformance.outcomes import SuiteError
+from conformance.scenario import run
+
+DEVELOPER_SCOPES = ("bot", "provider", "persona", "im", "config", "chat", "data", "file",
+                    "plugin", "mcp", "skill")
+INCLUDES = {"config": ("bot", "provider")}
+CONCURRENCY = 16
+UNKNOWN_KEY = "abk_conformance_unknown_key_0000000000"
+
+
+@dataclass(frozen=True)
+class Op:
+    method: str
+    path: str
+    operation_id: str
+    scope: str | None  # None: public
+
+    @property
+    def jwt_only(self) -> bool:
+        return self.scope is not None and self.scope not in DEVELOPER_SCOPES
+
+    @property
+    def url_path(self) -> str:
+        return re.sub(r"\{[^}]+\}", "conformance-probe", self.path)
+
+
+def spec_operations() -> list[Op]:
+    ops = []
+    for path, item in load_yaml("openapi-v1.yaml")["paths"].items():
+        for method, op in item.items():
+            if method not in ("get", "post", "put", "patch", "delete") or op.get("x-websocket"):
+                continue
+            public = op.get("security") == []
+            scope = None if public else op.get("x-astrbot-scope", "system")
+            ops.append(Op(method.upper(), path, op["operationId"], scope))
+    return ops
+
+
+def lacking_scope(scope: str) -> str:
+    """A developer scope that neither is nor includes `scope`."""
+    return next(s for s in DEVELOPER_SCOPES
+                if s != scope and scope not in INCLUDES.get(s, ()))
+
+
+@dataclass
+class Matrix:
+    statuses: dict[tuple[str, str], int] = field(default_factory=dict)  # (op id, credential)
+    messages: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    transcript: Transcript = field(default_factory=lambda: Transcript("scope matrix"))
+
+    def absent(self, op: Op) -> bool:
+        """Every probe answered 404 or 405: the target has no such route (not a scope verdict).
+        An unprotected route whose placeholder id names nothing looks the same; both are
+        listed in the matrix evidence."""
+        got = [s for (oid, _), s in self.statuses.items() if oid == op.operation_id]
+        return bool(got) and all(s in (404, 405) for s in got)
+
+    def table(self, ops: list[Op], credentials: list[str]) -> str:
+        rows = [" | ".join(["operation", *credentials])]
+        for op in ops:
+            rows.append(" | ".join([f"{op.method} {op.path}",
+                                    *(str(self.statuses.get((op.operation_id, c), "-"))
+                                      for c in credentials)]))
+        return "\n".join(rows)
+
+
+# the credentials the operation must let through: only ever sent to read operations
+ACCEPTED = ("exact key", "jwt")
+
+
+def credentials_for(op: Op, keys: dict[str, str], jwt: str | None) -> dict[str, dict]:
+    """Which credentials probe `op`, by name, as request headers."""
+    creds = {"none": {}, "unknown key": {"X-API-Key": UNKNOWN_KEY}}
+    if op.jwt_only:  # it must refuse even a key holding every developer scope
+        creds["all-scope key"] = {"X-API-Key": keys["all"]}
+    if op.scope in DEVELOPER_SCOPES:
+        creds["lacking key"] = {"X-API-Key": keys[lacking_scope(op.scope)]}
+        if op.method == "GET":
+            creds["exact key"] = {"X-API-Key": keys[op.scope]}
+    if op.method == "GET" and jwt:
+        creds["jwt"] = {"Authorization": f"Bearer {jwt}"}
+    return creds
+
+
+async def probe(target, ops: list[Op], keys: dict[str, str], jwt: str | None) -> Matrix:
+    matrix, limit = Matrix(), asyncio.Semaphore(CONCURRENCY)
+
+    async def one(session, op: Op, name: str, headers: dict) -> None:
+        async with limit:
+            try:
+                result = await arequest(op.method, target.http_url(op.url_path),
+                                        timeout=target.timeout, headers=headers,
+                                        session=session)
+            except TargetTimeout:  # one hung operation is that operation's failure
+                matrix.statuses[(op.operation_id, name)] = 0
+                matrix.messages[(op.operation_id, name)] = f"no answer in {target.timeout} s"
+                return
+        matrix.statuses[(op.operation_id, name)] = result.status
+        matrix.messages[(op.operation_id, name)] = result.envelope_message()
+
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(one(session, op, name, headers) for op in ops
+                               for name, headers in credentials_for(op, keys, jwt).items()))
+    matrix.transcript.note("HTTP status per operation and credential:\n" + matrix.table(
+        ops, ["none", "unknown key", "lacking key", "exact key", "all-scope key", "jwt"]))
+    absent = [f"{op.method} {op.path}" for op in ops if matrix.absent(op)]
+    matrix.transcript.note(f"{len(absent)} operations answered 404/405 to every probe (absent, "
+                           "left out of the scope verdicts): " + ", ".join(absent))
+    return matrix
+
+
+@pytest.fixture(scope="module")
+def ops() -> list[Op]:
+    return spec_operations()
+
+
+@pytest.fixture(scope="module")
+def matrix(target, creds, ops) -> Matrix:
+    jwt = creds.require_jwt()
+    auth = {"Authorization": f"Bearer {jwt}"}
+    created: dict[str, str] = {}
+
+    async def go():
+        keys = {"all": creds.key("all")}
+        try:
+            for scope in DEVELOPER_SCOPES:
+                made = await arequest("POST", target.http_url("/api/v1/api-keys"),
+                                      timeout=target.timeout, headers=auth, json_body={
+                                          "name": f"conformance-scope-{scope}",
+                                          "scopes": [scope]})
+                data = made.json.get("data") if isinstance(made.json, dict) else None
+                if made.status != 200 or not isinstance(data, dict):
+                    raise SuiteError(f"could not create a {scope} key: {made.text[:200]}")
+                keys[scope] = data["api_key"]
+                created[scope] = data["key_id"]
+                creds.remember_key(data["api_key"])
+            return await probe(target, ops, keys, jwt)
+        finally:
+            for key_id in created.values():
+                await arequest("DELETE", target.http_url(f"/api/v1/api-keys/{key_id}"),
+                               timeout=target.timeout, headers=auth)
+
+    return run(go(), target, waits=12)
+
+
+def failures(ops, matrix: Matrix, credential: str, expect, which=lambda op: True) -> list[str]:
+    bad = []
+    for op in ops:
+        key = (op.operation_id, credential)
+        if matrix.absent(op):
+            continue
+        if which(op) and key in matrix.statuses and not expect(op, matrix.statuses[key],
+                                                               matrix.messages[key]):
+            bad.append(f"{op.method} {op.path}: HTTP {matrix.statuses[key]} "
+                       f"{matrix.messages[key] or ''}".rstrip())
+    return bad
+
+
+def report(bad: list[str], what: str) -> str:
+    return f"{len(bad)} operations {what}:\n" + "\n".join(bad[:40])
+
+
+@pytest.mark.requirement("V1-SCOPE-001")
+def test_no_credential_is_401_everywhere(ops, matrix):
+    bad = failures(ops, matrix, "none", lambda op, s, m: s == 401,
+                   which=lambda op: op.scope is not None)
+    assert not bad, report(bad, "did not answer 401 without a credential")
+
+
+@pytest.mark.requirement("V1-SCOPE-002")
+def test_unknown_key_is_refused_everywhere(ops, matrix):
+    bad = failures(ops, matrix, "unknown key",
+                   lambda op, s, m: s == 401 or (op.jwt_only and s == 403),
+                   which=lambda op: op.scope is not None)
+    assert not bad, report(bad, "did not refuse an unknown key")
+
+
+@pytest.mark.requirement("V1-SCOPE-003")
+def test_key_without_the_scope_is_403(ops, matrix):
+    bad = failures(ops, matrix, "lacking key",
+                   lambda op, s, m: s == 403 and m == "Insufficient API key scope")
+    assert not bad, report(bad, "did not answer 403 Insufficient API key scope")
+
+
+@pytest.mark.requirement("V1-SCOPE-004")
+def test_key_with_exactly_the_scope_is_let_through(ops, matrix):
+    bad = failures(ops, matrix, "exact key", lambda op, s, m: s not in (401, 403))
+    assert not bad, report(bad, "refused a key holding exactly their scope")
+
+
+@pytest.mark.requirement("V1-SCOPE-005")
+def test_dashboard_jwt_is_let_through(ops, matrix):
+    bad = failures(ops, matrix, "jwt", lambda op, s, m: s not in (401, 403),
+                   which=lambda op: op.scope is not None)
+    assert not bad, report(bad, "refused the dashboard JWT")
+
+
+@pytest.mark.requirement("V1-SCOPE-006")
+def test_dashboard_only_scopes_refuse_every_key(ops, matrix):
+    bad = failures(ops, matrix, "all-scope key", lambda op, s, m: s == 403,
+                   which=lambda op: op.jwt_only)
+    assert not bad, report(bad, "let an API key through to a dashboard-only scope")
+
+
+@pytest.mark.requirement("V1-SCOPE-007")
+def test_public_operations_need_nothing(ops, matrix):
+    bad = failures(ops, matrix, "none", lambda op, s, m: s not in (401, 403),
+                   which=lambda op: op.scope is None and op.method == "GET")
+    assert not bad, report(bad, "refused a request although they are public")
