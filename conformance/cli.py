@@ -4,14 +4,17 @@
     astrbot-conformance run --base-url http://127.0.0.1:6185 --username U --password P
     astrbot-conformance run --config target.toml --profile live-api
     astrbot-conformance requirements                          # list the catalogue
+    astrbot-conformance baseline reports/<run>/results.json   # known failures, as a baseline
 
-Exit status: 0 when every selected requirement is PASS, NON-STRICT or SKIPPED; 1 when any is
-FAIL, UNIMPLEMENTED or ERROR; 2 for a usage error.
+Exit status: 0 when every selected requirement is PASS, NON-STRICT or SKIPPED (and at least
+one was judged); 1 when any is FAIL, UNIMPLEMENTED or ERROR; with --baseline, 0 when the run
+matches the baseline and 1 on a new failure or a stale entry; 2 for a usage error.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import uuid
@@ -21,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from . import launcher
+from .baseline import from_results
 from .catalogue import load
 from .outcomes import SuiteError
 
@@ -48,14 +52,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--depth", default="quick", choices=("quick", "full"),
                      help="quick (default) or full: how many generated cases to run")
     run.add_argument("--report-dir", help="default: reports/<run-id>")
+    run.add_argument("--baseline", help="YAML file of the target's known failures: exit 0 "
+                     "when the run matches it, 1 on a new failure or a stale entry")
     run.add_argument("-k", dest="keyword", help="only checks matching this pytest expression")
     run.add_argument("-q", "--quiet", action="store_true")
     sub.add_parser("requirements", help="list the requirement catalogue")
+    base = sub.add_parser("baseline", help="print a baseline accepting a run's failures")
+    base.add_argument("results", help="a results.json")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "baseline":
+        print(from_results(json.loads(Path(args.results).read_text(encoding="utf-8"))), end="")
+        return 0
     if args.command == "requirements":
         for req in load().requirements.values():
             print(f"{req.id:<16} {req.level:<6} {req.profile:<16} {req.text}")
@@ -90,12 +101,16 @@ def run_pytest(args, base_url: str | None, run_id: str, report_dir: Path) -> int
             pytest_args += [f"--astrbot-{name.replace('_', '-')}", str(value)]
     if args.keyword:
         pytest_args += ["-k", args.keyword]
+    if args.baseline:
+        pytest_args += ["--astrbot-baseline", args.baseline]
     pytest_args += ["-q"] if args.quiet else ["-v"]
     collector = _Collector()
     code = pytest.main(pytest_args, plugins=[collector])
     summary = collector.summary()
     if summary is None:
         return int(code) or 1  # pytest stopped before the report (usage error, crash)
+    if "baseline" in summary:
+        return 0 if summary["baseline"]["passed"] else 1
     return 0 if summary["conformant"] else 1
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from . import report
+from .baseline import Baseline
 from .bootstrap import Credentials, bootstrap, cleanup
 from .catalogue import Catalogue, CatalogueError, load
 from .clients.transcript import Transcript
@@ -62,6 +63,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--astrbot-report-dir", dest="astrbot_report_dir", default=None,
                     help="where to write results.json, junit.xml and summary.md")
     group.addoption("--astrbot-run-id", dest="astrbot_run_id", default=None)
+    group.addoption("--astrbot-baseline", dest="astrbot_baseline", default=None,
+                    help="YAML file of the target's known failures: gate on changes only")
     group.addoption("--astrbot-depth", dest="astrbot_depth", default="quick",
                     choices=("quick", "full"),
                     help="quick (default) or full: how many generated cases to run")
@@ -134,6 +137,13 @@ class ConformanceRun:
         self.started_iso = report.now_iso()
         self.results = {r.id: report.RequirementResult(r)
                         for r in self.catalogue.in_profiles(self.profiles)}
+        self.baseline = None
+        if opt.astrbot_baseline:
+            try:
+                self.baseline = Baseline.load(opt.astrbot_baseline,
+                                              set(self.catalogue.requirements))
+            except SuiteError as exc:
+                raise pytest.UsageError(str(exc)) from exc
         self.credentials: Credentials | SuiteError | None = None
         self.transcripts: list[Transcript] = []
         self.load_errors: list[str] = []
@@ -262,7 +272,7 @@ class ConformanceRun:
             "bootstrap": (self.credentials.log.as_evidence()
                           if isinstance(self.credentials, Credentials) else None),
         }
-        doc = report.build(list(self.results.values()), run, self.redactor)
+        doc = report.build(list(self.results.values()), run, self.redactor, self.baseline)
         self.summary = doc["summary"]
         self.paths = report.write(doc, self.report_dir)
 
@@ -281,6 +291,16 @@ class ConformanceRun:
                            if self.summary[v])
         tr.write_line(f"{'conformant' if self.summary['conformant'] else 'NOT conformant'}: "
                       f"{counts} ({self.summary['total']} requirements)")
+        gate = self.summary.get("baseline")
+        if gate:
+            tr.write_line(f"baseline {gate['file']}: {'PASSED' if gate['passed'] else 'FAILED'}"
+                          f" ({len(gate['expected'])} known, {len(gate['new'])} new, "
+                          f"{len(gate['stale'])} stale, {len(gate['flaky'])} flaky)")
+            for entry in gate["new"]:
+                tr.write_line(f"  new {entry['verdict']}: {entry['id']}")
+            for entry in gate["stale"]:
+                tr.write_line(f"  stale: {entry['id']} is {entry['verdict']}, the baseline "
+                              f"says {entry['known']}")
         for kind, path in self.paths.items():
             tr.write_line(f"report {kind}: {path}")
 

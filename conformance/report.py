@@ -59,11 +59,15 @@ def summarize(results: list[RequirementResult]) -> dict:
     return counts
 
 
-def build(results: list[RequirementResult], run: dict, redactor: Redactor) -> dict:
+def build(results: list[RequirementResult], run: dict, redactor: Redactor,
+          baseline=None) -> dict:
+    summary = summarize(results)
+    if baseline is not None:
+        summary["baseline"] = baseline.compare({r.requirement.id: r.verdict for r in results})
     doc = {
         "schema": "astrbot-conformance-results/1",
         "run": {**run, "suite_version": __version__, "python": platform.python_version()},
-        "summary": summarize(results),
+        "summary": summary,
         "requirements": [
             {
                 "id": r.requirement.id,
@@ -149,6 +153,7 @@ def markdown(doc: dict) -> str:
         "**" + ("Conformant" if s["conformant"] else "Not conformant") + "**: "
         + ", ".join(f"{s[v]} {v}" for v in VERDICTS if s[v]) + f" of {s['total']} requirements.",
         "",
+        *_baseline_lines(s.get("baseline")),
         "| Verdict | Requirement | Level | Source | Reason |",
         "|---|---|---|---|---|",
     ]
@@ -174,6 +179,18 @@ def markdown(doc: dict) -> str:
             lines.append("")
         lines.append("</details>")
     return "\n".join(lines) + "\n"
+
+
+def _baseline_lines(gate: dict | None) -> list[str]:
+    if not gate:
+        return []
+    lines = [f"Baseline `{gate['file']}`: **{'passed' if gate['passed'] else 'FAILED'}** "
+             f"({len(gate['expected'])} known failures as expected, {len(gate['new'])} new, "
+             f"{len(gate['stale'])} stale, {len(gate['flaky'])} flaky).", ""]
+    lines += [f"- new {e['verdict']}: `{e['id']}`" for e in gate["new"]]
+    lines += [f"- stale: `{e['id']}` is now {e['verdict']} (baseline: {e['known']}); remove "
+              "it from the baseline" for e in gate["stale"]]
+    return lines + ([""] if gate["new"] or gate["stale"] else [])
 
 
 def _cell(text: str) -> str:
