@@ -16,23 +16,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
 import resource
 import secrets
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import aiohttp
+
+from conformance import launcher
+from conformance.outcomes import SuiteError
 
 LIVE_PATH = "/api/v1/live/ws"
 TERMINAL = frozenset({"end", "stop_play", "error"})
@@ -278,53 +277,6 @@ async def bench(args, base_url: str, api_key: str, probe) -> Results:
 # processes ------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def server_ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/api/v1/auth/setup-status", timeout=1) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
-def start_simulator(api_key: str, data_dir: str, log_path: Path, extra: list[str]):
-    """`python -m simulator` on a free loopback port (as conformance/launcher.py does), with an
-    all-scope API key; returns (Popen, base URL, log file) or raises RuntimeError."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log = open(log_path, "w")  # noqa: SIM115  (closed by stop_simulator)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port),
-         "--data-dir", data_dir, "--log-level", "WARNING", *extra],
-        stdout=log, stderr=subprocess.STDOUT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "ASTRBOT_SIM_API_KEY": api_key},
-    )
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while not server_ready(url):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            stop_simulator(proc, log)
-            tail = log_path.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"the simulator did not start (exit {proc.returncode}):\n{tail}")
-        time.sleep(0.1)
-    return proc, url, log
-
-
-def stop_simulator(proc: subprocess.Popen, log) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    log.close()
-
-
 def proc_status_kib(pid: int | str, key: str) -> int | None:
     """A `VmXxx:` figure of /proc/<pid>/status in KiB (None when unreadable)."""
     try:
@@ -536,22 +488,22 @@ def main(argv: list[str] | None = None) -> int:
               "sessions", file=sys.stderr)
         return 1
 
-    with tempfile.TemporaryDirectory(prefix="astrbot-bench-") as data_dir:
-        proc = log = None
+    with contextlib.ExitStack() as stack:
+        proc = None
         if args.base_url:
             base_url, api_key = args.base_url.rstrip("/"), args.api_key
             host_port = urlsplit(base_url).port or (443 if base_url.startswith("https") else 80)
             pid = pid_listening_on(host_port)
         else:
             api_key = "abk_bench_" + secrets.token_urlsafe(24)
-            log_path = args.sim_log or Path(data_dir) / "simulator.log"
             print("starting the simulator...", file=sys.stderr)
             try:
-                proc, base_url, log = start_simulator(api_key, data_dir, log_path, args.sim_arg)
-            except (RuntimeError, OSError) as exc:
+                launched = stack.enter_context(launcher.simulator(
+                    args.sim_arg, env={"ASTRBOT_SIM_API_KEY": api_key}, log_path=args.sim_log))
+            except (SuiteError, OSError) as exc:
                 print(f"live_bench: {exc}", file=sys.stderr)
                 return 1
-            pid = proc.pid
+            proc, base_url, pid = launched.process, launched.url, launched.process.pid
         sim: dict = {"pid": pid, "rss_idle_kib": pid and proc_status_kib(pid, "VmRSS")}
         client: dict = {}
 
@@ -575,9 +527,6 @@ def main(argv: list[str] | None = None) -> int:
                       "run", file=sys.stderr)
         except KeyboardInterrupt:
             return 1
-        finally:
-            if proc is not None:
-                stop_simulator(proc, log)
         client["hwm_kib"] = proc_status_kib("self", "VmHWM")
         report(args, res, base_url, sim, client)
 

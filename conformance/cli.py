@@ -78,8 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
     report_dir = Path(args.report_dir or Path("reports") / run_id)
     try:
-        context = launcher.simulator() if args.simulator else nullcontext(args.base_url)
-        with context as base_url:
+        with launcher.simulator() if args.simulator else nullcontext() as launched:
+            base_url = launched.url if launched else args.base_url
             return run_pytest(args, base_url, run_id, report_dir)
     except SuiteError as exc:
         print(f"astrbot-conformance: {exc}", file=sys.stderr)

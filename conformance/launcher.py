@@ -13,6 +13,7 @@ import tempfile
 import time
 import urllib.request
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from .outcomes import SuiteError
@@ -34,9 +35,16 @@ def _ready(url: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class Launched:
+    url: str
+    process: subprocess.Popen
+
+
 @contextmanager
-def simulator(extra_args: list[str] | None = None, log_path: Path | None = None):
-    """Yield the base URL of a fresh simulator; stop it (by its PID) afterwards."""
+def simulator(extra_args: list[str] | None = None, env: dict | None = None,
+              log_path: Path | None = None):
+    """Yield a fresh simulator (its base URL and process); stop it, by its PID, afterwards."""
     with tempfile.TemporaryDirectory(prefix="astrbot-sim-") as data_dir:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
@@ -44,17 +52,21 @@ def simulator(extra_args: list[str] | None = None, log_path: Path | None = None)
         proc = subprocess.Popen(
             [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port),
              "--data-dir", data_dir, "--log-level", "WARNING", *(extra_args or [])],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         try:
             deadline = time.monotonic() + STARTUP_TIMEOUT
             while not _ready(url):
                 if proc.poll() is not None:
-                    raise SuiteError(f"the simulator exited with {proc.returncode} at start-up")
+                    log.flush()
+                    tail = Path(log.name).read_text(errors="replace")[-2000:]
+                    raise SuiteError(f"the simulator exited with {proc.returncode} at start-up:"
+                                     f"\n{tail}")
                 if time.monotonic() > deadline:
                     raise SuiteError(f"the simulator did not answer within {STARTUP_TIMEOUT} s")
                 time.sleep(0.1)
-            yield url
+            yield Launched(url, proc)
         finally:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
