@@ -14,6 +14,7 @@ from .history import StoreHistory
 from .http import (  # noqa: F401  (importing registers the operation handlers)
     api_keys,
     auth_routes,
+    collections,
     im,
     open_api,
     resources,

@@ -155,6 +155,23 @@ class Store:
             "SELECT body FROM resources WHERE kind = ? ORDER BY created_at, id", (kind,))
         return [json.loads(body) for (body,) in rows]
 
+    def get_resource(self, kind: str, rid: str) -> dict | None:
+        row = self._db.execute("SELECT body FROM resources WHERE kind = ? AND id = ?",
+                               (kind, rid)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def put_resource(self, kind: str, rid: str, body: dict, created_at: str) -> None:
+        """Insert or replace; a replaced document keeps its place in listings."""
+        self._write(
+            "INSERT INTO resources (kind, id, body, created_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (kind, id) DO UPDATE SET body = excluded.body",
+            (kind, rid, json.dumps(body, ensure_ascii=False), created_at))
+
+    def delete_resource(self, kind: str, rid: str) -> bool:
+        with self._lock:
+            return self._db.execute("DELETE FROM resources WHERE kind = ? AND id = ?",
+                                    (kind, rid)).rowcount > 0
+
     # chat sessions and messages ------------------------------------------------------------
     def chat_session_creator(self, session_id: str) -> str | None:
         row = self._db.execute("SELECT creator FROM chat_sessions WHERE session_id = ?",

@@ -209,8 +209,8 @@ async def test_unknown_path_and_method_use_the_envelope(sim):
 
 async def test_unimplemented_operation_still_checks_scope(sim):
     key = (await sim.new_key(["chat"]))["api_key"]
-    status, body = await sim.call("GET", "/api/v1/personas", headers={"X-API-Key": key})
+    status, body = await sim.call("GET", "/api/v1/personas/tree", headers={"X-API-Key": key})
     assert status == 403
     key = (await sim.new_key(["persona"]))["api_key"]
-    status, body = await sim.call("GET", "/api/v1/personas", headers={"X-API-Key": key})
+    status, body = await sim.call("GET", "/api/v1/personas/tree", headers={"X-API-Key": key})
     assert status == 501 and body["status"] == "error"

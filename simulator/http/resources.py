@@ -1,20 +1,12 @@
-"""Configured resources read back from the store (seed 004 tags Bots, Providers, IM)."""
+"""IM bots: the configured bots' ids (seed 004 `listImBots`)."""
 
 from __future__ import annotations
 
+from .collections import BOTS
 from .router import Ctx, operation
-
-
-@operation("listBots")
-async def list_bots(ctx: Ctx):
-    return {"bots": ctx.sim.store.list_resources("bot")}
-
-
-@operation("listProviders")
-async def list_providers(ctx: Ctx):
-    return ctx.sim.store.list_resources("provider")
 
 
 @operation("listImBots")
 async def list_im_bots(ctx: Ctx):
-    return {"bot_ids": [bot["id"] for bot in ctx.sim.store.list_resources("bot")]}
+    """The configured bots' ids (research IM-005)."""
+    return {"bot_ids": [bot["id"] for bot in ctx.sim.store.list_resources(BOTS.kind)]}
