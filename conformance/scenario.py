@@ -98,6 +98,13 @@ def race_not_placed(seconds: float) -> SuiteError:
 FIRST_CONTENT = ("bot_delta_chunk", "bot_text_chunk", "response", "bot_msg")
 
 
+def require_placed(answered: bool, elapsed: float) -> None:
+    """Judge a race only if it was placed: when the awaited answer (busy error, stop_play) did
+    not come, the turn must have run on for RACE_MARGIN after the second input was sent."""
+    if not answered and elapsed < RACE_MARGIN:
+        raise race_not_placed(elapsed)
+
+
 async def start_slow_turn(client: LiveClient, target: TargetSettings,
                           until: tuple[str, ...] = FIRST_CONTENT) -> list[dict]:
     """Send `slow_text` and read up to the first frame of its turn whose type is in `until`.

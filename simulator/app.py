@@ -17,7 +17,6 @@ from .http import (  # noqa: F401  (importing registers the operation handlers)
     collections,
     im,
     open_api,
-    resources,
 )
 from .http.envelope import ApiError, envelope_middleware
 from .http.router import add_operation_routes

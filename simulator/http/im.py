@@ -5,6 +5,7 @@ reaches every socket bound to the session and is kept in its history."""
 from __future__ import annotations
 
 from ..history import StoreHistory
+from .collections import BOTS
 from .envelope import ApiError
 from .router import Ctx, operation
 
@@ -56,3 +57,9 @@ async def send_im_message(ctx: Ctx):
                                      [{"type": "plain", "text": text}])
     ctx.sim.hub.publish(session, text)
     return {}
+
+
+@operation("listImBots")
+async def list_im_bots(ctx: Ctx):
+    """The configured bots' ids (research IM-005)."""
+    return {"bot_ids": [bot["id"] for bot in ctx.sim.store.list_resources(BOTS.kind)]}

@@ -10,7 +10,7 @@ import time
 import pytest
 
 from conformance.clients.transcript import Transcript
-from conformance.scenario import JWT_PATHS, RACE_MARGIN, open_jwt, race_not_placed, run, send_audio
+from conformance.scenario import JWT_PATHS, open_jwt, require_placed, run, send_audio
 
 PATHS = list(JWT_PATHS)
 RACE_PATH = "/api/v1/live-chat/ws"
@@ -113,8 +113,7 @@ def test_end_speaking_while_busy(target, creds, evidence):
     turn, elapsed = run(go(), target)
     busy = [f for f in turn.frames + turn.trailing if f.get("t") == "error"
             and f.get("code") == "PROCESSING_ERROR"]
-    if not busy and elapsed < RACE_MARGIN:
-        raise race_not_placed(elapsed)
+    require_placed(bool(busy), elapsed)
     assert busy, f"no busy error for end_speaking during a turn: {turn.types()}"
 
 
@@ -133,8 +132,7 @@ def test_interrupt_a_voice_turn(target, creds, evidence):
             return rest, rest.ended_at - sent
 
     turn, elapsed = run(go(), target)
-    if turn.terminal != "stop_play" and elapsed < RACE_MARGIN:
-        raise race_not_placed(elapsed)
+    require_placed(turn.terminal == "stop_play", elapsed)
     assert turn.terminal == "stop_play", f"no stop_play: the turn went on {turn.types()}"
 
 

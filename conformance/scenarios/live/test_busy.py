@@ -13,10 +13,9 @@ from conformance.clients.live import Turn
 from conformance.clients.transcript import Transcript
 from conformance.invariants import BUSY_TEXT
 from conformance.scenario import (
-    RACE_MARGIN,
     live_key,
     open_live,
-    race_not_placed,
+    require_placed,
     run,
     send_audio,
     start_slow_turn,
@@ -52,8 +51,7 @@ def busy_race(target, creds, second_input: str) -> BusyRace:
             ended = rest.ended_at - sent
             turn = Turn(opening + rest.frames, rest.trailing)
             race = BusyRace(turn, len(opening), transcript)
-            if not race.busy_errors() and ended < RACE_MARGIN:
-                raise race_not_placed(ended)
+            require_placed(bool(race.busy_errors()), ended)
             return race
 
     return run(go(), target)

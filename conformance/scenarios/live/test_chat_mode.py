@@ -12,7 +12,7 @@ import pytest
 from conformance.clients.http import TargetTimeout, arequest
 from conformance.clients.transcript import Transcript
 from conformance.outcomes import SuiteError
-from conformance.scenario import RACE_MARGIN, live_key, open_live, race_not_placed, run
+from conformance.scenario import live_key, open_live, require_placed, run
 
 ENDS = ("end", "complete")
 
@@ -177,8 +177,7 @@ def test_interrupt_stops_the_chat_reply(target, creds, evidence):
     interrupted = next((i for i, f in enumerate(after)
                         if is_error(f) and f.get("code") == "INTERRUPTED"), None)
     if ended is not None and (interrupted is None or ended < interrupted):
-        if elapsed < RACE_MARGIN:
-            raise race_not_placed(elapsed)
+        require_placed(False, elapsed)
         raise AssertionError(
             f"the reply ran to its end after the interrupt: "
             f"{[f.get('type') or f.get('t') for f in after]}")

@@ -13,10 +13,9 @@ from conformance.clients.live import Turn
 from conformance.clients.transcript import Transcript
 from conformance.invariants import CONTENT
 from conformance.scenario import (
-    RACE_MARGIN,
     live_key,
     open_live,
-    race_not_placed,
+    require_placed,
     run,
     start_slow_turn,
 )
@@ -50,8 +49,7 @@ def interrupt_race(target, creds, point: str, times: int = 1) -> Interrupted:
             for _ in range(times):
                 await client.send({"t": "interrupt"})
             rest = await client.turn(trailing_grace=1.0)
-            if rest.terminal != "stop_play" and rest.ended_at - sent < RACE_MARGIN:
-                raise race_not_placed(rest.ended_at - sent)
+            require_placed(rest.terminal == "stop_play", rest.ended_at - sent)
             await client.send({"t": "text_input", "text": "Hello again"})
             next_turn = await client.turn()
             return Interrupted(Turn(opening + rest.frames, rest.trailing), next_turn, transcript)
