@@ -71,7 +71,10 @@ async def test_sessions_belong_to_their_user_and_paginate(sim):
     assert none["data"]["sessions"] == [] and none["data"]["total"] == 0
     status, bad = await sim.call("GET", "/api/v1/chat/sessions?username=al&page=x",
                                  headers=headers)
-    assert status == 400 and "integers" in bad["message"]
+    assert status == 400 and "page" in bad["message"] and "integer" in bad["message"]
+    status, bad = await sim.call("GET", "/api/v1/chat/sessions?username=al&page_size=201",
+                                 headers=headers)
+    assert status == 400 and "page_size" in bad["message"]  # seed 004 PageSize maximum 200
     status, _ = await sim.call("GET", "/api/v1/chat/sessions", headers=headers)
     assert status == 400
 

@@ -2,6 +2,9 @@
 SQLite store, wired from one table (seed 004 tags Bots, Personas, Providers, Provider Sources,
 Config Profiles, MCP, Cron, Sessions).
 
+The item's id comes from the path parameter, else the query parameter or body field of the
+same name (the `/by-id` variants), see `Ctx.param`.
+
 Rules: create stores the validated body under the id it names (its `id_field`) or a new one,
 and refuses a duplicate (409); get, update and delete of an unknown id are 404; PUT replaces the
 document, PATCH merges into it; the id never changes. Lists keep creation order.
@@ -23,6 +26,7 @@ class Collection:
     param: str  # the path parameter naming one item
     id_field: str  # the body field holding the id
     list_key: str | None = None  # list answers {list_key: [...]} instead of a bare list
+    enabled_field: str = "enable"  # the document field `set_enabled` writes
 
     async def create(self, ctx: Ctx):
         body = dict(ctx.body or {})
@@ -56,6 +60,19 @@ class Collection:
     async def merge(self, ctx: Ctx):
         rid, found = self._existing(ctx)
         body = {**found, **(ctx.body or {}), self.id_field: rid}
+        ctx.sim.store.put_resource(self.kind, rid, body, now_iso())
+        return body
+
+    async def replace_config(self, ctx: Ctx):
+        """The `/by-id` PUT variants: body {<param>: id, config: {...}}."""
+        rid, _ = self._existing(ctx)
+        body = {**ctx.body["config"], self.id_field: rid}
+        ctx.sim.store.put_resource(self.kind, rid, body, now_iso())
+        return body
+
+    async def set_enabled(self, ctx: Ctx):
+        rid, found = self._existing(ctx)
+        body = {**found, self.enabled_field: bool(ctx.body["enabled"])}
         ctx.sim.store.put_resource(self.kind, rid, body, now_iso())
         return body
 

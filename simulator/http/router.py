@@ -9,7 +9,7 @@ envelope, after the same auth checks, so scope behaviour is uniform across the w
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -17,7 +17,7 @@ from aiohttp import web
 from ..auth import Principal
 from ..contract import Operation, operations
 from .envelope import ApiError, ok
-from .validation import read_json_body
+from .validation import read_json_body, read_query
 
 HANDLERS: dict[str, Callable[[Ctx], Awaitable[Any]]] = {}
 
@@ -37,9 +37,22 @@ class Ctx:
     principal: Principal | None
     body: Any
     sim: Any  # simulator.app.Simulator
+    query: dict = field(default_factory=dict)  # declared query parameters, typed and checked
 
     def param(self, name: str) -> str:
-        return self.request.match_info[name]
+        """A path parameter, else a query parameter, else a body field of that name: the
+        `/by-id` variants of seed 004 name the same id in the query or the body."""
+        if name in self.request.match_info:
+            return self.request.match_info[name]
+        if self.query.get(name) not in (None, ""):
+            return str(self.query[name])
+        if isinstance(self.body, dict) and self.body.get(name) not in (None, ""):
+            return str(self.body[name])
+        raise ApiError(400, f"Missing key: {name}")
+
+    @property
+    def username(self) -> str:
+        return self.principal.username if self.principal else "guest"
 
 
 def _route_order(op: Operation) -> tuple:
@@ -58,8 +71,9 @@ def make_handler(op: Operation, sim) -> Callable[[web.Request], Awaitable[web.St
         impl = HANDLERS.get(op.operation_id)
         if impl is None:
             raise ApiError(501, f"Not implemented by the simulator: {op.operation_id}")
+        query = read_query(request, op)
         body = await read_json_body(request, op)
-        result = await impl(Ctx(request, op, principal, body, sim))
+        result = await impl(Ctx(request, op, principal, body, sim, query))
         if isinstance(result, web.StreamResponse):
             return result
         return ok(result)

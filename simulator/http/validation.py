@@ -64,3 +64,62 @@ async def read_json_body(request, op: Operation):
         where = "/".join(str(p) for p in first.absolute_path) or "body"
         raise ApiError(400, f"Invalid request body at {where}: {first.message}")
     return body
+
+
+def _parameter_objects(op: Operation) -> list[dict]:
+    doc = openapi_v1() if op.document == "v1" else openapi_legacy()
+    found = []
+    for param in op.spec.get("parameters", []):
+        if "$ref" in param:
+            param = doc["components"]["parameters"][param["$ref"].rsplit("/", 1)[-1]]
+        found.append(param)
+    return found
+
+
+@functools.cache
+def query_validators(op: Operation) -> tuple[tuple[str, bool, Draft202012Validator], ...]:
+    """(name, required, validator) for each query parameter of the operation."""
+    uri = DOCUMENTS[op.document][0]
+    result = []
+    for param in _parameter_objects(op):
+        if param.get("in") != "query":
+            continue
+        schema = param.get("schema", {})
+        if "$ref" in schema:
+            schema = {"$ref": uri + schema["$ref"]}
+        result.append((param["name"], bool(param.get("required")),
+                       Draft202012Validator(schema, registry=_registry(op.document))))
+    return tuple(result)
+
+
+def _coerce(raw: str, validator: Draft202012Validator):
+    kind = validator.schema.get("type")
+    if kind == "integer":
+        try:
+            return int(raw)
+        except ValueError:
+            return raw  # the validator reports the wrong type
+    if kind == "boolean":
+        return {"true": True, "false": False, "1": True, "0": False}.get(raw.lower(), raw)
+    return raw
+
+
+def read_query(request, op: Operation) -> dict:
+    """The declared query parameters, coerced to their schema types and checked; a missing
+    required one or an invalid value is a 400 before the handler runs."""
+    values = {}
+    for name, required, validator in query_validators(op):
+        raw = request.query.get(name)
+        if raw is None:
+            if required:
+                raise ApiError(400, f"Missing required query parameter: {name}")
+            default = validator.schema.get("default")
+            if default is not None:
+                values[name] = default
+            continue
+        value = _coerce(raw, validator)
+        error = next(iter(validator.iter_errors(value)), None)
+        if error is not None:
+            raise ApiError(400, f"Invalid query parameter {name}: {error.message}")
+        values[name] = value
+    return values

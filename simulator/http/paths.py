@@ -1,0 +1,48 @@
+"""Client-named paths (skill files, backups, plugin pages, files) stay inside the data
+directory: `..`, absolute paths, backslashes, NUL and percent-encoded separators are refused
+with a 400 before anything touches the disk."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote
+
+from .envelope import ApiError
+
+
+def safe_relative(raw: str, what: str = "path") -> PurePosixPath:
+    """A relative path with no way out, or ApiError(400). Decodes once more so `%2e%2e%2f`
+    that survived the router's decoding is caught too."""
+    if raw is None or not str(raw).strip():
+        raise ApiError(400, f"Missing {what}")
+    text = str(raw)
+    for candidate in (text, unquote(text)):
+        if "\x00" in candidate or "\\" in candidate:
+            raise ApiError(400, f"Invalid {what}: {raw!r}")
+        pure = PurePosixPath(candidate)
+        if pure.is_absolute() or candidate.startswith("~") or ".." in pure.parts:
+            raise ApiError(400, f"Invalid {what}: {raw!r} escapes its folder")
+        if unquote(candidate) != candidate and "/" in unquote(candidate):
+            raise ApiError(400, f"Invalid {what}: {raw!r} has an encoded separator")
+    pure = PurePosixPath(text)
+    if not pure.parts or pure.parts in ((".",),):
+        raise ApiError(400, f"Invalid {what}: {raw!r}")
+    return pure
+
+
+def safe_name(raw: str, what: str = "name") -> str:
+    """One path segment (a skill name, a backup file name): no separators at all."""
+    rel = safe_relative(raw, what)
+    if len(rel.parts) != 1:
+        raise ApiError(400, f"Invalid {what}: {raw!r} must not contain a separator")
+    return rel.parts[0]
+
+
+def inside(root: Path, raw: str, what: str = "path") -> Path:
+    """root / raw, checked again after resolving symlinks."""
+    rel = safe_relative(raw, what)
+    root = root.resolve()
+    target = (root / rel).resolve()
+    if target != root and root not in target.parents:
+        raise ApiError(400, f"Invalid {what}: {raw!r} escapes its folder")
+    return target
