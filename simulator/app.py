@@ -14,9 +14,15 @@ from .history import StoreHistory
 from .http import (  # noqa: F401  (importing registers the operation handlers)
     api_keys,
     auth_routes,
+    chat_data,
     collections,
+    configured,
     im,
+    knowledge,
     open_api,
+    plugins,
+    skills,
+    system,
 )
 from .http.envelope import ApiError, envelope_middleware
 from .http.router import add_operation_routes
