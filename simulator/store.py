@@ -149,6 +149,10 @@ class Store:
             (username, password_hash, created_at),
         )
 
+    def update_user(self, username: str, new_username: str, password_hash: str) -> None:
+        self._write("UPDATE users SET username = ?, password_hash = ? WHERE username = ?",
+                    (new_username, password_hash, username))
+
     # resources (bots, providers, ...: one JSON document per id) ------------------------------
     def list_resources(self, kind: str) -> list[dict]:
         rows = self._db.execute(
