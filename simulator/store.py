@@ -72,6 +72,12 @@ CREATE TABLE IF NOT EXISTS api_keys (
 );
 """
 
+PROJECT_MEMBER_KIND = "chat project session"  # resource: session_id -> its ChatUI project
+SESSION_COLUMNS = ("session_id", "platform_id", "creator", "display_name", "is_group",
+                   "created_at", "updated_at")
+ATTACHMENT_COLUMNS = ("attachment_id", "filename", "stored_name", "mime_type", "kind", "size",
+                      "created_at")
+
 KEY_COLUMNS = (
     "key_id", "name", "key_hash", "key_prefix", "scopes", "created_by", "created_at",
     "updated_at", "last_used_at", "expires_at", "revoked_at",
@@ -204,7 +210,9 @@ class Store:
 
     def list_chat_sessions(self, creator: str, page: int, page_size: int,
                            platform_id: str | None = None) -> tuple[list[dict], int]:
-        where, args = "creator = ?", [creator]
+        # research SESS-003: sessions attached to a ChatUI project are not listed
+        where, args = ("creator = ? AND session_id NOT IN (SELECT id FROM resources WHERE "
+                       "kind = ?)"), [creator, PROJECT_MEMBER_KIND]
         if platform_id:
             where, args = where + " AND platform_id = ?", [*args, platform_id]
         total = self._db.execute(f"SELECT COUNT(*) FROM chat_sessions WHERE {where}",
@@ -237,6 +245,85 @@ class Store:
         return [{"id": r[0], "sender": r[1], "role": r[2], "content": json.loads(r[3]),
                  "interrupted": bool(r[4]), "llm_checkpoint_id": r[5], "created_at": r[6]}
                 for r in rows]
+
+    def chat_session(self, session_id: str) -> dict | None:
+        row = self._db.execute(f"SELECT {', '.join(SESSION_COLUMNS)} FROM chat_sessions "
+                               "WHERE session_id = ?", (session_id,)).fetchone()
+        return dict(zip(SESSION_COLUMNS, row, strict=True)) if row else None
+
+    def all_chat_sessions(self) -> list[dict]:
+        """Every chat session of every user, oldest first."""
+        rows = self._db.execute(f"SELECT {', '.join(SESSION_COLUMNS)} FROM chat_sessions "
+                                "ORDER BY created_at, session_id")
+        return [dict(zip(SESSION_COLUMNS, row, strict=True)) for row in rows]
+
+    def update_chat_session(self, session_id: str, updated_at: str,
+                            display_name: str | None = None) -> None:
+        """Touch a session, renaming it when display_name is given."""
+        if display_name is None:
+            self._write("UPDATE chat_sessions SET updated_at = ? WHERE session_id = ?",
+                        (updated_at, session_id))
+        else:
+            self._write("UPDATE chat_sessions SET display_name = ?, updated_at = ? "
+                        "WHERE session_id = ?", (display_name, updated_at, session_id))
+
+    def delete_chat_session(self, session_id: str) -> None:
+        """The session row and all its messages, in one transaction."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute("DELETE FROM messages WHERE session_id = ?", (session_id,))
+                self._db.execute("DELETE FROM chat_sessions WHERE session_id = ?",
+                                 (session_id,))
+            except Exception:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def message(self, message_id: int) -> dict | None:
+        row = self._db.execute(
+            "SELECT id, session_id, sender, role, content, interrupted, llm_checkpoint_id, "
+            "created_at FROM messages WHERE id = ?", (message_id,)).fetchone()
+        if row is None:
+            return None
+        return {"id": row[0], "session_id": row[1], "sender": row[2], "role": row[3],
+                "content": json.loads(row[4]), "interrupted": bool(row[5]),
+                "llm_checkpoint_id": row[6], "created_at": row[7]}
+
+    def update_message(self, message_id: int, content: list | None = None,
+                       checkpoint: str | None = None) -> None:
+        if content is not None:
+            self._write("UPDATE messages SET content = ? WHERE id = ?",
+                        (json.dumps(content, ensure_ascii=False), message_id))
+        if checkpoint is not None:
+            self._write("UPDATE messages SET llm_checkpoint_id = ? WHERE id = ?",
+                        (checkpoint, message_id))
+
+    def delete_messages(self, session_id: str, ids: list[int] | None = None,
+                        after: int | None = None) -> list[int]:
+        """Delete a session's messages: those in `ids`, or those after message `after`, or
+        (neither given) all of them. Returns the deleted ids."""
+        where, args = "session_id = ?", [session_id]
+        if ids is not None:
+            where += f" AND id IN ({', '.join('?' * len(ids))})"
+            args += list(ids)
+        if after is not None:
+            where, args = where + " AND id > ?", [*args, after]
+        with self._lock:
+            found = [r[0] for r in self._db.execute(f"SELECT id FROM messages WHERE {where}",
+                                                    args)]
+            self._db.execute(f"DELETE FROM messages WHERE {where}", args)
+        return found
+
+    def attachment_by_stored_name(self, stored_name: str) -> dict | None:
+        row = self._db.execute(f"SELECT {', '.join(ATTACHMENT_COLUMNS)} FROM attachments "
+                               "WHERE stored_name = ?", (stored_name,)).fetchone()
+        return dict(zip(ATTACHMENT_COLUMNS, row, strict=True)) if row else None
+
+    def delete_attachment(self, attachment_id: str) -> bool:
+        with self._lock:
+            return self._db.execute("DELETE FROM attachments WHERE attachment_id = ?",
+                                    (attachment_id,)).rowcount > 0
 
     # api keys -------------------------------------------------------------------------------
     def add_key(self, rec: ApiKeyRecord) -> None:
