@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import time
 
 from aiohttp import web
 
@@ -37,6 +38,7 @@ SIM = web.AppKey("sim", "Simulator")
 
 class Simulator:
     def __init__(self, config: SimConfig):
+        self.started_at = time.time()
         self.config = config
         self.store = Store(config.data_dir)
         self.auth = Authenticator(self.store)

@@ -205,9 +205,15 @@ async def test_unknown_path_and_method_use_the_envelope(sim):
     assert (status, body) == (404, {"status": "error", "message": "Not Found"})
     status, body = await sim.call("DELETE", "/api/v1/auth/setup-status")
     assert status == 405 and body["status"] == "error"
+    async with sim.http.request("TRACE", sim.url + "/api/v1/bots") as resp:
+        allowed = {m.strip() for m in resp.headers["Allow"].split(",")}
+        assert resp.status == 405 and allowed >= {"GET", "POST"}
 
 
-async def test_unimplemented_operation_still_checks_scope(sim):
+async def test_unimplemented_operation_still_checks_scope(sim, monkeypatch):
+    from simulator.http.router import HANDLERS
+
+    monkeypatch.delitem(HANDLERS, "getPersonaTree")
     key = (await sim.new_key(["chat"]))["api_key"]
     status, body = await sim.call("GET", "/api/v1/personas/tree", headers={"X-API-Key": key})
     assert status == 403

@@ -63,7 +63,10 @@ async def envelope_middleware(request: web.Request, handler):
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error(exc.status, exc.reason or "Error")
+        response = error(exc.status, exc.reason or "Error")
+        if "Allow" in exc.headers:  # 405 names the methods the path has (RFC 9110 15.5.6)
+            response.headers["Allow"] = exc.headers["Allow"]
+        return response
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error(500, "Internal server error")

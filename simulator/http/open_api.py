@@ -197,6 +197,18 @@ def safe_name(name: str) -> str:
     return base if base not in ("", ".", "..") else uuid.uuid4().hex
 
 
+def fit_name(filename: str, limit: int = 200) -> str:
+    """Short enough for `<uuid>_<name>` on any file system: the stem is cut, the suffix kept."""
+    if len(filename.encode()) <= limit:
+        return filename
+    stem, dot, suffix = filename.rpartition(".")
+    if not dot or len(suffix.encode()) > 16:
+        stem, dot, suffix = filename, "", ""
+    while stem and len((stem + dot + suffix).encode()) > limit:
+        stem = stem[:-1]
+    return (stem + dot + suffix) if stem else uuid.uuid4().hex
+
+
 @operation("uploadOpenApiFile")
 async def upload_file(ctx: Ctx):
     if not ctx.request.content_type.startswith("multipart/"):
@@ -205,7 +217,7 @@ async def upload_file(ctx: Ctx):
     async for part in reader:
         if part.name != "file":
             continue
-        filename = safe_name(part.filename or "")
+        filename = fit_name(safe_name(part.filename or ""))
         mime = part.headers.get("Content-Type") or mimetypes.guess_type(filename)[0] \
             or "application/octet-stream"
         data = await part.read(decode=False)
