@@ -6,8 +6,12 @@ The item's id comes from the path parameter, else the query parameter or body fi
 same name (the `/by-id` variants), see `Ctx.param`.
 
 Rules: create stores the validated body under the id it names (its `id_field`) or a new one,
-and refuses a duplicate (409); get, update and delete of an unknown id are 404; PUT replaces the
-document, PATCH merges into it; the id never changes. Lists keep creation order.
+fills the schema defaults it omits (`enabled: true`), and refuses a duplicate (409); get,
+update and delete of an unknown id are 404; PUT replaces the document, PATCH merges into it;
+the `/by-id` PUT with `{<id>, config}` replaces the document's `config` and keeps its other
+fields; the id never changes. Lists keep creation order and filter on the query parameters the
+spec declares for them (a document without the field counts as its default). Deleting an item
+also drops the records kept beside it under the same id (`cleanup`, e.g. a bot's counters).
 """
 
 from __future__ import annotations
@@ -27,86 +31,125 @@ class Collection:
     id_field: str  # the body field holding the id
     list_key: str | None = None  # list answers {list_key: [...]} instead of a bare list
     enabled_field: str = "enable"  # the document field `set_enabled` writes
+    defaults: tuple[tuple[str, object], ...] = ()  # (field, value) filled in on create
+    filters: tuple[tuple[str, str], ...] = ()  # (query parameter, document field) for list
+    cleanup: tuple[str, ...] = ()  # kinds whose record of the same id goes with the item
+
+    def value(self, doc: dict, field: str):
+        """A field of a stored document, its create default when absent."""
+        return doc[field] if field in doc else dict(self.defaults).get(field)
 
     async def create(self, ctx: Ctx):
         body = dict(ctx.body or {})
         rid = str(body.get(self.id_field) or uuid.uuid4().hex)
         if ctx.sim.store.get_resource(self.kind, rid) is not None:
             raise ApiError(409, f"{self.kind} {rid} already exists")
+        for field, default in self.defaults:
+            body.setdefault(field, default)
         body[self.id_field] = rid
         ctx.sim.store.put_resource(self.kind, rid, body, now_iso())
         return body
 
-    async def list(self, ctx: Ctx):
+    def items(self, ctx: Ctx) -> list[dict]:
         items = ctx.sim.store.list_resources(self.kind)
+        for name, field in self.filters:
+            wanted = ctx.query.get(name)
+            if wanted is not None:
+                items = [item for item in items if self.value(item, field) == wanted]
+        return items
+
+    async def list(self, ctx: Ctx):
+        items = self.items(ctx)
         return {self.list_key: items} if self.list_key else items
 
-    def _existing(self, ctx: Ctx) -> tuple[str, dict]:
+    def existing(self, ctx: Ctx) -> tuple[str, dict]:
         rid = ctx.param(self.param)
         found = ctx.sim.store.get_resource(self.kind, rid)
         if found is None:
             raise ApiError(404, f"{self.kind} {rid} not found")
         return rid, found
 
+    _existing = existing  # the name other modules used first
+
+    def save(self, ctx: Ctx, rid: str, body: dict) -> dict:
+        ctx.sim.store.put_resource(self.kind, rid, body, now_iso())
+        return body
+
     async def get(self, ctx: Ctx):
-        return self._existing(ctx)[1]
+        return self.existing(ctx)[1]
 
     async def replace(self, ctx: Ctx):
-        rid, _ = self._existing(ctx)
-        body = {**(ctx.body or {}), self.id_field: rid}
-        ctx.sim.store.put_resource(self.kind, rid, body, now_iso())
-        return body
+        rid, _ = self.existing(ctx)
+        return self.save(ctx, rid, {**(ctx.body or {}), self.id_field: rid})
 
     async def merge(self, ctx: Ctx):
-        rid, found = self._existing(ctx)
-        body = {**found, **(ctx.body or {}), self.id_field: rid}
-        ctx.sim.store.put_resource(self.kind, rid, body, now_iso())
-        return body
+        rid, found = self.existing(ctx)
+        return self.save(ctx, rid, {**found, **(ctx.body or {}), self.id_field: rid})
 
     async def replace_config(self, ctx: Ctx):
-        """The `/by-id` PUT variants: body {<param>: id, config: {...}}."""
-        rid, _ = self._existing(ctx)
-        body = {**ctx.body["config"], self.id_field: rid}
-        ctx.sim.store.put_resource(self.kind, rid, body, now_iso())
-        return body
+        """The `/by-id` PUT variants: body {<param>: id, config: {...}} replaces `config`."""
+        rid, found = self.existing(ctx)
+        return self.save(ctx, rid, {**found, "config": ctx.body["config"], self.id_field: rid})
 
     async def set_enabled(self, ctx: Ctx):
-        rid, found = self._existing(ctx)
-        body = {**found, self.enabled_field: bool(ctx.body["enabled"])}
-        ctx.sim.store.put_resource(self.kind, rid, body, now_iso())
-        return body
+        rid, found = self.existing(ctx)
+        return self.save(ctx, rid, {**found, self.enabled_field: bool(ctx.body["enabled"])})
 
     async def delete(self, ctx: Ctx):
-        rid, _ = self._existing(ctx)
+        rid, _ = self.existing(ctx)
         ctx.sim.store.delete_resource(self.kind, rid)
+        for kind in self.cleanup:
+            ctx.sim.store.delete_resource(kind, rid)
         return {}
 
 
-BOTS = Collection("bot", "bot_id", "id", list_key="bots")
+ENABLED = (("enabled", True),)
+BOT_STATS = "bot stats"
+BOTS = Collection("bot", "bot_id", "id", list_key="bots", enabled_field="enabled",
+                  defaults=ENABLED, filters=(("enabled", "enabled"), ("type", "type")),
+                  cleanup=(BOT_STATS,))
+PERSONAS = Collection("persona", "persona_id", "persona_id", filters=(("folder_id", "folder_id"),))
+PERSONA_FOLDERS = Collection("persona folder", "folder_id", "folder_id",
+                             filters=(("parent_id", "parent_id"),))
+PROVIDERS = Collection("provider", "provider_id", "id", enabled_field="enabled", defaults=ENABLED,
+                       filters=(("capability", "capability"), ("source_id", "provider_source_id"),
+                                ("enabled", "enabled")))
+PROVIDER_SOURCES = Collection("provider source", "source_id", "id")
+CONFIG_PROFILES = Collection("config profile", "config_id", "id")
+MCP_SERVERS = Collection("mcp server", "server_name", "name", enabled_field="enabled",
+                         defaults=ENABLED)
+CRON_JOBS = Collection("cron job", "job_id", "job_id", filters=(("type", "type"),))
+
 COLLECTIONS: dict[Collection, dict[str, str]] = {
-    # collection -> {operationId: action}
-    BOTS: {"listBots": "list", "createBot": "create", "getBot": "get",
-           "updateBot": "replace", "deleteBot": "delete"},
-    Collection("persona", "persona_id", "persona_id"): {
+    # collection -> {operationId: action}; the special cases live in configured.py
+    BOTS: {"listBots": "list", "createBot": "create", "getBot": "get", "getBotById": "get",
+           "updateBot": "replace", "updateBotById": "replace_config", "deleteBot": "delete",
+           "deleteBotById": "delete", "setBotEnabled": "set_enabled",
+           "setBotEnabledById": "set_enabled"},
+    PERSONAS: {
         "listPersonas": "list", "createPersona": "create", "getPersona": "get",
-        "updatePersona": "replace", "deletePersona": "delete"},
-    Collection("persona folder", "folder_id", "folder_id"): {
+        "getPersonaById": "get", "updatePersona": "replace", "updatePersonaById": "merge",
+        "deletePersona": "delete", "deletePersonaById": "delete"},
+    PERSONA_FOLDERS: {
         "listPersonaFolders": "list", "createPersonaFolder": "create",
         "updatePersonaFolder": "merge", "deletePersonaFolder": "delete"},
-    Collection("provider", "provider_id", "id"): {
-        "listProviders": "list", "createProvider": "create", "getProvider": "get",
-        "updateProvider": "replace", "deleteProvider": "delete"},
-    Collection("provider source", "source_id", "id"): {
+    PROVIDERS: {
+        "listProviders": "list", "createProvider": "create", "updateProvider": "replace",
+        "updateProviderById": "replace_config", "deleteProvider": "delete",
+        "deleteProviderById": "delete", "setProviderEnabled": "set_enabled",
+        "setProviderEnabledById": "set_enabled"},
+    PROVIDER_SOURCES: {
         "listProviderSources": "list", "createProviderSource": "create",
-        "getProviderSource": "get", "deleteProviderSource": "delete"},
-    Collection("config profile", "config_id", "id"): {
+        "getProviderSource": "get", "getProviderSourceById": "get"},
+    CONFIG_PROFILES: {
         "listConfigProfiles": "list", "createConfigProfile": "create",
         "getConfigProfile": "get", "updateConfigProfileContent": "merge",
         "renameConfigProfile": "merge", "deleteConfigProfile": "delete"},
-    Collection("mcp server", "server_name", "name"): {
+    MCP_SERVERS: {
         "listMcpServers": "list", "createMcpServer": "create", "updateMcpServer": "replace",
-        "deleteMcpServer": "delete"},
-    Collection("cron job", "job_id", "job_id"): {
+        "deleteMcpServer": "delete", "deleteMcpServerByName": "delete",
+        "setMcpServerEnabled": "set_enabled", "setMcpServerEnabledByName": "set_enabled"},
+    CRON_JOBS: {
         "listCronJobs": "list", "createCronJob": "create", "updateCronJob": "merge",
         "deleteCronJob": "delete"},
     Collection("session group", "group_id", "group_id"): {
