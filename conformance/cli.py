@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report-dir", help="default: reports/<run-id>")
     run.add_argument("--baseline", help="YAML file of the target's known failures: exit 0 "
                      "when the run matches it, 1 on a new failure or a stale entry")
+    run.add_argument("--seed", type=int, help="seed of the generated cases (default: fixed; "
+                     "the report records it, pass it again to replay a run)")
+    run.add_argument("--allow-writes", action="store_true",
+                     help="fuzz write operations too (a disposable deployment only; implied "
+                     "by --simulator)")
     run.add_argument("-k", dest="keyword", help="only checks matching this pytest expression")
     run.add_argument("-q", "--quiet", action="store_true")
     sub.add_parser("requirements", help="list the requirement catalogue")
@@ -99,6 +104,12 @@ def run_pytest(args, base_url: str | None, run_id: str, report_dir: Path) -> int
             value = "astrbot-simulator"
         if value is not None:
             pytest_args += [f"--astrbot-{name.replace('_', '-')}", str(value)]
+    if args.allow_writes or args.simulator:
+        pytest_args += ["--astrbot-allow-writes", "1"]
+    if args.simulator:
+        pytest_args += ["--astrbot-sandboxed", "1"]
+    if args.seed is not None:
+        pytest_args += ["--astrbot-seed", str(args.seed)]
     if args.keyword:
         pytest_args += ["-k", args.keyword]
     if args.baseline:

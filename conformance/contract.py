@@ -24,3 +24,11 @@ def specs_dir() -> Path:
 def load_yaml(name: str) -> dict:
     with open(specs_dir() / name, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
+
+
+@functools.cache
+def load_json(name: str) -> dict:
+    import json
+
+    with open(specs_dir() / name, encoding="utf-8") as fh:
+        return json.load(fh)

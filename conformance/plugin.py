@@ -48,7 +48,8 @@ SCHEMA_REQUIREMENTS = {"/api/v1/live/ws": "LIVE-FRAME-001", "/api/v1/chat/ws": "
                        **dict.fromkeys(JWT_PATHS, "JWT-FRAME-001")}
 SESSION_PLUGIN = "astrbot-conformance-session"
 OPTIONS = ("base_url", "api_key", "jwt", "username", "password", "config", "timeout", "name",
-           "slow_text")
+           "slow_text", "allow_writes", "sandboxed")
+DEFAULT_SEED = 20261122
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -68,6 +69,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--astrbot-depth", dest="astrbot_depth", default="quick",
                     choices=("quick", "full"),
                     help="quick (default) or full: how many generated cases to run")
+    group.addoption("--astrbot-seed", dest="astrbot_seed", type=int, default=DEFAULT_SEED,
+                    help="seed of every generated case (recorded in the report for replay)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -104,6 +107,18 @@ def creds(request) -> Credentials:
 def depth(request) -> str:
     """"quick" or "full": generated checks scale their number of cases with it."""
     return request.config.option.astrbot_depth
+
+
+@pytest.fixture(scope="session")
+def seed(request) -> int:
+    """The seed of the run's generated cases (schemathesis, Hypothesis), kept in the report."""
+    return request.config.option.astrbot_seed
+
+
+@pytest.fixture(scope="session")
+def operation_ledger(request) -> dict:
+    """Per-operation verdicts, {"<document> <METHOD> <path>": {...}}, for results.json."""
+    return _run(request).operations
 
 
 @pytest.fixture
@@ -149,6 +164,7 @@ class ConformanceRun:
         self.load_errors: list[str] = []
         self.summary: dict | None = None
         self.paths: dict = {}
+        self.operations: dict[str, dict] = {}
 
     def _profiles(self, spec: str) -> set[str] | None:
         if spec in (None, "", "all"):
@@ -269,10 +285,12 @@ class ConformanceRun:
                        "base_url": self.settings.base_url if self.settings else "?"},
             "profiles": sorted(self.profiles or self.catalogue.profiles),
             "depth": self.config.option.astrbot_depth,
+            "seed": self.config.option.astrbot_seed,
             "bootstrap": (self.credentials.log.as_evidence()
                           if isinstance(self.credentials, Credentials) else None),
         }
-        doc = report.build(list(self.results.values()), run, self.redactor, self.baseline)
+        doc = report.build(list(self.results.values()), run, self.redactor, self.baseline,
+                           operations=[self.operations[k] for k in sorted(self.operations)])
         self.summary = doc["summary"]
         self.paths = report.write(doc, self.report_dir)
 

@@ -60,7 +60,7 @@ def summarize(results: list[RequirementResult]) -> dict:
 
 
 def build(results: list[RequirementResult], run: dict, redactor: Redactor,
-          baseline=None) -> dict:
+          baseline=None, operations: list[dict] | None = None) -> dict:
     summary = summarize(results)
     if baseline is not None:
         summary["baseline"] = baseline.compare({r.requirement.id: r.verdict for r in results})
@@ -86,7 +86,14 @@ def build(results: list[RequirementResult], run: dict, redactor: Redactor,
             }
             for r in results
         ],
+        # every operation of both OpenAPI documents, with its verdict per requirement
+        "operations": operations or [],
     }
+    if operations:
+        counts = dict.fromkeys(VERDICTS, 0)
+        for op in operations:
+            counts[op["verdict"]] += 1
+        summary["operations"] = {"total": len(operations), **counts}
     return redactor.scrub(doc)
 
 
@@ -164,6 +171,7 @@ def markdown(doc: dict) -> str:
         reason = _cell(req["reason"] if req["verdict"] != PASS else req["text"])
         lines.append(f"| {req['verdict']} | `{req['id']}` | {req['level']} | {source} | "
                      f"{reason} |")
+    lines += _operation_lines(doc)
     failing = [r for r in doc["requirements"] if r["verdict"] not in (PASS, SKIPPED)]
     if failing:
         lines += ["", "<details><summary>Evidence for the requirements that did not pass"
@@ -179,6 +187,28 @@ def markdown(doc: dict) -> str:
             lines.append("")
         lines.append("</details>")
     return "\n".join(lines) + "\n"
+
+
+def _operation_lines(doc: dict) -> list[str]:
+    ops = doc.get("operations") or []
+    if not ops:
+        return []
+    counts = doc["summary"]["operations"]
+    lines = ["", f"**Operations**: {counts['total']} in the OpenAPI documents: "
+             + ", ".join(f"{counts[v]} {v}" for v in VERDICTS if counts[v]) + "."]
+    order = {v: i for i, v in enumerate((FAIL, ERROR, NON_STRICT, UNIMPLEMENTED, SKIPPED))}
+    shown = sorted((op for op in ops if op["verdict"] != PASS),
+                   key=lambda op: (order[op["verdict"]], op["document"], op["path"]))
+    if shown:
+        lines += ["", "<details><summary>Operations that did not pass</summary>", "",
+                  "| Verdict | Document | Operation | Requirements | Reason |",
+                  "|---|---|---|---|---|"]
+        for op in shown:
+            bad = ", ".join(f"{rid} {v}" for rid, v in op["requirements"].items() if v != PASS)
+            lines.append(f"| {op['verdict']} | {op['document']} | `{op['method']} {op['path']}` "
+                         f"| {bad} | {_cell(op.get('reason', ''))} |")
+        lines += ["", "</details>"]
+    return lines
 
 
 def _baseline_lines(gate: dict | None) -> list[str]:

@@ -36,6 +36,11 @@ class TargetSettings:
     username: str | None = None
     password: str | None = None
     timeout: float = 10.0
+    # Spec-driven fuzzing sends writes (POST/PUT/PATCH/DELETE) only to a target that may lose
+    # its data; `sandboxed` means operations that reach the outside world in AstrBot (update,
+    # pip install, install from GitHub...) are simulated there too. `run --simulator` sets both.
+    allow_writes: bool = False
+    sandboxed: bool = False
     # A user text whose reply takes the target a few seconds, so that an interrupt or a second
     # input lands while the turn runs. The [[sim:...]] directives slow the reference simulator;
     # a real LLM reads the words.
@@ -63,6 +68,10 @@ class TargetSettings:
                     break
         settings = cls(**values)
         settings.timeout = float(settings.timeout)
+        for flag in ("allow_writes", "sandboxed"):
+            value = getattr(settings, flag)
+            if isinstance(value, str):
+                setattr(settings, flag, value.strip().lower() in ("1", "true", "yes", "on"))
         if not settings.base_url:
             raise SuiteError("no target: give --base-url (or ASTRBOT_CONFORMANCE_BASE_URL, or "
                              "base_url in the [target] table of --config)")

@@ -41,6 +41,8 @@ class Collection:
 
     async def create(self, ctx: Ctx):
         body = dict(ctx.body or {})
+        if body.get(self.id_field) == "":
+            raise ApiError(400, f"{self.id_field} must not be empty (omit it for a new id)")
         rid = str(body.get(self.id_field) or uuid.uuid4().hex)
         if ctx.sim.store.get_resource(self.kind, rid) is not None:
             raise ApiError(409, f"{self.kind} {rid} already exists")

@@ -15,6 +15,7 @@ import json
 import logging
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from ..auth import AuthError
 
@@ -64,9 +65,13 @@ async def envelope_middleware(request: web.Request, handler):
         if exc.status < 400:
             raise
         response = error(exc.status, exc.reason or "Error")
-        if "Allow" in exc.headers:  # 405 names the methods the path has (RFC 9110 15.5.6)
-            response.headers["Allow"] = exc.headers["Allow"]
+        if exc.status == 405:  # name the methods the path has (RFC 9110 15.5.6)
+            from .router import allowed_methods
+
+            response.headers["Allow"] = ", ".join(allowed_methods(request.path))
         return response
+    except HttpProcessingError as exc:  # a malformed multipart part, header or chunk
+        return error(400, f"Malformed request: {exc.message}")
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error(500, "Internal server error")

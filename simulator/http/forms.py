@@ -50,7 +50,7 @@ async def read_form(ctx) -> dict:
                     else [previous, value]
             else:
                 fields[part.name] = value
-    except (ValueError, AssertionError) as exc:
+    except (ValueError, AssertionError, KeyError) as exc:
         raise ApiError(400, f"Malformed multipart body: {exc}") from exc
     schema = _form_schema(ctx)
     for name in schema.get("required", []):

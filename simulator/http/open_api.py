@@ -213,7 +213,10 @@ def fit_name(filename: str, limit: int = 200) -> str:
 async def upload_file(ctx: Ctx):
     if not ctx.request.content_type.startswith("multipart/"):
         raise ApiError(400, "Expected multipart/form-data with a `file` field")
-    reader = await ctx.request.multipart()
+    try:
+        reader = await ctx.request.multipart()
+    except (ValueError, AssertionError) as exc:  # e.g. no boundary
+        raise ApiError(400, f"Malformed multipart body: {exc}") from exc
     async for part in reader:
         if part.name != "file":
             continue

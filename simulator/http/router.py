@@ -8,6 +8,8 @@ envelope, after the same auth checks, so scope behaviour is uniform across the w
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,15 +46,38 @@ class Ctx:
         `/by-id` variants of seed 004 name the same id in the query or the body."""
         if name in self.request.match_info:
             return self.request.match_info[name]
-        if self.query.get(name) not in (None, ""):
-            return str(self.query[name])
-        if isinstance(self.body, dict) and self.body.get(name) not in (None, ""):
+        if self.query.get(name) is not None:
+            return str(self.query[name])  # "" is a valid string that names nothing: 404 later
+        if isinstance(self.body, dict) and self.body.get(name) is not None:
             return str(self.body[name])
         raise ApiError(400, f"Missing key: {name}")
 
     @property
     def username(self) -> str:
         return self.principal.username if self.principal else "guest"
+
+
+@functools.cache
+def _templates() -> list[tuple[re.Pattern, tuple, list[str]]]:
+    by_path: dict[str, list[str]] = {}
+    for op in operations():
+        by_path.setdefault(op.path, []).append(op.method)
+    return sorted(((re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$"),
+                    _route_order_of(path), methods) for path, methods in by_path.items()),
+                  key=lambda t: t[1])
+
+
+def allowed_methods(path: str) -> list[str]:
+    """The methods the contract declares for the path template that serves `path` (the most
+    literal one when several match, as routing does)."""
+    for pattern, _, methods in _templates():
+        if pattern.match(path):
+            return sorted(methods)
+    return []
+
+
+def _route_order_of(path: str) -> tuple:
+    return tuple((seg.startswith("{"), seg) for seg in path.strip("/").split("/"))
 
 
 def _route_order(op: Operation) -> tuple:

@@ -4,13 +4,33 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import datetime
+from urllib.parse import urlsplit
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from ..contract import Operation, openapi_legacy, openapi_v1
 from .envelope import ApiError
+
+FORMATS = FormatChecker(formats=())  # the formats the contract uses, checked without extra deps
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def _date_time(value) -> bool:
+    if not isinstance(value, str):
+        return True
+    if "T" not in value.upper() or not (value[-1] in "zZ" or value[-6] in "+-"):
+        return False  # RFC 3339: a date, a time and an offset
+    datetime.fromisoformat(value[:-1] + "+00:00" if value[-1] in "zZ" else value)
+    return True
+
+
+@FORMATS.checks("uri", raises=ValueError)
+def _uri(value) -> bool:
+    return not isinstance(value, str) or bool(urlsplit(value).scheme)
+
 
 DOCUMENTS = {"v1": ("urn:astrbot:openapi-v1", openapi_v1),
              "legacy": ("urn:astrbot:openapi-legacy", openapi_legacy)}
@@ -69,8 +89,8 @@ def body_validator(op: Operation) -> tuple[Draft202012Validator | None, bool]:
     if "$ref" in schema:
         schema = components[schema["$ref"].rsplit("/", 1)[-1]]
     schema = _merge_all_of(schema, components)
-    return Draft202012Validator(_absolute_refs(schema, uri), registry=_registry(op.document)), \
-        required
+    return Draft202012Validator(_absolute_refs(schema, uri), registry=_registry(op.document),
+                                format_checker=FORMATS), required
 
 
 def _absolute_refs(node, uri: str):
@@ -134,7 +154,8 @@ def query_validators(op: Operation) -> tuple[tuple[str, bool, Draft202012Validat
         if "$ref" in schema:
             schema = {"$ref": uri + schema["$ref"]}
         result.append((param["name"], bool(param.get("required")),
-                       Draft202012Validator(schema, registry=_registry(op.document))))
+                       Draft202012Validator(schema, registry=_registry(op.document),
+                                            format_checker=FORMATS)))
     return tuple(result)
 
 

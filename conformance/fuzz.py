@@ -1,0 +1,279 @@
+"""Schemathesis over the two OpenAPI documents, rolled up into requirements and operations.
+
+Schemathesis runs as it does from its own CLI (its engine, all phases: examples, coverage,
+fuzzing, stateful over the links it infers) against the target's base URL. Every check it makes
+on every case is kept, per operation, and mapped onto a requirement by `CHECKS`; a failing
+check keeps its evidence (request, response, curl reproducer). Nothing of the checks is
+reimplemented here: to judge something new, map another schemathesis check, or register a
+custom one with `@schemathesis.check` and map it.
+
+What is not sent to the engine, and why (each such operation still gets a verdict):
+- streaming operations (`STREAMING`): a bounded incremental reader judges them instead
+  (conformance/scenarios/http/test_openapi_fuzz.py), never a read to the end of an endless body;
+- operations that would end the suite's own session (`SELF_HARM`): SKIPPED on every target;
+- on a target the suite did not start itself, unless `allow_writes` is set: every operation
+  but GET (SKIPPED: the target may hold somebody's data);
+- on such a target, always: operations that reach the outside world or the host (`OUTSIDE`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .contract import load_json, load_yaml
+from .outcomes import ERROR, FAIL, NON_STRICT, PASS, SKIPPED, UNIMPLEMENTED
+
+# document key -> (spec file, requirement prefix)
+DOCUMENTS = {"v1": ("openapi-v1.yaml", "V1"), "legacy": ("openapi-open-api-legacy.json", "OPEN")}
+
+# schemathesis check -> requirement suffix (prefixed per document). Checks absent here are off:
+# status_code_conformance (seed 004 declares only 200; errors are 4xx by the recorded rule),
+# object_level_authorization (needs two users), max_response_time (speed is for benchmarks).
+CHECKS = {
+    "not_a_server_error": "FUZZ-001",
+    "response_schema_conformance": "FUZZ-002",
+    "content_type_conformance": "FUZZ-002",
+    "response_headers_conformance": "FUZZ-002",
+    "negative_data_rejection": "FUZZ-003",
+    "missing_required_header": "FUZZ-003",
+    "positive_data_acceptance": "FUZZ-004",
+    "unsupported_method": "FUZZ-005",
+    "allow_header_conformance": "FUZZ-005",
+    "use_after_free": "FUZZ-006",
+    "ensure_resource_availability": "FUZZ-006",
+    "ignored_auth": "SCOPE-001",
+}
+OFF = ("status_code_conformance", "object_level_authorization")
+STREAMING = {"GET /api/v1/logs/live", "POST /api/v1/chat"}
+SELF_HARM = {"PATCH /api/v1/auth/account", "POST /api/v1/auth/totp/setup",
+             "POST /api/v1/auth/totp/recovery", "POST /api/v1/auth/logout"}
+OUTSIDE = {
+    "POST /api/v1/system/restart", "POST /api/v1/updates/core", "POST /api/v1/updates/dashboard",
+    "GET /api/v1/updates/check", "GET /api/v1/updates/releases", "POST /api/v1/pip/install",
+    "POST /api/v1/plugins/install/github", "POST /api/v1/plugins/install/url",
+    "POST /api/v1/plugins/validate/repo", "GET /api/v1/plugins/market",
+    "GET /api/v1/plugins/market/categories", "POST /api/v1/mcp/providers/modelscope/sync",
+    "POST /api/v1/stats/ghproxy/test", "POST /api/v1/backups/{filename}/import",
+    "POST /api/v1/knowledge-bases/{kb_id}/documents/import-url",
+    "GET /api/v1/stats/versions", "GET /api/v1/changelogs", "GET /api/v1/changelogs/{version}",
+    "GET /api/v1/stats/first-notice",
+}
+EVIDENCE_PER_REQUIREMENT = 3
+
+
+@dataclass(frozen=True)
+class DocOperation:
+    document: str
+    method: str
+    path: str
+    operation_id: str
+    websocket: bool = False
+
+    @property
+    def label(self) -> str:  # schemathesis' label for the operation
+        return f"{self.method} {self.path}"
+
+
+def document(key: str) -> dict:
+    name = DOCUMENTS[key][0]
+    return load_yaml(name) if name.endswith(".yaml") else load_json(name)
+
+
+def operations(key: str) -> list[DocOperation]:
+    found = []
+    for path, item in document(key)["paths"].items():
+        for method, op in item.items():
+            if method in ("get", "put", "post", "patch", "delete"):
+                found.append(DocOperation(key, method.upper(), path,
+                                          op.get("operationId") or f"{method.upper()} {path}",
+                                          bool(op.get("x-websocket"))))
+    return found
+
+
+def requirement_id(key: str, suffix: str) -> str:
+    return f"{DOCUMENTS[key][1]}-{suffix}"
+
+
+@dataclass
+class Failure:
+    check: str
+    title: str
+    message: str
+    curl: str
+    status: int | None
+    response: str
+
+
+@dataclass
+class Judged:
+    """What the run found for one operation and one requirement."""
+    passed: int = 0
+    failures: list[Failure] = field(default_factory=list)
+
+
+@dataclass
+class FuzzResult:
+    key: str
+    seed: int
+    settings: dict
+    judged: dict[tuple[str, str], Judged] = field(default_factory=dict)  # (label, rid)
+    statuses: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # label -> answers
+    errors: dict[str, str] = field(default_factory=dict)  # label -> suite/engine error
+    defects: dict[str, str] = field(default_factory=dict)  # label -> unsatisfiable schema
+    excluded: dict[str, str] = field(default_factory=dict)  # label -> why not sent
+    stop_reason: str = ""
+    duration_s: float = 0.0
+
+    def absent(self, label: str) -> bool:
+        """The target has no such route: every answer was 405, or a 404 saying only "Not
+        Found" (a route-level miss, not an unknown id; research REST-007/REST-008)."""
+        got = self.statuses.get(label, [])
+        return bool(got) and all(s == 405 or (s == 404 and m in ("Not Found", "", "404: Not Found"))
+                                 for s, m in got)
+
+    def verdict(self, label: str, rid: str, strict: bool) -> tuple[str, str]:
+        if label in self.excluded:
+            return SKIPPED, self.excluded[label]
+        if label in self.defects:
+            return SKIPPED, "contract defect, no valid request exists: " + self.defects[label]
+        if self.absent(label):
+            return UNIMPLEMENTED, "every request answered 404 Not Found or 405: no such route"
+        judged = self.judged.get((label, rid))
+        if judged and judged.failures:
+            first = judged.failures[0]
+            return (FAIL if strict else NON_STRICT), f"{first.title}: {first.message}"
+        if label in self.errors:
+            return ERROR, self.errors[label]
+        if judged and judged.passed:
+            return PASS, ""
+        return SKIPPED, "no case of this operation exercised this check"
+
+
+def _message(response) -> str:
+    if response is None:
+        return ""
+    try:
+        body = response.json()
+    except Exception:  # noqa: BLE001 (any body: only the envelope's message is wanted)
+        return response.content[:60].decode("utf-8", "replace").strip()
+    return str(body.get("message") or "") if isinstance(body, dict) else ""
+
+
+def _config(key: str, base_url: str, headers: dict, seed: int, depth: str, timeout: float,
+            max_time: int | None):
+    from schemathesis.config import SchemathesisConfig
+
+    quick = depth == "quick"
+    checks = {name: {"enabled": False} for name in OFF}
+    checks["negative_data_rejection"] = {"expected-statuses": ["4xx"]}
+    return SchemathesisConfig.from_dict({
+        "seed": seed, "workers": 1, "headers": headers, "base-url": base_url,
+        "request-timeout": timeout, **({"max-time": max_time} if max_time else {}),
+        # the suite sends the credentials itself: no generated (or removed) auth headers
+        "generation": {"max-examples": 4 if quick else 40, "deterministic": True,
+                       "mode": "all", "with-security-parameters": False},
+        "phases": {"stateful": {"enabled": True, "max-steps": 10 if quick else 50}},
+        "checks": checks,
+        "suppress-health-check": ["all"],
+        "output": {"sanitization": {"enabled": True}},
+    })
+
+
+def run(key: str, base_url: str, headers: dict, *, seed: int, depth: str, timeout: float,
+        allow_writes: bool, is_simulator: bool, budget_s: float) -> FuzzResult:
+    """Run schemathesis' engine over document `key` and keep every check result.
+
+    quick: one pass of every phase, stopped at `budget_s` if the target is slow. full: the
+    engine keeps fuzzing (new cases each cycle) until `budget_s` is spent."""
+    import schemathesis
+    from schemathesis.engine import events, from_schema
+
+    result = FuzzResult(key, seed, {"depth": depth, "allow_writes": allow_writes,
+                                    "sandboxed": is_simulator, "budget_s": budget_s})
+    for op in operations(key):
+        why = excluded(op, allow_writes=allow_writes, is_simulator=is_simulator)
+        if why:
+            result.excluded[op.label] = why
+    cfg = _config(key, base_url, headers, seed, depth, timeout,
+                  None if depth == "quick" else int(budget_s))
+    schema = schemathesis.openapi.from_dict(document(key), config=cfg)
+    not_sent = [*result.excluded, *(op.label for op in streaming_operations(key))]
+    if not_sent:
+        schema = schema.exclude(name=not_sent)
+    started = time.monotonic()
+    stream = from_schema(schema).execute()
+    for event in stream:
+        if time.monotonic() - started > budget_s + timeout and not result.stop_reason:
+            result.stop_reason = f"budget of {budget_s:.0f} s spent"
+            stream.stop()
+        if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
+            _record(result, event.recorder)
+        elif isinstance(event, events.NonFatalError) and event.related_to_operation:
+            text = event.info.format()
+            if "Cannot generate test data" in text or "Schema Error" in text:
+                result.defects.setdefault(event.label, " ".join(text.split())[:300])
+            else:
+                result.errors.setdefault(event.label, text[:500])
+        elif isinstance(event, events.FatalError):
+            result.errors.setdefault("*", f"schemathesis stopped: {event.exception}")
+        elif isinstance(event, events.EngineFinished):
+            result.stop_reason = result.stop_reason or str(event.stop_reason)
+    result.duration_s = round(time.monotonic() - started, 2)
+    return result
+
+
+def excluded(op: DocOperation, *, allow_writes: bool, is_simulator: bool) -> str:
+    if op.websocket:
+        return "a WebSocket path: judged by the live-api and openapi-v1 WebSocket checks"
+    if op.label in STREAMING:
+        return ""  # judged by the bounded stream reader, see streaming_operations()
+    if op.label in SELF_HARM:
+        return "would end the suite's own session or lock the account (not fuzzed anywhere)"
+    if not is_simulator and op.label in OUTSIDE:
+        return "reaches the outside world or the host in AstrBot (only fuzzed on the simulator)"
+    if not allow_writes and op.method != "GET":
+        return ("writes are not fuzzed on a target the suite did not start "
+                "(pass --allow-writes for a disposable deployment)")
+    return ""
+
+
+def streaming_operations(key: str) -> list[DocOperation]:
+    return [op for op in operations(key) if op.label in STREAMING]
+
+
+def _record(result: FuzzResult, recorder) -> None:
+    for case_id, node in recorder.cases.items():
+        label = node.value.operation.label
+        interaction = recorder.interactions.get(case_id)
+        response = interaction.response if interaction is not None else None
+        if response is not None:
+            result.statuses.setdefault(label, []).append(
+                (response.status_code, _message(response)))
+        for check in recorder.checks.get(case_id, []):
+            suffix = CHECKS.get(check.name)
+            if suffix is None:
+                continue
+            judged = result.judged.setdefault((label, requirement_id(result.key, suffix)),
+                                              Judged())
+            info = check.failure_info
+            if info is None:
+                judged.passed += 1
+            elif len(judged.failures) < EVIDENCE_PER_REQUIREMENT:
+                judged.failures.append(Failure(
+                    check=check.name, title=info.failure.title,
+                    message=" ".join(str(info.failure.message).split())[:600],
+                    curl=info.code_sample,
+                    status=response.status_code if response is not None else None,
+                    response=(response.content[:600].decode("utf-8", "replace")
+                              if response is not None else "")))
+
+
+def requirements_of(key: str) -> list[str]:
+    return sorted({requirement_id(key, s) for s in CHECKS.values()} - {"OPEN-FUZZ-004",
+                   "OPEN-FUZZ-005", "OPEN-FUZZ-006", "OPEN-SCOPE-001"})
+
+
+def labels(ops: Iterable[DocOperation]) -> list[str]:
+    return [op.label for op in ops]

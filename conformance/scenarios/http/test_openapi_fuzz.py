@@ -1,0 +1,225 @@
+"""Spec-driven checks: schemathesis over seed 004 (openapi-v1) and the legacy Open API
+document (open-api), one run per document, mapped onto requirements by conformance/fuzz.py.
+
+Each requirement check below fails with the operations that broke it, the first failing cases
+as evidence (request, response, curl reproducer) and a per-operation verdict for every
+operation of the document in results.json. The streaming operations are read here, event by
+event with a bound, instead of by the engine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import aiohttp
+import pytest
+
+from conformance import fuzz
+from conformance.clients.transcript import Transcript
+from conformance.outcomes import (
+    ERROR,
+    FAIL,
+    NON_STRICT,
+    PASS,
+    SKIPPED,
+    UNIMPLEMENTED,
+    SuiteError,
+    Unimplemented,
+    worst,
+)
+
+BUDGET_S = {("v1", "quick"): 90, ("v1", "full"): 600, ("legacy", "quick"): 30,
+            ("legacy", "full"): 120}
+STREAM_WINDOW_S = 2.0  # how long an endless stream (live logs) is read
+STREAM_MAX_EVENTS = 200
+CHAT_BODY = {"message": "[[sim:sentences=2]] Say hello.", "username": "conformance-fuzz",
+             "enable_streaming": True}
+
+
+def _headers(key: str, creds) -> dict:
+    if key == "v1" and creds.jwt:  # every v1 operation, JWT-only scopes included
+        return {"Authorization": f"Bearer {creds.jwt}"}
+    return {"X-API-Key": creds.key("all")}
+
+
+async def _read_stream(method: str, url: str, headers: dict, body: dict | None,
+                       timeout: float) -> dict:
+    """Status, content type and the `data:` events of a stream, read line by line: every read
+    bounded by `timeout`, the whole read by STREAM_WINDOW_S after the first byte (or the `end`
+    event, or STREAM_MAX_EVENTS)."""
+    seen = {"status": None, "content_type": "", "events": [], "bad": []}
+    client_timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeout, sock_read=timeout)
+    async with aiohttp.ClientSession(timeout=client_timeout) as session, session.request(
+            method, url, headers=headers, json=body) as resp:
+        seen["status"], seen["content_type"] = resp.status, resp.headers.get("Content-Type", "")
+        if not seen["content_type"].startswith("text/event-stream"):
+            seen["body"] = (await asyncio.wait_for(resp.read(), timeout))[:2000].decode(
+                "utf-8", "replace")
+            return seen
+        until = time.monotonic() + STREAM_WINDOW_S
+        while time.monotonic() < until and len(seen["events"]) < STREAM_MAX_EVENTS:
+            try:
+                line = await asyncio.wait_for(resp.content.readline(),
+                                              max(0.05, until - time.monotonic()))
+            except TimeoutError:
+                break
+            if not line:
+                break
+            text = line.decode("utf-8", "replace").rstrip("\r\n")
+            if text.startswith("data:"):
+                try:
+                    event = json.loads(text[5:].strip())
+                except ValueError:
+                    seen["bad"].append(text[:200])
+                    continue
+                seen["events"].append(event)
+                if isinstance(event, dict) and event.get("type") == "end":
+                    break
+            elif text and not text.startswith((":", "event:", "id:", "retry:")):
+                seen["bad"].append(text[:200])
+    return seen
+
+
+def _judge_streams(result: fuzz.FuzzResult, target, headers: dict) -> list[Transcript]:
+    """Streaming operations, judged for FUZZ-001 (no 5xx) and FUZZ-002 (an event stream of
+    JSON events, or the error envelope)."""
+    logs = []
+    for op in fuzz.streaming_operations(result.key):
+        if op.label in result.excluded:
+            continue
+        body = CHAT_BODY if op.method == "POST" else None
+        log = Transcript(f"{result.key} {op.label} (bounded stream read)", kind="http")
+        log.add(">>", {"method": op.method, "path": op.path, "json": body})
+        try:
+            seen = asyncio.run(asyncio.wait_for(_read_stream(
+                op.method, target.http_url(op.path), headers, body, target.timeout),
+                target.timeout + STREAM_WINDOW_S + 1))
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            result.errors[op.label] = f"stream read failed: {exc!r}"
+            continue
+        log.add("<<", seen)
+        logs.append(log)
+        result.statuses.setdefault(op.label, []).append((seen["status"], ""))
+        server_error = seen["status"] >= 500
+        broken = seen["bad"] or (seen["status"] == 200
+                                 and not seen["content_type"].startswith("text/event-stream"))
+        for suffix, failed, what in (("FUZZ-001", server_error, f"HTTP {seen['status']}"),
+                                     ("FUZZ-002", bool(broken), f"not a JSON event stream: "
+                                      f"{seen['content_type']} {seen['bad'][:2]}")):
+            judged = result.judged.setdefault((op.label, fuzz.requirement_id(result.key, suffix)),
+                                              fuzz.Judged())
+            if failed:
+                judged.failures.append(fuzz.Failure("bounded stream read", what, what,
+                                                    "", seen["status"], str(seen)[:600]))
+            else:
+                judged.passed += 1
+    return logs
+
+
+def _fuzz(key: str, target, creds, depth: str, seed: int, ledger: dict, catalogue_ids):
+    headers = _headers(key, creds)
+    try:
+        result = fuzz.run(key, target.base_url, headers, seed=seed, depth=depth,
+                          timeout=target.timeout, allow_writes=target.allow_writes,
+                          is_simulator=target.sandboxed, budget_s=BUDGET_S[(key, depth)])
+    except Exception as exc:  # schemathesis could not even start: the suite's problem
+        raise SuiteError(f"schemathesis over the {key} document failed: {exc!r}") from exc
+    result.stream_logs = _judge_streams(result, target, headers)
+    for op in fuzz.operations(key):
+        verdicts = {rid: result.verdict(op.label, rid, strict)[0]
+                    for rid, strict in catalogue_ids.items()}
+        reasons = [result.verdict(op.label, rid, strict)[1]
+                   for rid, strict in catalogue_ids.items() if verdicts[rid] != PASS]
+        judged = [v for v in verdicts.values() if v != SKIPPED]
+        ledger[f"{key} {op.label}"] = {
+            "document": key, "method": op.method, "path": op.path,
+            "operation_id": op.operation_id,
+            "verdict": worst(judged) if judged else SKIPPED,
+            "requirements": verdicts, "reason": reasons[0] if reasons else ""}
+    return result
+
+
+@pytest.fixture(scope="module")
+def catalogue():
+    from conformance.catalogue import load
+
+    return load().requirements
+
+
+def _ids(key: str, catalogue) -> dict[str, bool]:
+    return {rid: catalogue[rid].strict for rid in fuzz.requirements_of(key) if rid in catalogue}
+
+
+@pytest.fixture(scope="module")
+def v1_fuzz(target, creds, depth, seed, operation_ledger, catalogue):
+    return _fuzz("v1", target, creds, depth, seed, operation_ledger, _ids("v1", catalogue))
+
+
+@pytest.fixture(scope="module")
+def legacy_fuzz(target, creds, depth, seed, operation_ledger, catalogue):
+    return _fuzz("legacy", target, creds, depth, seed, operation_ledger,
+                 _ids("legacy", catalogue))
+
+
+def judge(result: fuzz.FuzzResult, rid: str, strict: bool, evidence: list) -> None:
+    """Fail with every operation that broke `rid`, the first cases as evidence; ERROR when
+    only the suite or the engine failed; UNIMPLEMENTED when no operation was there."""
+    ops = fuzz.operations(result.key)
+    verdicts = {op.label: result.verdict(op.label, rid, strict) for op in ops}
+    bad = [(label, msg) for label, (v, msg) in verdicts.items() if v in (FAIL, NON_STRICT)]
+    log = Transcript(f"schemathesis over the {result.key} document, seed {result.seed}, "
+                     f"{result.duration_s} s, {result.stop_reason}", kind="http")
+    for label, _ in bad[:8]:
+        for failure in result.judged[(label, rid)].failures[:1]:
+            log.add(">>", failure.curl or label, check=failure.check)
+            log.add("<<", {"status": failure.status, "body": failure.response},
+                    schema_errors=[f"{failure.title}: {failure.message}"])
+    evidence.append(log)
+    evidence.extend(getattr(result, "stream_logs", []))
+    counts = {v: sum(1 for x, _ in verdicts.values() if x == v)
+              for v in (PASS, FAIL, NON_STRICT, ERROR, UNIMPLEMENTED, SKIPPED)}
+    log.note(f"per-operation verdicts for {rid}: {counts}")
+    assert not bad, f"{len(bad)} of {len(ops)} operations broke {rid}:\n" + "\n".join(
+        f"{label}: {msg}" for label, msg in bad[:30])
+    errors = [f"{label}: {msg}" for label, (v, msg) in verdicts.items() if v == ERROR]
+    if errors:
+        raise SuiteError(f"{len(errors)} operations could not be exercised:\n"
+                         + "\n".join(errors[:20]))
+    if not counts[PASS]:
+        if counts[UNIMPLEMENTED]:
+            raise Unimplemented(f"none of the {counts[UNIMPLEMENTED]} operations exist")
+        pytest.skip(f"no operation exercised {rid}")
+
+
+def _case(rid: str, mark):
+    return pytest.param(rid, marks=mark, id=rid)
+
+
+# one check per requirement conformance/fuzz.py maps a schemathesis check onto
+# (tests/test_fuzz_mapping.py keeps these lists and fuzz.CHECKS in step)
+V1_CHECKS = [
+    _case("V1-FUZZ-001", pytest.mark.requirement("V1-FUZZ-001")),
+    _case("V1-FUZZ-002", pytest.mark.requirement("V1-FUZZ-002")),
+    _case("V1-FUZZ-003", pytest.mark.requirement("V1-FUZZ-003")),
+    _case("V1-FUZZ-004", pytest.mark.requirement("V1-FUZZ-004")),
+    _case("V1-FUZZ-005", pytest.mark.requirement("V1-FUZZ-005")),
+    _case("V1-FUZZ-006", pytest.mark.requirement("V1-FUZZ-006")),
+    _case("V1-SCOPE-001", pytest.mark.requirement("V1-SCOPE-001")),
+]
+LEGACY_CHECKS = [
+    _case("OPEN-FUZZ-001", pytest.mark.requirement("OPEN-FUZZ-001")),
+    _case("OPEN-FUZZ-002", pytest.mark.requirement("OPEN-FUZZ-002")),
+    _case("OPEN-FUZZ-003", pytest.mark.requirement("OPEN-FUZZ-003")),
+]
+
+
+@pytest.mark.parametrize("rid", V1_CHECKS)
+def test_v1_document(rid, v1_fuzz, catalogue, evidence):
+    judge(v1_fuzz, rid, catalogue[rid].strict, evidence)
+
+
+@pytest.mark.parametrize("rid", LEGACY_CHECKS)
+def test_legacy_document(rid, legacy_fuzz, catalogue, evidence):
+    judge(legacy_fuzz, rid, catalogue[rid].strict, evidence)

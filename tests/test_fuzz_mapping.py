@@ -1,0 +1,48 @@
+"""The schemathesis mapping (conformance/fuzz.py) and the checks that report it stay in step,
+and the fuzzing policy keeps writes and the outside world away from targets that may not take
+them."""
+
+from __future__ import annotations
+
+from conformance import fuzz
+from conformance.catalogue import load
+from conformance.scenarios.http import test_openapi_fuzz as checks
+
+
+def test_every_mapped_requirement_is_catalogued_and_checked():
+    catalogue = load().requirements
+    for key, listed in (("v1", checks.V1_CHECKS), ("legacy", checks.LEGACY_CHECKS)):
+        ids = [p.values[0] for p in listed]
+        assert ids == fuzz.requirements_of(key)
+        assert all(rid in catalogue for rid in ids)
+
+
+def test_every_operation_of_both_documents_is_listed():
+    assert len(fuzz.operations("v1")) == 304
+    legacy = fuzz.operations("legacy")
+    assert {op.label for op in legacy} >= {"POST /api/v1/chat", "GET /api/v1/chat/sessions",
+                                           "GET /api/v1/configs", "POST /api/v1/file",
+                                           "POST /api/v1/im/message",
+                                           "GET /api/v1/im/bots"}
+
+
+def test_a_target_the_suite_did_not_start_gets_no_writes_and_no_outside_calls():
+    ops = fuzz.operations("v1")
+    sent = [op for op in ops if not fuzz.excluded(op, allow_writes=False, is_simulator=False)
+            and op.label not in fuzz.STREAMING]  # chat: judged by its own bounded reader
+    assert sent and all(op.method == "GET" for op in sent)
+    assert not {op.label for op in sent} & fuzz.OUTSIDE
+    writable = [op for op in ops if not fuzz.excluded(op, allow_writes=True, is_simulator=False)]
+    assert any(op.method == "DELETE" for op in writable)
+    assert not {op.label for op in writable} & (fuzz.OUTSIDE | fuzz.SELF_HARM)
+    on_simulator = {op.label for op in ops
+                    if not fuzz.excluded(op, allow_writes=True, is_simulator=True)}
+    assert on_simulator >= fuzz.OUTSIDE and not on_simulator & fuzz.SELF_HARM
+
+
+def test_absent_routes_are_told_apart_from_unknown_ids():
+    result = fuzz.FuzzResult("v1", 1, {})
+    result.statuses["GET /a"] = [(404, "Not Found"), (405, "")]
+    result.statuses["GET /b/{id}"] = [(404, "bot x not found")]
+    assert result.absent("GET /a") and not result.absent("GET /b/{id}")
+    assert result.verdict("GET /a", "V1-FUZZ-001", True)[0] == "UNIMPLEMENTED"
