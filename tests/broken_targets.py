@@ -13,24 +13,36 @@ Modes:
               inputs are queued and interrupts arrive too late
     bare      an HTTP server that answers 404 to everything (not AstrBot at all)
     no-scope  the simulator, except that GET /api/v1/personas skips authentication entirely
+    wrong-type  GET /api/v1/bot-types answers its envelope with `message` as a number
+    negative-500  GET /api/v1/chat/sessions crashes (500) on a page number below 1
+    extra-field  POST /api/v1/chat/projects accepts fields the ChatProjectRequest schema forbids
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 
 from aiohttp import web
+from jsonschema import Draft202012Validator
 
 from simulator.app import SIM, create_app
 from simulator.auth import AuthError
 from simulator.backends.llm import LLMFailure
 from simulator.config import SimConfig
+from simulator.http import validation
 from simulator.http.envelope import dumps
 from simulator.live.engine import Send, StartTurn
 
 LIVE_PATH = "/api/v1/live/ws"
-MODES = ("no-live", "closes", "silent", "sequential", "bare", "no-scope")
+FAULT = web.AppKey("fault", str)
+MODES = ("no-live", "closes", "silent", "sequential", "bare", "no-scope", "wrong-type",
+         "negative-500", "extra-field")
+# the operation each schema fault is planted in, and the requirement that must name it
+FAULTS = {"wrong-type": ("GET /api/v1/bot-types", "V1-FUZZ-002"),
+          "negative-500": ("GET /api/v1/chat/sessions", "V1-FUZZ-001"),
+          "extra-field": ("POST /api/v1/chat/projects", "V1-FUZZ-003")}
 UNGUARDED = "/api/v1/personas"
 
 
@@ -39,6 +51,38 @@ async def skip_scope_check(request: web.Request, handler):
     if request.path == UNGUARDED and request.method == "GET":
         return web.json_response({"status": "ok", "data": []})
     return await handler(request)
+
+
+@web.middleware
+async def plant_fault(request: web.Request, handler):
+    mode = request.app[FAULT]
+    if mode == "wrong-type" and request.method == "GET" and request.path == "/api/v1/bot-types":
+        response = await handler(request)
+        body = json.loads(response.text)
+        return web.json_response({**body, "message": len(body.get("data") or [])},
+                                 status=response.status)
+    if mode == "negative-500" and request.path == "/api/v1/chat/sessions":
+        page = request.query.get("page", "1")
+        if page.lstrip("-").isdigit() and int(page) < 1:
+            raise RuntimeError("planted: page below 1 crashes")  # the envelope middleware: 500
+    return await handler(request)
+
+
+def accept_extra_project_fields() -> None:
+    """createChatProject's body validator without `additionalProperties: false`."""
+    original = validation.body_validator
+
+    def lenient(op):
+        validator, required = original(op)
+        if op.operation_id != "createChatProject":
+            return validator, required
+        schema = dict(validation.openapi_v1()["components"]["schemas"]["ChatProjectRequest"])
+        schema.pop("additionalProperties", None)
+        uri = validation.DOCUMENTS["v1"][0]
+        return Draft202012Validator(validation._absolute_refs(schema, uri),
+                                    registry=validation._registry("v1")), required
+
+    validation.body_validator = lenient
 
 
 def live_override(mode: str):
@@ -100,8 +144,15 @@ async def sequential_session(request: web.Request, handler):
 def build(mode: str, data_dir: str) -> web.Application:
     if mode == "bare":
         return web.Application()
+    if mode == "extra-field":
+        accept_extra_project_fields()
     app = create_app(SimConfig(data_dir=data_dir))
-    app.middlewares.insert(0, skip_scope_check if mode == "no-scope" else live_override(mode))
+    if mode in FAULTS:
+        app[FAULT] = mode
+        app.middlewares.append(plant_fault)  # inside the envelope middleware, like a handler
+    else:
+        app.middlewares.insert(0, skip_scope_check if mode == "no-scope"
+                               else live_override(mode))
     return app
 
 

@@ -18,6 +18,8 @@ import pytest
 from conformance.launcher import free_port
 from conformance.outcomes import ERROR, FAIL, NON_STRICT, PASS, UNIMPLEMENTED
 
+from .broken_targets import FAULTS
+
 ROOT = Path(__file__).resolve().parent.parent
 RUN_TIMEOUT = 240
 
@@ -164,3 +166,20 @@ def test_env_and_toml_configuration(tmp_path):
         "http://127.0.0.1:1", "env", "abk_from_file", 5.0)
     assert settings.ws_url("/api/v1/live/ws", api_key="k", username=None) == \
         "ws://127.0.0.1:1/api/v1/live/ws?api_key=k"
+
+
+@pytest.mark.parametrize("mode", sorted(FAULTS))
+def test_a_planted_schema_fault_fails_its_requirement_on_its_operation(tmp_path, mode):
+    """Schemathesis finds the one planted fault and the report names it: the right requirement
+    FAILs, on that operation and on no other (the rest of the simulator is clean)."""
+    label, rid = FAULTS[mode]
+    with broken_target(mode, tmp_path) as url:
+        code, doc = run_suite(tmp_path, "--base-url", url, "--profile", "openapi-v1",
+                              "--allow-writes", "-k", "test_v1_document")
+    assert code == 1
+    assert verdicts(doc)[rid] == FAIL
+    failing = {f"{op['method']} {op['path']}" for op in doc["operations"]
+               if op["document"] == "v1" and op["requirements"].get(rid) == FAIL}
+    assert failing == {label}
+    evidence = next(r for r in doc["requirements"] if r["id"] == rid)["checks"][0]["evidence"]
+    assert any("curl" in str(entry.get("data")) for e in evidence for entry in e["log"])
