@@ -258,6 +258,9 @@ def _record(result: FuzzResult, recorder) -> None:
             judged = result.judged.setdefault((label, requirement_id(result.key, suffix)),
                                               Judged())
             info = check.failure_info
+            if info is not None and check.name in LINKED and not _link_resolved(recorder, node,
+                                                                                 interaction):
+                continue  # the inferred link did not carry the created id: not a verdict
             if info is None:
                 judged.passed += 1
             elif len(judged.failures) < EVIDENCE_PER_REQUIREMENT:
@@ -268,6 +271,37 @@ def _record(result: FuzzResult, recorder) -> None:
                     status=response.status_code if response is not None else None,
                     response=(response.content[:600].decode("utf-8", "replace")
                               if response is not None else "")))
+
+
+LINKED = ("use_after_free", "ensure_resource_availability")
+
+
+def _strings(value) -> set[str]:
+    if isinstance(value, str):
+        return {value} if len(value) >= 4 else set()
+    if isinstance(value, dict):
+        return set().union(*(_strings(v) for v in value.values())) if value else set()
+    if isinstance(value, list):
+        return set().union(*(_strings(v) for v in value)) if value else set()
+    return set()
+
+
+def _link_resolved(recorder, node, interaction) -> bool:
+    """Whether the follow-up request really names something the create answered. Schemathesis
+    infers links from names; where it cannot resolve one it sends a generated value, and a
+    404 for that value says nothing about the target (the suite must not blame it)."""
+    parent = recorder.interactions.get(node.parent_id) if node.parent_id else None
+    if parent is None or parent.response is None or interaction is None:
+        return True  # nothing to tell: keep schemathesis' verdict
+    try:
+        created = _strings(parent.response.json())
+    except Exception:  # noqa: BLE001 (a non-JSON create answer: keep the verdict)
+        return True
+    from urllib.parse import unquote
+
+    request = unquote(interaction.request.uri) + (interaction.request.body or b"").decode(
+        "utf-8", "replace")
+    return any(value in request for value in created)
 
 
 def requirements_of(key: str) -> list[str]:

@@ -46,3 +46,18 @@ def test_absent_routes_are_told_apart_from_unknown_ids():
     result.statuses["GET /b/{id}"] = [(404, "bot x not found")]
     assert result.absent("GET /a") and not result.absent("GET /b/{id}")
     assert result.verdict("GET /a", "V1-FUZZ-001", True)[0] == "UNIMPLEMENTED"
+
+
+def test_a_link_that_did_not_carry_the_created_id_is_not_a_verdict():
+    from types import SimpleNamespace as NS
+
+    created = NS(response=NS(json=lambda: {"status": "ok", "data": {"id": "bot-1234"}}))
+
+    def follow_up(uri, body=b""):
+        return NS(request=NS(uri=uri, body=body))
+
+    recorder = NS(interactions={"parent": created})
+    node = NS(parent_id="parent")
+    assert fuzz._link_resolved(recorder, node, follow_up("http://t/api/v1/bots/bot-1234"))
+    assert fuzz._link_resolved(recorder, node, follow_up("http://t/x", b'{"bot_id":"bot-1234"}'))
+    assert not fuzz._link_resolved(recorder, node, follow_up("http://t/x", b'{"bot_id": ""}'))
