@@ -240,3 +240,21 @@ def _log_line(entry: dict) -> str:
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def merge_operation(ledger: dict, document: str, method: str, path: str, operation_id: str,
+                    verdicts: dict[str, str], reason: str = "", **extra) -> dict:
+    """Add one check family's verdicts for an operation to the run's per-operation ledger (the
+    `operations` of results.json); the operation's verdict is the worst judged one."""
+    row = ledger.setdefault(f"{document} {method} {path}", {
+        "document": document, "method": method, "path": path, "operation_id": operation_id,
+        "verdict": SKIPPED, "requirements": {}, "reason": ""})
+    row["requirements"].update(verdicts)
+    row.update(extra)
+    if reason and not row["reason"]:
+        row["reason"] = reason
+    judged = [v for v in row["requirements"].values() if v != SKIPPED]
+    row["verdict"] = worst(judged) if judged else SKIPPED
+    if not row["reason"] and row["verdict"] == SKIPPED:
+        row["reason"] = reason
+    return row

@@ -27,8 +27,8 @@ from conformance.outcomes import (
     UNIMPLEMENTED,
     SuiteError,
     Unimplemented,
-    worst,
 )
+from conformance.report import merge_operation
 
 BUDGET_S = {("v1", "quick"): 90, ("v1", "full"): 600, ("legacy", "quick"): 30,
             ("legacy", "full"): 120}
@@ -132,12 +132,8 @@ def _fuzz(key: str, target, creds, depth: str, seed: int, ledger: dict, catalogu
                     for rid, strict in catalogue_ids.items()}
         reasons = [result.verdict(op.label, rid, strict)[1]
                    for rid, strict in catalogue_ids.items() if verdicts[rid] != PASS]
-        judged = [v for v in verdicts.values() if v != SKIPPED]
-        ledger[f"{key} {op.label}"] = {
-            "document": key, "method": op.method, "path": op.path,
-            "operation_id": op.operation_id,
-            "verdict": worst(judged) if judged else SKIPPED,
-            "requirements": verdicts, "reason": reasons[0] if reasons else ""}
+        merge_operation(ledger, key, op.method, op.path, op.operation_id, verdicts,
+                        reasons[0] if reasons else "")
     return result
 
 

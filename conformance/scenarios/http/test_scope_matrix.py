@@ -21,7 +21,8 @@ import pytest
 from conformance.clients.http import TargetTimeout, arequest
 from conformance.clients.transcript import Transcript
 from conformance.contract import load_yaml
-from conformance.outcomes import SuiteError
+from conformance.outcomes import FAIL, PASS, UNIMPLEMENTED, SuiteError
+from conformance.report import merge_operation
 from conformance.scenario import run
 
 DEVELOPER_SCOPES = ("bot", "provider", "persona", "im", "config", "chat", "data", "file",
@@ -72,11 +73,13 @@ class Matrix:
     transcript: Transcript = field(default_factory=lambda: Transcript("scope matrix"))
 
     def absent(self, op: Op) -> bool:
-        """Every probe answered 404 or 405: the target has no such route (not a scope verdict).
-        An unprotected route whose placeholder id names nothing looks the same; both are
-        listed in the matrix evidence."""
-        got = [s for (oid, _), s in self.statuses.items() if oid == op.operation_id]
-        return bool(got) and all(s in (404, 405) for s in got)
+        """Every probe answered 405, or a bare 404 "Not Found" (research REST-007): the target
+        has no such route (not a scope verdict). A 404 that names the missing thing is an
+        unknown placeholder id on a route that exists."""
+        got = [(s, self.messages.get(k)) for k, s in self.statuses.items()
+               if k[0] == op.operation_id]
+        return bool(got) and all(s == 405 or (s == 404 and m in (None, "Not Found"))
+                                 for s, m in got)
 
     def table(self, ops: list[Op], credentials: list[str]) -> str:
         rows = [" | ".join(["operation", *credentials])]
@@ -125,7 +128,7 @@ async def probe(target, ops: list[Op], keys: dict[str, str], jwt: str | None) ->
         await asyncio.gather(*(one(session, op, name, headers) for op in ops
                                for name, headers in credentials_for(op, keys, jwt).items()))
     matrix.transcript.note("HTTP status per operation and credential:\n" + matrix.table(
-        ops, ["none", "unknown key", "lacking key", "exact key", "all-scope key", "jwt"]))
+        ops, CREDENTIALS))
     absent = [f"{op.method} {op.path}" for op in ops if matrix.absent(op)]
     matrix.transcript.note(f"{len(absent)} operations answered 404/405 to every probe (absent, "
                            "left out of the scope verdicts): " + ", ".join(absent))
@@ -183,50 +186,88 @@ def report(bad: list[str], what: str) -> str:
     return f"{len(bad)} operations {what}:\n" + "\n".join(bad[:40])
 
 
+# requirement -> (credential, what the answer must be, which operations it applies to)
+RULES = {
+    "V1-SCOPE-001": ("none", lambda op, s, m: s == 401, lambda op: op.scope is not None),
+    "V1-SCOPE-002": ("unknown key", lambda op, s, m: s == 401 or (op.jwt_only and s == 403),
+                     lambda op: op.scope is not None),
+    "V1-SCOPE-003": ("lacking key",
+                     lambda op, s, m: s == 403 and m == "Insufficient API key scope",
+                     lambda op: True),
+    "V1-SCOPE-004": ("exact key", lambda op, s, m: s not in (401, 403), lambda op: True),
+    "V1-SCOPE-005": ("jwt", lambda op, s, m: s not in (401, 403),
+                     lambda op: op.scope is not None),
+    "V1-SCOPE-006": ("all-scope key", lambda op, s, m: s == 403, lambda op: op.jwt_only),
+    "V1-SCOPE-007": ("none", lambda op, s, m: s not in (401, 403),
+                     lambda op: op.scope is None and op.method == "GET"),
+}
+WHAT = {"V1-SCOPE-001": "did not answer 401 without a credential",
+        "V1-SCOPE-002": "did not refuse an unknown key",
+        "V1-SCOPE-003": "did not answer 403 Insufficient API key scope",
+        "V1-SCOPE-004": "refused a key holding exactly their scope",
+        "V1-SCOPE-005": "refused the dashboard JWT",
+        "V1-SCOPE-006": "let an API key through to a dashboard-only scope",
+        "V1-SCOPE-007": "refused a request although they are public"}
+CREDENTIALS = ["none", "unknown key", "lacking key", "exact key", "all-scope key", "jwt"]
+
+
+@pytest.fixture(scope="module")
+def ledgered(ops, matrix, operation_ledger) -> Matrix:
+    """The matrix row of every operation, and its scope verdicts, into results.json."""
+    for op in ops:
+        verdicts, reason = {}, ""
+        for rid, (credential, expect, which) in RULES.items():
+            key = (op.operation_id, credential)
+            if matrix.absent(op):
+                verdicts[rid] = UNIMPLEMENTED
+            elif which(op) and key in matrix.statuses:
+                ok = expect(op, matrix.statuses[key], matrix.messages[key])
+                verdicts[rid] = PASS if ok else FAIL
+                if not ok and not reason:
+                    reason = f"{rid}: {credential} got HTTP {matrix.statuses[key]}"
+        merge_operation(operation_ledger, "v1", op.method, op.path, op.operation_id, verdicts,
+                        reason, scope_matrix={c: matrix.statuses[(op.operation_id, c)]
+                                              for c in CREDENTIALS
+                                              if (op.operation_id, c) in matrix.statuses})
+    return matrix
+
+
+def check(rid: str, ops, matrix: Matrix) -> None:
+    credential, expect, which = RULES[rid]
+    bad = failures(ops, matrix, credential, expect, which=which)
+    assert not bad, report(bad, WHAT[rid])
+
+
 @pytest.mark.requirement("V1-SCOPE-001")
-def test_no_credential_is_401_everywhere(ops, matrix):
-    bad = failures(ops, matrix, "none", lambda op, s, m: s == 401,
-                   which=lambda op: op.scope is not None)
-    assert not bad, report(bad, "did not answer 401 without a credential")
+def test_no_credential_is_401_everywhere(ops, ledgered):
+    check("V1-SCOPE-001", ops, ledgered)
 
 
 @pytest.mark.requirement("V1-SCOPE-002")
-def test_unknown_key_is_refused_everywhere(ops, matrix):
-    bad = failures(ops, matrix, "unknown key",
-                   lambda op, s, m: s == 401 or (op.jwt_only and s == 403),
-                   which=lambda op: op.scope is not None)
-    assert not bad, report(bad, "did not refuse an unknown key")
+def test_unknown_key_is_refused_everywhere(ops, ledgered):
+    check("V1-SCOPE-002", ops, ledgered)
 
 
 @pytest.mark.requirement("V1-SCOPE-003")
-def test_key_without_the_scope_is_403(ops, matrix):
-    bad = failures(ops, matrix, "lacking key",
-                   lambda op, s, m: s == 403 and m == "Insufficient API key scope")
-    assert not bad, report(bad, "did not answer 403 Insufficient API key scope")
+def test_key_without_the_scope_is_403(ops, ledgered):
+    check("V1-SCOPE-003", ops, ledgered)
 
 
 @pytest.mark.requirement("V1-SCOPE-004")
-def test_key_with_exactly_the_scope_is_let_through(ops, matrix):
-    bad = failures(ops, matrix, "exact key", lambda op, s, m: s not in (401, 403))
-    assert not bad, report(bad, "refused a key holding exactly their scope")
+def test_key_with_exactly_the_scope_is_let_through(ops, ledgered):
+    check("V1-SCOPE-004", ops, ledgered)
 
 
 @pytest.mark.requirement("V1-SCOPE-005")
-def test_dashboard_jwt_is_let_through(ops, matrix):
-    bad = failures(ops, matrix, "jwt", lambda op, s, m: s not in (401, 403),
-                   which=lambda op: op.scope is not None)
-    assert not bad, report(bad, "refused the dashboard JWT")
+def test_dashboard_jwt_is_let_through(ops, ledgered):
+    check("V1-SCOPE-005", ops, ledgered)
 
 
 @pytest.mark.requirement("V1-SCOPE-006")
-def test_dashboard_only_scopes_refuse_every_key(ops, matrix):
-    bad = failures(ops, matrix, "all-scope key", lambda op, s, m: s == 403,
-                   which=lambda op: op.jwt_only)
-    assert not bad, report(bad, "let an API key through to a dashboard-only scope")
+def test_dashboard_only_scopes_refuse_every_key(ops, ledgered):
+    check("V1-SCOPE-006", ops, ledgered)
 
 
 @pytest.mark.requirement("V1-SCOPE-007")
-def test_public_operations_need_nothing(ops, matrix):
-    bad = failures(ops, matrix, "none", lambda op, s, m: s not in (401, 403),
-                   which=lambda op: op.scope is None and op.method == "GET")
-    assert not bad, report(bad, "refused a request although they are public")
+def test_public_operations_need_nothing(ops, ledgered):
+    check("V1-SCOPE-007", ops, ledgered)
