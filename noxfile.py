@@ -3,7 +3,8 @@
 tests         the project's own tests (simulator, suite, contract documents)
 conformance   the suite against a fresh simulator; report under reports/<run-id>/
 lint          ruff
-bench         Live API load benchmark against a fresh simulator (prints figures)
+bench         benchmarks against fresh simulators (print figures): REST at 16 clients
+              (bench/rest_bench.py), then the Live API at 500 sessions (bench/live_bench.py)
 real_astrbot  the suite against real AstrBot 4.26.2 from PyPI (tools/real_astrbot/), gated
               by baselines/astrbot-4.26.2.yaml; `-- --keep` leaves AstrBot running
 """
@@ -38,6 +39,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     session.install("-e", ".")
+    session.run("python", "bench/rest_bench.py")
     session.run("python", "bench/live_bench.py", *session.posargs)
 
 
