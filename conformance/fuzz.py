@@ -261,6 +261,8 @@ def _record(result: FuzzResult, recorder) -> None:
             if info is not None and check.name in LINKED and not _link_resolved(recorder, node,
                                                                                  interaction):
                 continue  # the inferred link did not carry the created id: not a verdict
+            if info is not None and check.name in REJECTIONS and _error_envelope(response):
+                info = None  # rejected with the error envelope on a 200 (research REST-003)
             if info is None:
                 judged.passed += 1
             elif len(judged.failures) < EVIDENCE_PER_REQUIREMENT:
@@ -274,6 +276,20 @@ def _record(result: FuzzResult, recorder) -> None:
 
 
 LINKED = ("use_after_free", "ensure_resource_availability")
+# Seed 004 declares only 200 and gives no status rule for errors; AstrBot answers many
+# rejections 200 with the error envelope (research REST-003). The suite does not judge that
+# status: a 200 whose body is `{"status": "error", ...}` is a rejection.
+REJECTIONS = ("negative_data_rejection", "missing_required_header")
+
+
+def _error_envelope(response) -> bool:
+    if response is None or response.status_code != 200:
+        return False
+    try:
+        body = response.json()
+    except Exception:  # noqa: BLE001 (not JSON: not an envelope)
+        return False
+    return isinstance(body, dict) and body.get("status") == "error"
 
 
 def _strings(value) -> set[str]:

@@ -63,7 +63,10 @@ def build(results: list[RequirementResult], run: dict, redactor: Redactor,
           baseline=None, operations: list[dict] | None = None) -> dict:
     summary = summarize(results)
     if baseline is not None:
-        summary["baseline"] = baseline.compare({r.requirement.id: r.verdict for r in results})
+        # a requirement no check of this run judged (deselected, other profile) is neither
+        # new nor stale
+        summary["baseline"] = baseline.compare({r.requirement.id: r.verdict for r in results
+                                                if r.checks})
     doc = {
         "schema": "astrbot-conformance-results/1",
         "run": {**run, "suite_version": __version__, "python": platform.python_version()},

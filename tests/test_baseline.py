@@ -69,3 +69,19 @@ def test_the_shipped_astrbot_baseline_is_valid():
     shipped = Path(__file__).resolve().parent.parent / "baselines" / "astrbot-4.26.2.yaml"
     b = Baseline.load(shipped, set(load().requirements))
     assert b.known["JWT-LIVE-004"] == "FAIL" and b.known["LIVE-TURN-001"] == "UNIMPLEMENTED"
+
+
+def test_a_known_failure_no_check_judged_is_not_stale(tmp_path):
+    """A run narrowed with -k or --profile leaves known failures unjudged: not stale."""
+    from conformance import report
+    from conformance.catalogue import Requirement
+    from conformance.redact import Redactor
+
+    b = baseline(tmp_path, {"known": {"A-B-001": "FAIL", "A-B-002": "FAIL"}})
+    judged = report.RequirementResult(Requirement("A-B-001", "MUST", "p", (), "t"),
+                                      [report.CheckRecord("n", "FAIL")])
+    unselected = report.RequirementResult(Requirement("A-B-002", "MUST", "p", (), "t"))
+    doc = report.build([judged, unselected], {}, Redactor(), b)
+    gate = doc["summary"]["baseline"]
+    assert gate["passed"] and [e["id"] for e in gate["expected"]] == ["A-B-001"]
+    assert not gate["stale"]

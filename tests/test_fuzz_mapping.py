@@ -61,3 +61,15 @@ def test_a_link_that_did_not_carry_the_created_id_is_not_a_verdict():
     assert fuzz._link_resolved(recorder, node, follow_up("http://t/api/v1/bots/bot-1234"))
     assert fuzz._link_resolved(recorder, node, follow_up("http://t/x", b'{"bot_id":"bot-1234"}'))
     assert not fuzz._link_resolved(recorder, node, follow_up("http://t/x", b'{"bot_id": ""}'))
+
+
+def test_a_200_with_the_error_envelope_is_a_rejection_not_an_acceptance():
+    from types import SimpleNamespace as NS
+
+    def answer(status, body):
+        return NS(status_code=status, json=lambda: body)
+
+    assert fuzz._error_envelope(answer(200, {"status": "error", "message": "Missing key"}))
+    assert not fuzz._error_envelope(answer(200, {"status": "ok", "data": {}}))
+    assert not fuzz._error_envelope(answer(500, {"status": "error", "message": "boom"}))
+    assert set(fuzz.REJECTIONS) <= set(fuzz.CHECKS)
