@@ -210,6 +210,7 @@ class Store:
 
     def list_chat_sessions(self, creator: str, page: int, page_size: int,
                            platform_id: str | None = None) -> tuple[list[dict], int]:
+        page = min(page, 2**62 // max(1, page_size))  # SQLite OFFSET is a 64-bit integer
         # research SESS-003: sessions attached to a ChatUI project are not listed
         where, args = ("creator = ? AND session_id NOT IN (SELECT id FROM resources WHERE "
                        "kind = ?)"), [creator, PROJECT_MEMBER_KIND]

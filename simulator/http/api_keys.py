@@ -30,7 +30,10 @@ def key_view(rec: ApiKeyRecord) -> dict:
 
 def _expiry(body: dict) -> str | None:
     if "expires_in_days" in body:
-        return (datetime.now(UTC) + timedelta(days=body["expires_in_days"])).isoformat()
+        try:
+            return (datetime.now(UTC) + timedelta(days=body["expires_in_days"])).isoformat()
+        except OverflowError as exc:  # past year 9999
+            raise ApiError(400, "expires_in_days is too large") from exc
     if "expires_at" in body:
         try:
             when = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))

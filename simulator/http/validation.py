@@ -116,7 +116,7 @@ async def read_json_body(request, op: Operation):
     if _other_media(op) and request.content_type not in ("application/json", ""):
         return None
     raw = await request.read()  # bounded by the app's client_max_size: 413 beyond it
-    if not raw.strip():
+    if not raw:  # absent; whitespace alone is malformed JSON (400 below)
         if required:
             raise ApiError(400, "Request body is required")
         return None
