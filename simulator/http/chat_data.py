@@ -35,7 +35,6 @@ Rules (after AstrBot's ChatService, with 4xx codes instead of its 200 envelopes)
 
 from __future__ import annotations
 
-import asyncio
 import mimetypes
 import secrets
 import uuid
@@ -43,13 +42,12 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from ..backends.llm import LLMFailure
 from ..history import StoreHistory, now_iso
 from ..store import PROJECT_MEMBER_KIND
 from . import conversations
 from .envelope import ApiError
 from .forms import files_of, read_form
-from .open_api import attachment_kind, chat_text, heartbeats, sse
+from .open_api import attachment_kind, chat_text, stream_reply
 from .open_api import safe_name as upload_name
 from .paths import inside, safe_name
 from .router import Ctx, operation
@@ -129,50 +127,6 @@ def drop_threads(store, threads: list[dict]) -> None:
     for thread in threads:
         store.delete_messages(thread["thread_id"])
         store.delete_resource(THREAD, thread["thread_id"])
-
-
-# --- SSE replies ------------------------------------------------------------------------------
-async def stream_reply(ctx: Ctx, session_id: str, text: str, checkpoint: str,
-                       streaming: bool, user_saved=None) -> web.StreamResponse:
-    """The POST /api/v1/chat event sequence for one deterministic bot reply, saved under
-    `session_id` with `checkpoint`."""
-    history, loop = StoreHistory(ctx.sim.store), asyncio.get_running_loop()
-    message_id = str(uuid.uuid4())
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
-                                           "Cache-Control": "no-cache"})
-    await response.prepare(ctx.request)
-    await response.write(sse({"type": "session_id", "data": None, "session_id": session_id}))
-    if user_saved is not None:
-        await response.write(sse({"type": "user_message_saved", "data": user_saved.as_data()}))
-    reply, started, first = "", loop.time(), None
-    try:
-        async for delta in heartbeats(ctx.sim.llm.stream(text), response):
-            first = first or loop.time()
-            reply += delta
-            if streaming:
-                await response.write(sse({"type": "plain", "data": delta, "streaming": True,
-                                          "chain_type": None, "message_id": message_id}))
-    except LLMFailure as exc:
-        await response.write(sse({"type": "error", "data": f"Processing failed: {exc}"}))
-    finally:
-        saved = history.save(session_id, "bot", "assistant", [{"type": "plain", "text": reply}],
-                             checkpoint)
-    done = loop.time()
-    if not streaming:
-        await response.write(sse({"type": "plain", "data": reply, "streaming": False,
-                                  "chain_type": None, "message_id": message_id}))
-    await response.write(sse({"type": "agent_stats", "data": {
-        "token_usage": {"input_other": 0, "input_cached": 0, "output": len(reply.split())},
-        "start_time": started, "end_time": done,
-        "time_to_first_token": (first or done) - started}}))
-    if streaming:
-        await response.write(sse({"type": "complete", "data": reply, "reasoning": "",
-                                  "streaming": True, "message_id": message_id}))
-    await response.write(sse({"type": "message_saved", "data": saved.as_data()}))
-    await response.write(sse({"type": "end", "data": "", "streaming": False,
-                              "message_id": message_id}))
-    await response.write_eof()
-    return response
 
 
 # --- sessions ---------------------------------------------------------------------------------

@@ -79,18 +79,26 @@ async def send_chat_message(ctx: Ctx):
         raise ApiError(400, "Message content is empty (reply only is not allowed)")
     history.ensure_session(session_id, username)
     user_saved = history.save(session_id, username, "user", parts)
-    message_id = str(uuid.uuid4())
-    streaming = body.get("enable_streaming", True)
+    return await stream_reply(ctx, session_id, text, user_saved.llm_checkpoint_id,
+                              body.get("enable_streaming", True), user_saved)
 
+
+async def stream_reply(ctx: Ctx, session_id: str, text: str, checkpoint: str,
+                       streaming: bool, user_saved=None) -> web.StreamResponse:
+    """The POST /api/v1/chat event sequence for one deterministic bot reply, saved under
+    `session_id` with `checkpoint`."""
+    history, loop = StoreHistory(ctx.sim.store), asyncio.get_running_loop()
+    message_id = str(uuid.uuid4())
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8",
                                            "Cache-Control": "no-cache"})
     await response.prepare(ctx.request)
     await response.write(sse({"type": "session_id", "data": None, "session_id": session_id}))
-    await response.write(sse({"type": "user_message_saved", "data": user_saved.as_data()}))
-    reply, started, first = "", asyncio.get_running_loop().time(), None
+    if user_saved is not None:
+        await response.write(sse({"type": "user_message_saved", "data": user_saved.as_data()}))
+    reply, started, first = "", loop.time(), None
     try:
         async for delta in heartbeats(ctx.sim.llm.stream(text), response):
-            first = first or asyncio.get_running_loop().time()
+            first = first or loop.time()
             reply += delta
             if streaming:
                 await response.write(sse({"type": "plain", "data": delta, "streaming": True,
@@ -99,8 +107,8 @@ async def send_chat_message(ctx: Ctx):
         await response.write(sse({"type": "error", "data": f"Processing failed: {exc}"}))
     finally:  # a client that went away still gets its partial reply kept (SSE-014)
         saved = history.save(session_id, "bot", "assistant", [{"type": "plain", "text": reply}],
-                             user_saved.llm_checkpoint_id)
-    done = asyncio.get_running_loop().time()
+                             checkpoint)
+    done = loop.time()
     if not streaming:
         await response.write(sse({"type": "plain", "data": reply, "streaming": False,
                                   "chain_type": None, "message_id": message_id}))
