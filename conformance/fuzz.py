@@ -19,7 +19,6 @@ What is not sent to the engine, and why (each such operation still gets a verdic
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from .contract import load_json, load_yaml
@@ -45,6 +44,7 @@ CHECKS = {
     "ensure_resource_availability": "FUZZ-006",
     "ignored_auth": "SCOPE-001",
 }
+LEGACY_SUFFIXES = {"FUZZ-001", "FUZZ-002", "FUZZ-003"}
 OFF = ("status_code_conformance", "object_level_authorization")
 STREAMING = {"GET /api/v1/logs/live", "POST /api/v1/chat"}
 SELF_HARM = {"PATCH /api/v1/auth/account", "POST /api/v1/auth/totp/setup",
@@ -125,6 +125,7 @@ class FuzzResult:
     excluded: dict[str, str] = field(default_factory=dict)  # label -> why not sent
     stop_reason: str = ""
     duration_s: float = 0.0
+    stream_logs: list = field(default_factory=list)  # wire logs of the bounded stream reads
 
     def absent(self, label: str) -> bool:
         """The target has no such route: every answer was 405, or a 404 saying only "Not
@@ -253,7 +254,7 @@ def _record(result: FuzzResult, recorder) -> None:
                 (response.status_code, _message(response)))
         for check in recorder.checks.get(case_id, []):
             suffix = CHECKS.get(check.name)
-            if suffix is None:
+            if suffix is None or (result.key != "v1" and suffix not in LEGACY_SUFFIXES):
                 continue
             judged = result.judged.setdefault((label, requirement_id(result.key, suffix)),
                                               Judged())
@@ -321,9 +322,8 @@ def _link_resolved(recorder, node, interaction) -> bool:
 
 
 def requirements_of(key: str) -> list[str]:
-    return sorted({requirement_id(key, s) for s in CHECKS.values()} - {"OPEN-FUZZ-004",
-                   "OPEN-FUZZ-005", "OPEN-FUZZ-006", "OPEN-SCOPE-001"})
+    """The requirements a run over document `key` decides (the legacy document's catalogue
+    judges only server errors, response schemas and invalid input)."""
+    suffixes = set(CHECKS.values()) if key == "v1" else LEGACY_SUFFIXES
+    return sorted(requirement_id(key, s) for s in suffixes)
 
-
-def labels(ops: Iterable[DocOperation]) -> list[str]:
-    return [op.label for op in ops]

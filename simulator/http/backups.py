@@ -37,11 +37,12 @@ from pathlib import Path, PurePosixPath
 from aiohttp import web
 
 from ..history import now_iso
+from . import tasks
 from .envelope import ApiError
 from .forms import FormFile, read_form
 from .paths import inside, safe_name
 from .router import Ctx, operation
-from .system import event, installed_versions, read_task, start_task
+from .system import event, installed_versions, read_task
 
 FORMAT = "astrbot-sim-backup"
 FORMAT_VERSION = 1
@@ -163,7 +164,7 @@ async def create_backup(ctx: Ctx):
     path = backups_dir(ctx) / f"astrbot_backup_{stamp}_{uuid.uuid4().hex[:6]}.zip"
     manifest = write_backup(ctx, path, sections)
     result = {**describe(path), "sections": sections, "file_count": len(manifest["files"])}
-    task = start_task(ctx.sim.store, "backup_export", 2, result, filename=path.name)
+    task = tasks.start(ctx.sim.store, "backup_export", 2, result=result, filename=path.name)
     event(logging.INFO, "backup %s created (%d bytes)", path.name, result["size"])
     return {**task, "filename": path.name}
 
@@ -401,7 +402,7 @@ async def import_backup(ctx: Ctx):
     sections = report["manifest"].get("sections", [])
     result = {"filename": path.name, "sections": sections, "restart_required": True,
               "applied_to_live_database": False}
-    task = start_task(ctx.sim.store, "backup_import", 3, result, filename=path.name)
+    task = tasks.start(ctx.sim.store, "backup_import", 3, result=result, filename=path.name)
     ctx.sim.store.set_setting("last_backup_import", json.dumps(
         {"filename": path.name, "task_id": task["task_id"], "requested_at": now_iso()}))
     event(logging.INFO, "backup %s import requested", path.name)

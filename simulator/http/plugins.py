@@ -294,22 +294,23 @@ def text_answer(ctx: Ctx, text: str):
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 
+def plugin_document(ctx: Ctx, field: str, title: str):
+    plugin = get_plugin(ctx)
+    if not plugin.get(field):
+        raise ApiError(404, f"Plugin {plugin['name']} has no {title}")
+    return text_answer(ctx, plugin[field])
+
+
 @operation("getPluginReadme")
 @operation("getPluginReadmeById")
 async def get_plugin_readme(ctx: Ctx):
-    plugin = get_plugin(ctx)
-    if not plugin.get("readme"):
-        raise ApiError(404, f"Plugin {plugin['name']} has no README")
-    return text_answer(ctx, plugin["readme"])
+    return plugin_document(ctx, "readme", "README")
 
 
 @operation("getPluginChangelog")
 @operation("getPluginChangelogById")
 async def get_plugin_changelog(ctx: Ctx):
-    plugin = get_plugin(ctx)
-    if not plugin.get("changelog"):
-        raise ApiError(404, f"Plugin {plugin['name']} has no CHANGELOG")
-    return text_answer(ctx, plugin["changelog"])
+    return plugin_document(ctx, "changelog", "CHANGELOG")
 
 
 @operation("reloadPlugin")

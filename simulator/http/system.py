@@ -100,28 +100,11 @@ def installed_versions(store) -> dict:
             "simulator_version": SIMULATOR_VERSION}
 
 
-def start_task(store, kind: str, steps: int, result, task_id: str | None = None,
-               **detail) -> dict:
-    """tasks.start, under the client's own id when it names one (a taken id is a 409)."""
-    if task_id is not None and store.get_resource(tasks.KIND, task_id) is not None:
-        raise ApiError(409, f"Task {task_id} already exists")
-    task = tasks.start(store, kind, steps, result=result, **detail)
-    if task_id is not None:
-        raw = store.get_resource(tasks.KIND, task["task_id"])
-        store.delete_resource(tasks.KIND, task["task_id"])
-        raw["task_id"] = task_id
-        store.put_resource(tasks.KIND, task_id, raw, raw["created_at"])
-        task = tasks.public(raw)
-    return task
-
-
 def read_task(store, task_id: str, kinds: tuple[str, ...]) -> tuple[dict, bool]:
     """Advance a task of one of `kinds` (404 otherwise); True when this read completed it."""
-    task = store.get_resource(tasks.KIND, task_id)
-    if task is None or task.get("type") not in kinds:
-        raise ApiError(404, f"Task {task_id} not found")
-    advanced = tasks.advance(store, task_id)
-    return advanced, task["status"] != "completed" and advanced["status"] == "completed"
+    before = store.get_resource(tasks.KIND, task_id)
+    advanced = tasks.advance(store, task_id, kinds)
+    return advanced, before["status"] != "completed" and advanced["status"] == "completed"
 
 
 def http_url(raw: str, what: str) -> str:
@@ -316,7 +299,7 @@ async def test_ghproxy(ctx: Ctx):
     result = {"proxy_url": url, "reachable": reachable,
               "latency_ms": latency if reachable else None,
               "error": None if reachable else f"cannot connect to {host} (simulated)"}
-    task = start_task(ctx.sim.store, "ghproxy_test", 1, result, proxy_url=url)
+    task = tasks.start(ctx.sim.store, "ghproxy_test", 1, result=result, proxy_url=url)
     event(logging.INFO, "ghproxy test %s: %s", url, "ok" if reachable else "unreachable")
     return {**result, "task_id": task["task_id"]}
 
@@ -377,8 +360,8 @@ async def cleanup_storage(ctx: Ctx):
 @operation("restartCore")
 async def restart_core(ctx: Ctx):
     started = simulated_restart(ctx.sim)
-    return start_task(ctx.sim.store, "restart", 1, {"restarted": True,
-                                                    "start_time": int(started)})
+    return tasks.start(ctx.sim.store, "restart", 1,
+                       result={"restarted": True, "start_time": int(started)})
 
 
 # -- updates -------------------------------------------------------------------------------------
@@ -410,9 +393,9 @@ async def _update(ctx: Ctx, kind: str):
     if body.get("proxy"):
         http_url(body["proxy"], "proxy")
     reboot = body.get("reboot", True)
-    task = start_task(ctx.sim.store, f"update_{kind}", 3,
-                      {"type": kind, "version": version, "reboot": reboot},
-                      task_id=body.get("progress_id") or None, version=version)
+    task = tasks.start(ctx.sim.store, f"update_{kind}", 3,
+                       result={"type": kind, "version": version, "reboot": reboot},
+                       task_id=body.get("progress_id") or None, version=version)
     event(logging.INFO, "%s update to v%s started (simulated)", kind, version)
     return task
 
@@ -439,7 +422,7 @@ async def install_pip_package(ctx: Ctx):
     result = {"package": ctx.body["package"].strip(), "name": name, "installed": True,
               "version": pinned[1] if pinned else None}
     event(logging.INFO, "pip install %s (simulated)", result["package"])
-    return start_task(ctx.sim.store, "pip_install", 3, result, package=result["package"])
+    return tasks.start(ctx.sim.store, "pip_install", 3, result=result, package=result["package"])
 
 
 @operation("getUpdateProgress")

@@ -14,19 +14,25 @@ from .envelope import ApiError
 KIND = "task"
 
 
-def start(store, kind: str, steps: int = 2, result=None, **detail) -> dict:
-    """Record a task that completes after `steps` progress reads; returns it."""
-    task = {"task_id": uuid.uuid4().hex, "type": kind, "status": "pending", "progress": 0,
-            "steps_done": 0, "steps": max(1, steps), "detail": detail, "result": None,
-            "_result": result, "created_at": now_iso()}
+def start(store, kind: str, steps: int = 2, result=None, task_id: str | None = None,
+          **detail) -> dict:
+    """Record a task that completes after `steps` progress reads, under the client's own
+    `task_id` when it names one (a taken id is a 409); returns it."""
+    if task_id is not None and store.get_resource(KIND, task_id) is not None:
+        raise ApiError(409, f"Task {task_id} already exists")
+    task = {"task_id": task_id or uuid.uuid4().hex, "type": kind, "status": "pending",
+            "progress": 0, "steps_done": 0, "steps": max(1, steps), "detail": detail,
+            "result": None, "_result": result, "created_at": now_iso()}
     store.put_resource(KIND, task["task_id"], task, task["created_at"])
     return public(task)
 
 
-def advance(store, task_id: str, kind: str | None = None) -> dict:
-    """Read a task's progress, moving it one step on; 404 for an unknown id (or another kind)."""
+def advance(store, task_id: str, kind: str | tuple[str, ...] | None = None) -> dict:
+    """Read a task's progress, moving it one step on; 404 for an unknown id (or a kind not
+    among `kind`)."""
     task = store.get_resource(KIND, task_id)
-    if task is None or (kind is not None and task["type"] != kind):
+    kinds = (kind,) if isinstance(kind, str) else kind
+    if task is None or (kinds is not None and task["type"] not in kinds):
         raise ApiError(404, f"Task {task_id} not found")
     if task["status"] != "completed":
         task["steps_done"] += 1

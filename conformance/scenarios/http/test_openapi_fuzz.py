@@ -173,7 +173,7 @@ def judge(result: fuzz.FuzzResult, rid: str, strict: bool, evidence: list) -> No
             log.add("<<", {"status": failure.status, "body": failure.response},
                     schema_errors=[f"{failure.title}: {failure.message}"])
     evidence.append(log)
-    evidence.extend(getattr(result, "stream_logs", []))
+    evidence.extend(result.stream_logs)
     counts = {v: sum(1 for x, _ in verdicts.values() if x == v)
               for v in (PASS, FAIL, NON_STRICT, ERROR, UNIMPLEMENTED, SKIPPED)}
     log.note(f"per-operation verdicts for {rid}: {counts}")

@@ -232,42 +232,22 @@ def ledgered(ops, matrix, operation_ledger) -> Matrix:
     return matrix
 
 
-def check(rid: str, ops, matrix: Matrix) -> None:
+@pytest.mark.parametrize("rid", [
+    pytest.param("V1-SCOPE-001", marks=pytest.mark.requirement("V1-SCOPE-001"), id="none-401"),
+    pytest.param("V1-SCOPE-002", marks=pytest.mark.requirement("V1-SCOPE-002"),
+                 id="unknown-key-refused"),
+    pytest.param("V1-SCOPE-003", marks=pytest.mark.requirement("V1-SCOPE-003"),
+                 id="lacking-scope-403"),
+    pytest.param("V1-SCOPE-004", marks=pytest.mark.requirement("V1-SCOPE-004"),
+                 id="exact-scope-through"),
+    pytest.param("V1-SCOPE-005", marks=pytest.mark.requirement("V1-SCOPE-005"),
+                 id="jwt-through"),
+    pytest.param("V1-SCOPE-006", marks=pytest.mark.requirement("V1-SCOPE-006"),
+                 id="dashboard-only-refuses-keys"),
+    pytest.param("V1-SCOPE-007", marks=pytest.mark.requirement("V1-SCOPE-007"),
+                 id="public-needs-nothing"),
+])
+def test_scope_rule_holds_on_every_operation(rid, ops, ledgered):
     credential, expect, which = RULES[rid]
-    bad = failures(ops, matrix, credential, expect, which=which)
+    bad = failures(ops, ledgered, credential, expect, which=which)
     assert not bad, report(bad, WHAT[rid])
-
-
-@pytest.mark.requirement("V1-SCOPE-001")
-def test_no_credential_is_401_everywhere(ops, ledgered):
-    check("V1-SCOPE-001", ops, ledgered)
-
-
-@pytest.mark.requirement("V1-SCOPE-002")
-def test_unknown_key_is_refused_everywhere(ops, ledgered):
-    check("V1-SCOPE-002", ops, ledgered)
-
-
-@pytest.mark.requirement("V1-SCOPE-003")
-def test_key_without_the_scope_is_403(ops, ledgered):
-    check("V1-SCOPE-003", ops, ledgered)
-
-
-@pytest.mark.requirement("V1-SCOPE-004")
-def test_key_with_exactly_the_scope_is_let_through(ops, ledgered):
-    check("V1-SCOPE-004", ops, ledgered)
-
-
-@pytest.mark.requirement("V1-SCOPE-005")
-def test_dashboard_jwt_is_let_through(ops, ledgered):
-    check("V1-SCOPE-005", ops, ledgered)
-
-
-@pytest.mark.requirement("V1-SCOPE-006")
-def test_dashboard_only_scopes_refuse_every_key(ops, ledgered):
-    check("V1-SCOPE-006", ops, ledgered)
-
-
-@pytest.mark.requirement("V1-SCOPE-007")
-def test_public_operations_need_nothing(ops, ledgered):
-    check("V1-SCOPE-007", ops, ledgered)
