@@ -13,6 +13,11 @@ Format:
             section: "#### `end`"  # ... that contains this text
           - behavior: LIVE-012     # an ID of specs/sources/astrbot-4.26.2-behavior.md
         text: The server MUST ...
+    simulator_profiles: [client]   # judged by the simulator (client mode), not by the suite
+
+Requirements of a `simulator_profiles` profile (CLIENT-*: rules for clients) are judged by
+`astrbot-sim --client-mode`; they are kept apart in `Catalogue.simulator_judged`, so the suite
+neither runs nor reports them (`profiles` and `requirements` are the suite's).
 
 `load()` refuses a catalogue with duplicate ids, unknown levels or profiles, or a source that
 does not resolve, listing every problem at once.
@@ -22,7 +27,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .contract import load_yaml, specs_dir
@@ -64,6 +69,7 @@ class Requirement:
 class Catalogue:
     profiles: dict[str, str]
     requirements: dict[str, Requirement]
+    simulator_judged: dict[str, Requirement] = field(default_factory=dict)
 
     def in_profiles(self, profiles: set[str] | None) -> list[Requirement]:
         return [r for r in self.requirements.values() if profiles is None or r.profile in profiles]
@@ -104,9 +110,14 @@ def parse(data: dict, sources: Path) -> Catalogue:
             problems += _check_source(rid, src, seeds, behaviors)
         requirements[rid] = Requirement(rid, entry["level"], entry["profile"],
                                         tuple(source), " ".join(str(entry["text"]).split()))
+    judged_elsewhere = set(data.get("simulator_profiles") or [])
+    problems += [f"simulator_profiles: unknown profile {p!r}"
+                 for p in sorted(judged_elsewhere - set(profiles))]
     if problems:
         raise CatalogueError(problems)
-    return Catalogue(dict(profiles), requirements)
+    return Catalogue({k: v for k, v in profiles.items() if k not in judged_elsewhere},
+                     {k: r for k, r in requirements.items() if r.profile not in judged_elsewhere},
+                     {k: r for k, r in requirements.items() if r.profile in judged_elsewhere})
 
 
 def _check_source(rid: str, src, seeds: dict[str, str], behaviors: str) -> list[str]:

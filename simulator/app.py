@@ -8,8 +8,10 @@ import time
 
 from aiohttp import web
 
+from . import client_report
 from .auth import DEVELOPER_SCOPES, Authenticator, hash_password, now_iso
 from .backends.llm import SimLLM
+from .client_mode import ClientMode
 from .config import SimConfig
 from .history import StoreHistory
 from .http import (  # noqa: F401  (importing registers the operation handlers)
@@ -45,6 +47,7 @@ class Simulator:
         self.llm = SimLLM(delay_ms=config.llm_delay_ms)
         self.history = StoreHistory(self.store)
         self.hub = Hub()
+        self.clients = ClientMode(enabled=config.client_mode)
         self.bootstrap_messages = self._bootstrap_from_config()
 
     def _bootstrap_from_config(self) -> list[str]:
@@ -99,6 +102,7 @@ def create_app(config: SimConfig) -> web.Application:
     for path, handler in live.items():
         if not _has_route(app, path):
             app.router.add_get(path, handler)
+    client_report.install(app, sim, config.client_report_dir)
     app.on_cleanup.append(lambda _app: _close(sim))
     return app
 

@@ -20,6 +20,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--llm-delay-ms", type=float, default=None,
                    help="pause between LLM deltas (default 0, or $ASTRBOT_SIM_LLM_DELAY_MS)")
     p.add_argument("--no-tts", action="store_true", help="answer live turns with bot_msg only")
+    p.add_argument("--client-mode", action="store_true", default=None,
+                   help="grade every client frame against the CLIENT-* requirements: report on "
+                   "GET /_sim/client-report and, when stopping, in --client-report")
+    p.add_argument("--client-report", metavar="DIR", default=None,
+                   help="where the client report is written when the simulator stops (implies "
+                   "--client-mode; default reports/client-<run id>)")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 
@@ -29,7 +35,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     config = SimConfig.from_env(host=args.host, port=args.port, data_dir=args.data_dir,
                                 llm_delay_ms=args.llm_delay_ms,
-                                tts_enabled=False if args.no_tts else None)
+                                tts_enabled=False if args.no_tts else None,
+                                client_mode=True if args.client_report else args.client_mode,
+                                client_report_dir=args.client_report)
     app = create_app(config)
     sim = app[SIM]
     print(f"AstrBot simulator on http://{config.host}:{config.port} "

@@ -26,9 +26,14 @@ class SimConfig:
     tts_enabled: bool = True
     llm_delay_ms: float = 0.0  # pause between two LLM deltas; 0 = as fast as possible
     max_frame_bytes: int = 4 * 1024 * 1024
+    # client mode (client_mode.py): grade the clients; write the report here when stopping
+    client_mode: bool = False
+    client_report_dir: Path | None = None
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir)
+        if self.client_report_dir is not None:
+            self.client_report_dir = Path(self.client_report_dir)
 
     @classmethod
     def from_env(cls, **overrides) -> SimConfig:
@@ -37,6 +42,8 @@ class SimConfig:
             admin_username=env.get("ASTRBOT_SIM_ADMIN_USERNAME") or None,
             admin_password=env.get("ASTRBOT_SIM_ADMIN_PASSWORD") or None,
             api_key=env.get("ASTRBOT_SIM_API_KEY") or None,
+            client_mode=env.get("ASTRBOT_SIM_CLIENT_MODE", "0") not in ("0", "false", "off", ""),
+            client_report_dir=env.get("ASTRBOT_SIM_CLIENT_REPORT") or None,
             tts_enabled=env.get("ASTRBOT_SIM_TTS", "1") not in ("0", "false", "off"),
             llm_delay_ms=float(env.get("ASTRBOT_SIM_LLM_DELAY_MS", "0")),
         )

@@ -41,6 +41,21 @@ def test_every_requirement_has_a_check_and_every_check_a_requirement():
     assert not unknown, f"checks naming unknown requirements: {unknown}"
 
 
+def test_client_requirements_are_judged_by_the_simulator_not_the_suite():
+    """CLIENT-* requirements (profile `client`) stay out of the suite's profiles, requirements
+    and reports; each has exactly one rule in the simulator's client-mode table."""
+    from simulator.client_mode import RULES
+    from simulator.client_report import requirements as simulator_side
+
+    catalogue = load()
+    assert "client" not in catalogue.profiles
+    assert not [rid for rid in catalogue.requirements if rid.startswith("CLIENT-")]
+    judged = catalogue.simulator_judged
+    assert judged and all(r.profile == "client" for r in judged.values())
+    assert set(judged) == set(RULES), "client requirements and client-mode rules differ"
+    assert [r["id"] for r in simulator_side()] == list(judged)  # the simulator reads the same
+
+
 GOOD = {"id": "LIVE-TURN-901", "level": "MUST", "profile": "live-api",
         "source": [{"seed": "001", "section": "#### `end`"}], "text": "x"}
 
@@ -68,6 +83,19 @@ def test_broken_entries_are_refused(entry, problem):
     with pytest.raises(CatalogueError) as err:
         parse(catalogue_with(entry), specs_dir() / "sources")
     assert any(problem in p for p in err.value.problems), err.value.problems
+
+
+def test_simulator_profiles_must_be_known_and_are_kept_apart():
+    with pytest.raises(CatalogueError) as err:
+        parse({**catalogue_with(GOOD), "simulator_profiles": ["nope"]}, specs_dir() / "sources")
+    assert any("simulator_profiles: unknown profile 'nope'" in p for p in err.value.problems)
+    data = {"profiles": {"live-api": "live", "client": "clients"},
+            "simulator_profiles": ["client"],
+            "requirements": [GOOD, {**GOOD, "id": "CLIENT-X-001", "profile": "client"}]}
+    catalogue = parse(data, specs_dir() / "sources")
+    assert list(catalogue.profiles) == ["live-api"]
+    assert list(catalogue.requirements) == ["LIVE-TURN-901"]
+    assert list(catalogue.simulator_judged) == ["CLIENT-X-001"]
 
 
 def test_duplicates_are_refused_and_all_problems_listed():

@@ -83,6 +83,7 @@ def make_live_handlers(sim) -> dict:
             try:
                 session = open_session(request)
             except Refused as refused:
+                sim.clients.refused(request, refused)  # client mode (no-op when off)
                 if refused.code is not None:
                     await ws.send_str(dumps({"type": "error", "code": refused.code,
                                              "data": refused.message}))
@@ -188,6 +189,7 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
     writer_task = asyncio.create_task(writer())
     try:
         async for msg in ws:
+            sim.clients.frame(request, session, msg)  # client mode grades it (no-op when off)
             if msg.type is WSMsgType.TEXT:
                 apply(session.receive_text(msg.data))
             elif msg.type is WSMsgType.BINARY:
@@ -197,6 +199,7 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
             if writer_task.done():
                 break  # the peer stopped reading: nothing more can be delivered
     finally:
+        sim.clients.closed(session)
         sim.hub.unsubscribe_all(id(session))
         apply(session.disconnected())
         writer_task.cancel()

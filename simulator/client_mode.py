@@ -1,0 +1,380 @@
+"""Client-conformance mode: the simulator grades the client that talks to it.
+
+`astrbot-sim --client-mode` judges every frame a client sends on every WebSocket path against
+the client rules of specs/requirements.yaml (profile `client`, ids CLIENT-*). `RULES` holds one
+rule per id: what makes the rule apply in a run (else it is SKIPPED) and, in `Connection`, the
+code that finds a breach. Each rule judges only what a server sees on the wire.
+
+The WebSocket adapter calls three hooks, all no-ops when the mode is off:
+`frame(request, session, msg)` for each received frame, before the engine handles it (so the
+engine's state says whether a turn is processing); `closed(session)` when the socket ends;
+`refused(request, refusal)` when a handshake is refused with close 1008. The run's verdicts are
+written by `client_report` (results.json, junit.xml, summary.md) when the simulator stops and
+served on `GET /_sim/client-report`.
+
+Evidence entries use the suite's wire-log shape: `{"at_ms", "dir", "data"}`, with `dir` `>>`
+for what the client sent and `--` for a note; the offending entry carries `violation`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+from aiohttp import WSMsgType
+
+from .client_frames import ChannelFrames, base64_pattern, channels
+
+MAX_REFUSALS = 3  # the same refused handshake, this many times per run at most (CLIENT-AUTH-001)
+EVIDENCE_PER_RULE = 20  # offending entries kept per connection and requirement
+KEPT_CONNECTIONS = 200  # connections with a breach kept for the report
+CLIP = 160  # characters of a string kept in evidence
+
+
+@dataclass(frozen=True)
+class Rule:
+    applies_when: str  # what must happen in a run for the rule to be judged, else SKIPPED
+
+
+RULES: dict[str, Rule] = {
+    "CLIENT-FRAME-001": Rule("a client sends a WebSocket frame"),
+    "CLIENT-FRAME-002": Rule("a client sends a JSON object frame"),
+    "CLIENT-CT-001": Rule("a client uses a Live API socket"),
+    "CLIENT-AUDIO-001": Rule("a client sends a speaking_part"),
+    "CLIENT-AUDIO-002": Rule("a client sends Base64 audio in a voice segment"),
+    "CLIENT-SPEAK-001": Rule("a client ends a voice segment while no turn is processing"),
+    "CLIENT-SPEAK-002": Rule("a client sends a speaking_part"),
+    "CLIENT-BUSY-001": Rule("the server answers `Session is busy`"),
+    "CLIENT-AUTH-001": Rule("a handshake is refused with close 1008"),
+}
+
+# magic numbers of audio containers and compressed formats: not raw PCM (CLIENT-AUDIO-002)
+CONTAINERS = ((b"RIFF", "a RIFF/WAV header"), (b"OggS", "an Ogg page"),
+              (b"fLaC", "a FLAC stream"), (b"ID3", "an MP3 ID3 tag"),
+              (b"\x1a\x45\xdf\xa3", "a WebM/Matroska header"), (b"#!AMR", "an AMR header"))
+
+
+def clip(value):
+    """A frame as kept in evidence: long strings (Base64 audio) shortened."""
+    if isinstance(value, str):
+        return value if len(value) <= CLIP else f"{value[:CLIP]}... ({len(value)} chars)"
+    if isinstance(value, dict):
+        return {k: clip(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [clip(v) for v in value[:20]]
+    return value
+
+
+def processing(session) -> bool:
+    """Whether the engine has a live turn running: any phase but idle."""
+    phase = getattr(session, "phase", None)
+    return phase is not None and getattr(phase, "value", phase) != "idle"
+
+
+@dataclass
+class Connection:
+    """One WebSocket connection and what its client did so far."""
+
+    number: int
+    path: str
+    channel: ChannelFrames
+    mode: str | None  # the mode the socket forces; None when each frame's ct chooses
+    label: str
+    opened: float = field(default_factory=time.monotonic)
+    exercised: Counter = field(default_factory=Counter)
+    violations: dict[str, list[dict]] = field(default_factory=dict)
+    segment: str | None = None  # stamp of the open voice segment
+    segment_bytes: int = 0
+    busy: dict[int, dict] = field(default_factory=dict)  # turn number -> first busy frame entry
+
+    def entry(self, data, **extra) -> dict:
+        return {"at_ms": round((time.monotonic() - self.opened) * 1000, 1), "dir": ">>",
+                "data": clip(data), **extra}
+
+    def breach(self, rid: str, entry: dict, why: str, *context: dict) -> None:
+        kept = self.violations.setdefault(rid, [])
+        if len(kept) < EVIDENCE_PER_RULE:
+            kept.extend([*context, {**entry, "violation": why}])
+
+    # one received frame ----------------------------------------------------------------------
+    def receive(self, session, msg) -> None:
+        if msg.type is WSMsgType.ERROR:
+            if getattr(msg.data, "code", None) == 1007:  # aiohttp: invalid UTF-8 in a text frame
+                self.exercised["CLIENT-FRAME-001"] += 1
+                self.breach("CLIENT-FRAME-001", self.entry("<text frame>"),
+                            "a text frame that is not valid UTF-8")
+            return
+        if msg.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+            return
+        self.exercised["CLIENT-FRAME-001"] += 1
+        if msg.type is WSMsgType.BINARY:
+            self.breach("CLIENT-FRAME-001", self.entry(f"<binary frame, {len(msg.data)} bytes>"),
+                        "a binary frame: the protocol has UTF-8 JSON text frames only")
+            return
+        try:
+            frame = json.loads(msg.data)
+        except ValueError:
+            self.breach("CLIENT-FRAME-001", self.entry(msg.data), "a text frame that is not JSON")
+            return
+        if not isinstance(frame, dict):
+            self.breach("CLIENT-FRAME-001", self.entry(frame),
+                        f"a JSON {type(frame).__name__}, not an object")
+            return
+        entry = self.entry(frame)
+        self.exercised["CLIENT-FRAME-002"] += 1
+        mode, intended = self._modes(frame, entry)
+        if intended in {m for m, _ in self.channel.validators}:
+            self._schema(frame, intended, entry)
+        if mode == "live" and intended == "live":
+            self._live_rules(session, frame, entry)
+
+    def _modes(self, frame: dict, entry: dict) -> tuple[str, str]:
+        """(the mode the server reads the frame in, the mode the client meant); a `ct` that
+        is not one of the channel's values, or contradicts it, breaches CLIENT-CT-001."""
+        if self.channel.by == "forced" and self.mode == "openchat":
+            return "openchat", "openchat"
+        self.exercised["CLIENT-CT-001"] += 1
+        ct = frame.get("ct")
+        valid = self.channel.ct_values or ("live", "chat")
+        if self.mode is not None:  # forced by the path or by the query
+            if "ct" in frame and ct not in valid:
+                self.breach("CLIENT-CT-001", entry, f"ct {ct!r} is not one of {list(valid)}")
+                return self.mode, self.mode
+            if "ct" in frame and ct != self.mode:
+                self.breach("CLIENT-CT-001", entry,
+                            f"ct {ct!r} on a socket in {self.mode} mode ({self.label})")
+                return self.mode, ct
+            return self.mode, self.mode
+        mode = "chat" if ct == "chat" else "live"
+        if "ct" in frame and ct not in valid:
+            self.breach("CLIENT-CT-001", entry, f"ct {ct!r} is not one of {list(valid)}")
+            intended = "chat" if frame.get("t") in self.channel.chat_only_types() else "live"
+            return mode, intended
+        if mode == "live" and frame.get("t") in self.channel.chat_only_types():
+            self.breach("CLIENT-CT-001", entry, f"a chat {frame.get('t')!r} frame without "
+                        "\"ct\": \"chat\" on a unified socket is read as a live frame")
+            return mode, "chat"
+        return mode, mode
+
+    def _schema(self, frame: dict, mode: str, entry: dict) -> None:
+        audio = mode == "live" and frame.get("t") == "speaking_part"
+        _, errors = self.channel.check(frame, mode)
+        problems = [f"{path or '(frame)'}: {message}" for path, message in errors
+                    if path != "ct"  # judged by CLIENT-CT-001
+                    and not (audio and (path == "data" or "'data'" in message))]
+        if problems:  # speaking_part's data is judged by CLIENT-AUDIO-001
+            self.breach("CLIENT-FRAME-002", entry, "; ".join(problems))
+
+    # live-mode protocol rules ----------------------------------------------------------------
+    def _live_rules(self, session, frame: dict, entry: dict) -> None:
+        kind = frame.get("t")
+        if kind in ("text_input", "end_speaking") and processing(session):
+            self._busy(session, entry)
+        elif kind == "start_speaking":
+            if isinstance(frame.get("stamp"), str) and frame["stamp"]:
+                self.segment, self.segment_bytes = frame["stamp"], 0
+        elif kind == "speaking_part":
+            self._speaking_part(frame, entry)
+        elif kind == "end_speaking":
+            self._end_speaking(frame, entry)
+
+    def _busy(self, session, entry: dict) -> None:
+        """The engine answers this frame `Session is busy`; a second one in a turn breaches."""
+        self.exercised["CLIENT-BUSY-001"] += 1
+        turn = getattr(session, "turns_started", 0)
+        first = self.busy.get(turn)
+        if first is None:
+            self.busy[turn] = {**entry, "note": "answered Session is busy"}
+            return
+        context = [] if first.get("reported") else [dict(first)]
+        first["reported"] = True
+        self.breach("CLIENT-BUSY-001", entry, f"sent again during turn {turn} after the server "
+                    "had answered Session is busy", *context)
+
+    def _speaking_part(self, frame: dict, entry: dict) -> None:
+        self.exercised["CLIENT-AUDIO-001"] += 1
+        self.exercised["CLIENT-SPEAK-002"] += 1
+        if self.segment is None:
+            self.breach("CLIENT-SPEAK-002", entry, "speaking_part outside a voice segment "
+                        "(no start_speaking open)")
+        data = frame.get("data")
+        if not isinstance(data, str) or not data or not re.fullmatch(base64_pattern(), data):
+            self.breach("CLIENT-AUDIO-001", entry, "data is not non-empty standard Base64")
+            return
+        try:
+            pcm = base64.b64decode(data, validate=True)
+        except (binascii.Error, ValueError):
+            self.breach("CLIENT-AUDIO-001", entry, "data does not decode as Base64")
+            return
+        if self.segment is None:
+            return
+        self.exercised["CLIENT-AUDIO-002"] += 1
+        self.segment_bytes += len(pcm)
+        for magic, what in CONTAINERS:
+            if pcm.startswith(magic):
+                self.breach("CLIENT-AUDIO-002", entry,
+                            f"the audio starts with {what}: not raw 16-bit PCM")
+                break
+
+    def _end_speaking(self, frame: dict, entry: dict) -> None:
+        stamp = frame.get("stamp")
+        if not isinstance(stamp, str) or not stamp:
+            return  # off its schema (CLIENT-FRAME-002); the segment stays open
+        self.exercised["CLIENT-SPEAK-001"] += 1
+        if self.segment is None:
+            self.breach("CLIENT-SPEAK-001", entry, "end_speaking with no voice segment open")
+            return
+        if stamp != self.segment:
+            self.breach("CLIENT-SPEAK-001", entry,
+                        f"stamp {stamp!r} is not the open segment's {self.segment!r}")
+            return  # the server keeps the segment open (research LIVE-009)
+        if self.segment_bytes % 2:
+            self.breach("CLIENT-AUDIO-002", entry, f"the segment has {self.segment_bytes} "
+                        "bytes: not a whole number of 16-bit samples")
+        self.segment, self.segment_bytes = None, 0
+
+
+def _credential(request) -> str:
+    """A fingerprint of every credential carrier of a handshake (never the secret itself)."""
+    q, h = request.query, request.headers
+    raw = "|".join(str(x) for x in (q.get("api_key"), q.get("key"), q.get("token"),
+                                    h.get("X-API-Key"), h.get("Authorization")))
+    return "sha256:" + hashlib.sha256(raw.encode()).hexdigest()[:12]
+
+
+@dataclass
+class Run:
+    """Everything graded since the run started (start-up or the last reset)."""
+
+    id: str
+    started: float = field(default_factory=time.time)
+    connections: int = 0
+    exercised: Counter = field(default_factory=Counter)  # of connections already closed
+    offenders: list[Connection] = field(default_factory=list)
+    clean: Counter = field(default_factory=Counter)  # rid -> closed connections that kept it
+    refusals: dict[tuple, list[dict]] = field(default_factory=dict)
+    refusal_breaches: dict[str, list[tuple[str, list[dict]]]] = field(default_factory=dict)
+
+
+class ClientMode:
+    """The grader of one simulator; `enabled` False makes every hook a no-op."""
+
+    def __init__(self, enabled: bool = False):
+        self.enabled = enabled
+        self.open: dict[int, Connection] = {}
+        self.run = self._new_run()
+
+    @staticmethod
+    def _new_run() -> Run:
+        return Run(time.strftime("%Y%m%d-%H%M%S") + "-client")
+
+    # hooks -----------------------------------------------------------------------------------
+    def frame(self, request, session, msg) -> None:
+        if not self.enabled:
+            return
+        conn = self.open.get(id(session))
+        if conn is None:
+            conn = self.open[id(session)] = self._connection(request)
+        conn.receive(session, msg)
+
+    def closed(self, session) -> None:
+        if not self.enabled:
+            return
+        conn = self.open.pop(id(session), None)
+        if conn is not None:
+            self._retire(conn)
+
+    def refused(self, request, refusal) -> None:
+        if not self.enabled:
+            return
+        channel = channels().get(request.path)
+        query_ct = (request.query.get("ct") or "").strip()
+        request_id = (request.path, _credential(request), request.query.get("username"),
+                      request.query.get("ct"))
+        attempts = self.run.refusals.setdefault(request_id, [])
+        entry = {"at_ms": round((time.time() - self.run.started) * 1000, 1), "dir": "--",
+                 "data": {"handshake": request.path, "credentials": request_id[1],
+                          "username": request_id[2], "ct": request_id[3],
+                          "close": 1008, "reason": getattr(refusal, "reason", str(refusal))}}
+        attempts.append(entry)
+        self.run.exercised["CLIENT-AUTH-001"] += 1
+        if len(attempts) > MAX_REFUSALS:
+            self._refusal_breach("CLIENT-AUTH-001", request_id, attempts,
+                                 f"the same refused handshake was tried {len(attempts)} times "
+                                 f"(at most {MAX_REFUSALS})")
+        if channel is not None and channel.by == "query":
+            self.run.exercised["CLIENT-CT-001"] += 1
+            if query_ct and query_ct not in channel.ct_values:
+                self._refusal_breach("CLIENT-CT-001", request_id, [entry],
+                                     f"query ct {query_ct!r} is not one of "
+                                     f"{list(channel.ct_values)}")
+
+    # runs ------------------------------------------------------------------------------------
+    def reset(self) -> Run:
+        """Start a new run; connections still open carry on with a clean record."""
+        finished = self.run
+        self.run = self._new_run()
+        for conn in self.open.values():
+            conn.exercised.clear()
+            conn.violations.clear()
+            conn.busy.clear()
+        return finished
+
+    def connections(self) -> list[Connection]:
+        """The connections the report shows: every offender, closed or still open."""
+        return [*self.run.offenders, *(c for c in self.open.values() if c.violations)]
+
+    def exercised(self) -> Counter:
+        total = Counter(self.run.exercised)
+        for conn in self.open.values():
+            total.update(conn.exercised)
+        return total
+
+    def clean(self) -> Counter:
+        total = Counter(self.run.clean)
+        for conn in self.open.values():
+            total.update(rid for rid in conn.exercised if rid not in conn.violations)
+        return total
+
+    # helpers ---------------------------------------------------------------------------------
+    def _connection(self, request) -> Connection:
+        self.run.connections += 1
+        channel = channels().get(request.path) or channels()["/api/v1/live/ws"]
+        selection = channel.selection
+        if selection["by"] == "forced":
+            mode = selection["mode"]
+        elif selection["by"] == "query":
+            mode = (request.query.get(selection["parameter"]) or "").strip() \
+                or selection["default"]
+        else:
+            mode = None
+        peer = request.remote or "?"
+        user = request.query.get("username")
+        label = f"{request.path} mode {mode or 'per frame'}" + (f", username {user}"
+                                                               if user else "")
+        return Connection(self.run.connections, request.path, channel, mode,
+                          f"{label}, from {peer}")
+
+    def _retire(self, conn: Connection) -> None:
+        self.run.exercised.update(conn.exercised)
+        self.run.clean.update(rid for rid in conn.exercised if rid not in conn.violations)
+        if conn.violations and len(self.run.offenders) < KEPT_CONNECTIONS:
+            self.run.offenders.append(conn)
+
+    def _refusal_breach(self, rid: str, request_id: tuple, attempts: list[dict],
+                        why: str) -> None:
+        title = (f"handshakes {request_id[0]} (credentials {request_id[1]}, "
+                 f"username {request_id[2]!r}, ct {request_id[3]!r})")
+        found = self.run.refusal_breaches.setdefault(rid, [])
+        log = [*attempts[:-1], {**attempts[-1], "violation": why}]
+        for i, (known, _) in enumerate(found):
+            if known == title:
+                found[i] = (title, log[-EVIDENCE_PER_RULE:])
+                return
+        found.append((title, log[-EVIDENCE_PER_RULE:]))
