@@ -1,0 +1,377 @@
+"""Client-conformance mode, end to end: a real `astrbot-sim --client-mode` process on a free
+loopback port grades plain `websockets` clients. A good client (text turn, busy error, interrupt,
+a voice turn with real 16 kHz WAV PCM, chat mode bind/send, the unified and openchat sockets)
+gets PASS on every CLIENT-* requirement; each deliberately bad client FAILs exactly its own.
+
+One simulator serves the module; `DELETE /_sim/client-report` starts a new run before each
+client, `GET` reads the verdicts. The report files are checked once the process is stopped
+(SIGTERM, by its PID).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import math
+import struct
+import urllib.request
+import wave
+from pathlib import Path
+
+import pytest
+import websockets
+
+from conformance.launcher import simulator
+from simulator.client_mode import RULES
+
+WAIT = 15.0  # seconds: bound of every single wait on the simulator
+SLOW = "[[sim:first_delay=3000]] tell me a long story"  # a turn still running when we send more
+
+
+def http(base: str, method: str, path: str, body=None, token: str | None = None) -> dict:
+    req = urllib.request.Request(base + path, method=method,
+                                 data=None if body is None else json.dumps(body).encode())
+    req.add_header("Content-Type", "application/json")
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(req, timeout=WAIT) as resp:
+        return json.loads(resp.read())
+
+
+class Target:
+    def __init__(self, url: str, report_dir: Path):
+        self.url, self.report_dir = url, report_dir
+        self.ws = url.replace("http://", "ws://")
+        account = {"username": "admin", "password": "Passw0rd-admin"}
+        self.jwt = http(url, "POST", "/api/v1/auth/setup",
+                        {**account, "confirm_password": account["password"]})["data"]["token"]
+        self.key = http(url, "POST", "/api/v1/api-keys", {"name": "client-mode", "scopes":
+                        ["chat"]}, token=self.jwt)["data"]["api_key"]
+
+    def live(self, query: str = "") -> str:
+        return f"{self.ws}/api/v1/live/ws?api_key={self.key}&username=alice{query}"
+
+    def new_run(self) -> None:
+        http(self.url, "DELETE", "/_sim/client-report")
+
+    def report(self) -> dict:
+        return http(self.url, "GET", "/_sim/client-report")
+
+
+@pytest.fixture(scope="module")
+def target(tmp_path_factory):
+    report_dir = tmp_path_factory.mktemp("client-report")
+    with simulator(["--client-mode", "--client-report", str(report_dir),
+                    "--timing-profile", "fast"]) as launched:
+        yield Target(launched.url, report_dir)  # the launcher stops it by its PID
+
+
+async def frame(ws) -> dict:
+    return json.loads(await asyncio.wait_for(ws.recv(), WAIT))
+
+
+async def until(ws, done) -> list[dict]:
+    """Frames up to and including the first one `done` accepts."""
+    seen = []
+    while True:
+        seen.append(await frame(ws))
+        if done(seen[-1]):
+            return seen
+
+
+def live_type(kind):
+    return lambda f: f.get("t") == kind
+
+
+def turn_over(f: dict) -> bool:
+    return f.get("t") in ("end", "stop_play", "error") and f.get("code") != "PROCESSING_ERROR"
+
+
+def chat_end(f: dict) -> bool:
+    return f.get("type") == "end" or f.get("t") == "error"
+
+
+def wav_file(seconds: float = 0.6) -> bytes:
+    """A real 16 kHz, mono, 16-bit WAV file: a 440 Hz tone."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * 440 * i
+                                                                        / 16000)))
+                               for i in range(int(16000 * seconds))))
+    return out.getvalue()
+
+
+def pcm_of(wav_bytes: bytes) -> bytes:
+    with wave.open(io.BytesIO(wav_bytes)) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (16000, 1, 2)
+        return w.readframes(w.getnframes())
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+async def send(ws, obj) -> None:
+    await ws.send(json.dumps(obj))
+
+
+async def refused(url: str) -> None:
+    """Connect, read the error frame, see the 1008 close."""
+    async with websockets.connect(url, open_timeout=WAIT) as ws:
+        error = await frame(ws)
+        assert error.get("type") == "error", error
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await frame(ws)
+    assert closed.value.rcvd.code == 1008
+
+
+async def voice_turn(ws, pcm: bytes, stamp: str = "seg_001") -> list[dict]:
+    await send(ws, {"t": "start_speaking", "stamp": stamp})
+    for i in range(0, len(pcm), 3200):  # 100 ms per frame
+        await send(ws, {"t": "speaking_part", "data": b64(pcm[i:i + 3200])})
+    await send(ws, {"t": "end_speaking", "stamp": stamp})
+    return await until(ws, turn_over)
+
+
+# the good client --------------------------------------------------------------------------------
+async def good_client(t: Target) -> None:
+    await refused(t.live().replace(t.key, "abk_not-a-key-0000"))  # once, then the right key
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await send(ws, {"t": "text_input", "text": "Hello, what is the weather today?"})
+        assert (await until(ws, turn_over))[-1]["t"] == "end"
+        await send(ws, {"t": "text_input", "text": SLOW})
+        await until(ws, live_type("user_msg"))
+        await send(ws, {"t": "text_input", "text": "are you there?"})  # during the turn
+        busy = await until(ws, live_type("error"))
+        assert busy[-1]["code"] == "PROCESSING_ERROR"  # then it waits, and interrupts
+        await send(ws, {"t": "interrupt"})
+        await until(ws, live_type("stop_play"))
+        assert (await voice_turn(ws, pcm_of(wav_file())))[-1]["t"] == "end"
+    async with websockets.connect(t.live("&ct=chat"), open_timeout=WAIT) as ws:
+        await send(ws, {"ct": "chat", "t": "bind", "session_id": "session_001"})
+        assert (await frame(ws))["type"] == "session_bound"
+        await send(ws, {"ct": "chat", "t": "send", "session_id": "session_001",
+                        "message_id": "msg_001",
+                        "message": [{"type": "plain", "text": "Please summarize this"}]})
+        assert (await until(ws, chat_end))[-1]["type"] == "end"
+    async with websockets.connect(f"{t.ws}/api/unified_chat/ws?token={t.jwt}",
+                                  open_timeout=WAIT) as ws:
+        await send(ws, {"ct": "chat", "t": "bind", "session_id": "session_002"})
+        assert (await frame(ws))["type"] == "session_bound"
+        await send(ws, {"t": "text_input", "text": "hello from the unified socket"})
+        assert (await until(ws, turn_over))[-1]["t"] == "end"
+    async with websockets.connect(f"{t.ws}/api/v1/chat/ws?api_key={t.key}",
+                                  open_timeout=WAIT) as ws:
+        await send(ws, {"t": "ping"})
+        assert (await frame(ws))["type"] == "pong"
+        await send(ws, {"t": "send", "message": "hello", "username": "alice"})
+        assert (await until(ws, chat_end))[-1]["type"] == "end"
+
+
+async def test_a_good_client_passes_every_client_requirement(target):
+    target.new_run()
+    await good_client(target)
+    doc = target.report()
+    verdicts = {r["id"]: r["verdict"] for r in doc["requirements"]}
+    assert verdicts == dict.fromkeys(RULES, "PASS"), \
+        [(r["id"], r["verdict"], r["reason"]) for r in doc["requirements"]
+         if r["verdict"] != "PASS"]
+    assert doc["summary"]["conformant"] and doc["run"]["connections"] == 4
+    assert doc["run"]["refused_handshakes"] == 1
+
+
+# bad clients: each breaks one rule --------------------------------------------------------------
+async def binary_frame(t):
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await ws.send(b"\x00\x01binary")
+        await until(ws, live_type("error"))
+
+
+async def not_json(t):
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await ws.send("text_input hello")
+        await until(ws, live_type("error"))
+
+
+async def json_array(t):
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await ws.send('[{"t": "text_input", "text": "hello"}]')
+        await until(ws, live_type("error"))
+
+
+async def unknown_type(t):
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await send(ws, {"t": "say", "text": "hello"})
+        await until(ws, live_type("error"))
+
+
+async def undeclared_field(t):
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await send(ws, {"t": "text_input", "text": "hello", "voice": "alloy"})
+        await until(ws, turn_over)
+
+
+async def openchat_without_username(t):
+    async with websockets.connect(f"{t.ws}/api/v1/chat/ws?api_key={t.key}",
+                                  open_timeout=WAIT) as ws:
+        await send(ws, {"t": "send", "message": "hello"})
+        assert (await frame(ws))["type"] == "error"
+
+
+async def query_ct_unknown(t):
+    await refused(t.live("&ct=voice"))
+
+
+async def frame_ct_unknown(t):
+    async with websockets.connect(f"{t.ws}/api/unified_chat/ws?token={t.jwt}",
+                                  open_timeout=WAIT) as ws:
+        await send(ws, {"ct": "voice", "t": "text_input", "text": "hello"})
+        await until(ws, turn_over)
+
+
+async def chat_frame_without_ct(t):
+    async with websockets.connect(f"{t.ws}/api/unified_chat/ws?token={t.jwt}",
+                                  open_timeout=WAIT) as ws:
+        await send(ws, {"t": "bind", "session_id": "session_001"})  # read as a live frame
+        await until(ws, live_type("error"))
+
+
+async def chat_ct_on_live_socket(t):
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await send(ws, {"ct": "chat", "t": "interrupt"})
+        await send(ws, {"t": "text_input", "text": "hello"})
+        await until(ws, turn_over)
+
+
+async def audio_not_base64(t):
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await send(ws, {"t": "start_speaking", "stamp": "s1"})
+        await send(ws, {"t": "speaking_part", "data": "PCM bytes, not base64!"})
+        await send(ws, {"t": "end_speaking", "stamp": "s1"})
+        await until(ws, live_type("error"))
+
+
+async def audio_empty(t):
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await send(ws, {"t": "start_speaking", "stamp": "s1"})
+        await send(ws, {"t": "speaking_part", "data": ""})
+        await send(ws, {"t": "end_speaking", "stamp": "s1"})
+        await until(ws, live_type("error"))
+
+
+async def audio_wav_file(t):
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await voice_turn(ws, wav_file())  # the whole file, header included
+
+
+async def audio_odd_bytes(t):
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await voice_turn(ws, pcm_of(wav_file())[:-1])  # half a sample at the end
+
+
+async def stamp_mismatch(t):
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await send(ws, {"t": "start_speaking", "stamp": "seg_001"})
+        await send(ws, {"t": "speaking_part", "data": b64(pcm_of(wav_file(0.2)))})
+        await send(ws, {"t": "end_speaking", "stamp": "seg_002"})
+        await until(ws, live_type("error"))
+
+
+async def end_without_start(t):
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await send(ws, {"t": "end_speaking", "stamp": "seg_001"})
+        await until(ws, live_type("error"))
+
+
+async def part_before_start(t):
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await send(ws, {"t": "speaking_part", "data": b64(pcm_of(wav_file(0.2)))})
+        await until(ws, live_type("error"))
+
+
+async def part_after_end(t):
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        pcm = pcm_of(wav_file(0.2))
+        await voice_turn(ws, pcm)
+        await send(ws, {"t": "speaking_part", "data": b64(pcm)})
+        await until(ws, live_type("error"))
+
+
+async def busy_twice(t):
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await send(ws, {"t": "text_input", "text": SLOW})
+        await until(ws, live_type("user_msg"))
+        for _ in range(2):  # the second one after it has seen the busy error
+            await send(ws, {"t": "text_input", "text": "are you there?"})
+            assert (await until(ws, live_type("error")))[-1]["code"] == "PROCESSING_ERROR"
+        await send(ws, {"t": "interrupt"})
+        await until(ws, live_type("stop_play"))
+
+
+async def reconnect_loop(t):
+    for _ in range(6):
+        await refused(t.live().replace(t.key, "abk_not-a-key-0000"))
+
+
+BAD_CLIENTS = [
+    ("CLIENT-FRAME-001", binary_frame), ("CLIENT-FRAME-001", not_json),
+    ("CLIENT-FRAME-001", json_array),
+    ("CLIENT-FRAME-002", unknown_type), ("CLIENT-FRAME-002", undeclared_field),
+    ("CLIENT-FRAME-002", openchat_without_username),
+    ("CLIENT-CT-001", query_ct_unknown), ("CLIENT-CT-001", frame_ct_unknown),
+    ("CLIENT-CT-001", chat_frame_without_ct), ("CLIENT-CT-001", chat_ct_on_live_socket),
+    ("CLIENT-AUDIO-001", audio_not_base64), ("CLIENT-AUDIO-001", audio_empty),
+    ("CLIENT-AUDIO-002", audio_wav_file), ("CLIENT-AUDIO-002", audio_odd_bytes),
+    ("CLIENT-SPEAK-001", stamp_mismatch), ("CLIENT-SPEAK-001", end_without_start),
+    ("CLIENT-SPEAK-002", part_before_start), ("CLIENT-SPEAK-002", part_after_end),
+    ("CLIENT-BUSY-001", busy_twice),
+    ("CLIENT-AUTH-001", reconnect_loop),
+]
+
+
+def test_every_rule_has_a_bad_client():
+    assert {rid for rid, _ in BAD_CLIENTS} == set(RULES)
+
+
+@pytest.mark.parametrize("rid, client", BAD_CLIENTS, ids=[c.__name__ for _, c in BAD_CLIENTS])
+async def test_a_bad_client_fails_exactly_its_own_requirement(target, rid, client):
+    target.new_run()
+    await client(target)
+    doc = target.report()
+    failed = {r["id"]: r for r in doc["requirements"] if r["verdict"] != "PASS"
+              and r["verdict"] != "SKIPPED"}
+    assert set(failed) == {rid}, {k: v["reason"] for k, v in failed.items()}
+    req = failed[rid]
+    assert req["verdict"] == "FAIL" and req["reason"]
+    offending = [e for c in req["checks"] if c["verdict"] == "FAIL"
+                 for ev in c["evidence"] for e in ev["log"] if "violation" in e]
+    assert offending, req["checks"]
+    assert target.key not in json.dumps(doc)  # credentials never reach the report
+    assert not doc["summary"]["conformant"]
+
+
+def test_the_report_is_written_in_the_suites_formats_when_the_simulator_stops(tmp_path):
+    report_dir = tmp_path / "report"
+    with simulator(["--client-report", str(report_dir), "--timing-profile", "fast"]) as sim:
+        t = Target(sim.url, report_dir)
+        asyncio.run(stamp_mismatch(t))
+        sim.process.terminate()
+        sim.process.wait(WAIT)
+    doc = json.loads((report_dir / "results.json").read_text())
+    assert set(doc) >= {"schema", "run", "summary", "requirements"}
+    assert doc["schema"] == "astrbot-conformance-results/1" and doc["run"]["kind"] == "client"
+    by_id = {r["id"]: r for r in doc["requirements"]}
+    assert set(by_id) == set(RULES)
+    assert {k for k in by_id["CLIENT-SPEAK-001"]} >= {"id", "level", "profile", "source", "text",
+                                                      "verdict", "reason", "checks"}
+    assert by_id["CLIENT-SPEAK-001"]["verdict"] == "FAIL"
+    assert by_id["CLIENT-AUTH-001"]["verdict"] == "SKIPPED"
+    junit = (report_dir / "junit.xml").read_text()
+    assert 'name="CLIENT-SPEAK-001 [MUST]"' in junit and "<failure" in junit
+    summary = (report_dir / "summary.md").read_text()
+    assert "| FAIL | `CLIENT-SPEAK-001` |" in summary and "seg_002" in summary
