@@ -23,6 +23,9 @@ ANY = "*"
 class FrameCheck:
     message: str | None  # the AsyncAPI message key, None when no message matches
     errors: tuple[str, ...]
+    # a server frame whose type the contract does not define (no message of its own: it met
+    # the generic fallback, or nothing): the type, reported as undocumented, not as an error
+    undocumented: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -50,8 +53,10 @@ class FrameSchemas:
         if not isinstance(frame, dict):
             return FrameCheck(None, (f"frame is a JSON {type(frame).__name__}, not an object",))
         entry = self._lookup(frame, mode, direction)
+        label = frame_type(frame)
         if entry is None:
-            label = frame.get("t", frame.get("type"))
+            if direction == "server" and isinstance(label, str):
+                return FrameCheck(None, (), undocumented=label)
             return FrameCheck(None, (f"no {mode} {direction} frame of type {label!r} "
                                      "in the contract",))
         key, validator = entry
@@ -59,7 +64,21 @@ class FrameSchemas:
             f"{'/'.join(map(str, e.absolute_path)) or '(frame)'}: {e.message}"
             for e in sorted(validator.iter_errors(frame), key=lambda e: list(e.absolute_path))
         )
-        return FrameCheck(key, errors)
+        fallback = self._index.get((mode, direction, "type", ANY))
+        undocumented = entry is fallback and frame.get("type") not in self.webchat_types()
+        return FrameCheck(key, errors, undocumented=frame["type"] if undocumented else None)
+
+    @functools.cached_property
+    def _webchat(self) -> frozenset[str]:
+        return frozenset(t for (m, d, disc, t) in self._index
+                         if m in ("chat", "openchat") and (d, disc) == ("server", "type")
+                         and t != ANY)
+
+    def webchat_types(self) -> frozenset[str]:
+        """The webchat item types the contract names (a message of its own in the chat or
+        openchat mode): seed 001 forwards "the normal webchat queue payloads" on every chat
+        channel, so a type one channel defines is documented on all of them."""
+        return self._webchat
 
     def _lookup(self, frame: dict, mode: str, direction: str):
         if mode == "live" and direction == "server" and "t" not in frame \
@@ -78,6 +97,18 @@ class FrameSchemas:
                 and isinstance(frame.get("type"), str):
             return self._index.get((mode, direction, "type", ANY))
         return None
+
+
+def frame_type(frame: dict):
+    """What a frame calls its type: `t`, else `type` (None when it names none)."""
+    return frame.get("t", frame.get("type"))
+
+
+def sse_types() -> frozenset[str]:
+    """The SSE event types of POST /api/v1/chat the contract defines: `session_id` first (seed
+    002 "server will create a new UUID session_id"; research SSE-004), then "the normal webchat
+    queue payloads" (seed 001), less the socket-only `session_bound` and `pong`."""
+    return schemas().webchat_types() - {"session_bound", "pong"}
 
 
 @functools.cache

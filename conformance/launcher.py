@@ -1,6 +1,10 @@
 """Start a throw-away simulator for `astrbot-conformance run --simulator`: a separate process
 (`python -m simulator`) on a free loopback port with a temporary data directory. The suite
-talks to it over the network only, as to any other target."""
+talks to it over the network only, as to any other target.
+
+The simulator's timing profile is chosen here, explicitly: `instant` by default (the suite
+places its races with directives; benchmarks measure the server, not modelled providers), or
+None for the simulator's own default (`realistic`)."""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from pathlib import Path
 from .outcomes import SuiteError
 
 STARTUP_TIMEOUT = 30.0
+DEFAULT_TIMING_PROFILE = "instant"
 
 
 def free_port() -> int:
@@ -43,15 +48,18 @@ class Launched:
 
 @contextmanager
 def simulator(extra_args: list[str] | None = None, env: dict | None = None,
-              log_path: Path | None = None):
+              log_path: Path | None = None,
+              timing_profile: str | None = DEFAULT_TIMING_PROFILE):
     """Yield a fresh simulator (its base URL and process); stop it, by its PID, afterwards."""
+    profile_args = ["--timing-profile", timing_profile] if timing_profile else []
     with tempfile.TemporaryDirectory(prefix="astrbot-sim-") as data_dir:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
         log = open(log_path or Path(data_dir) / "simulator.log", "w")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "-m", "simulator", "--host", "127.0.0.1", "--port", str(port),
-             "--data-dir", data_dir, "--log-level", "WARNING", *(extra_args or [])],
+             "--data-dir", data_dir, "--log-level", "WARNING", *profile_args,
+             *(extra_args or [])],
             stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )

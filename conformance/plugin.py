@@ -25,7 +25,7 @@ from . import report
 from .baseline import Baseline
 from .bootstrap import Credentials, bootstrap, cleanup
 from .catalogue import Catalogue, CatalogueError, load
-from .clients.transcript import Transcript
+from .clients.transcript import Transcript, undocumented_findings
 from .invariants import live_violations
 from .outcomes import (
     ERROR,
@@ -46,6 +46,10 @@ ORDER_REQUIREMENT = "LIVE-ORDER-001"
 # which requirement judges the frame schemas of the logs of each WebSocket path
 SCHEMA_REQUIREMENTS = {"/api/v1/live/ws": "LIVE-FRAME-001", "/api/v1/chat/ws": "V1-CHATWS-005",
                        **dict.fromkeys(JWT_PATHS, "JWT-FRAME-001")}
+# which requirement reports the frame (or SSE event) types the contract does not define
+UNDOCUMENTED_REQUIREMENTS = {"/api/v1/live/ws": "LIVE-FRAME-002",
+                             "/api/v1/chat/ws": "V1-CHATWS-006", "/api/v1/chat": "OPEN-CHAT-006",
+                             **dict.fromkeys(JWT_PATHS, "JWT-FRAME-002")}
 SESSION_PLUGIN = "astrbot-conformance-session"
 OPTIONS = ("base_url", "api_key", "jwt", "username", "password", "config", "timeout", "name",
            "slow_text", "allow_writes", "sandboxed")
@@ -267,11 +271,30 @@ class ConformanceRun:
                 verdict=FAIL if problems else PASS, message="\n".join(problems[:20]),
                 evidence=[t.as_evidence() for t in logs if t.schema_problems()][:3]))
 
+    def sweep_undocumented_types(self) -> None:
+        """Frames and SSE events of a type the contract does not define, on every path the run
+        read, whatever check read them: reported (NON-STRICT for a SHOULD), not absorbed."""
+        by_requirement: dict[str, list[Transcript]] = {}
+        for t in self.transcripts:
+            rid = UNDOCUMENTED_REQUIREMENTS.get(t.path or "")
+            if rid in self.results and any(e["dir"] == "<<" for e in t.entries):
+                by_requirement.setdefault(rid, []).append(t)
+        for rid, logs in by_requirement.items():
+            findings = undocumented_findings(logs)
+            broken = FAIL if self.results[rid].requirement.strict else NON_STRICT
+            self.results[rid].checks.append(report.CheckRecord(
+                nodeid=f"<frame and event types in {len(logs)} logs>",
+                verdict=broken if findings else PASS,
+                message="types the contract does not define:\n" + "\n".join(findings[:20])
+                if findings else "",
+                evidence=[t.as_evidence() for t in logs if t.undocumented()][:3]))
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
         if isinstance(self.credentials, Credentials):
             cleanup(self.credentials)
         self.sweep_frame_logs()
         self.sweep_frame_schemas()
+        self.sweep_undocumented_types()
         if self.load_errors:  # checks that could not even be loaded decide nothing
             reason = "the suite could not load its checks: " + "; ".join(self.load_errors)
             for result in self.results.values():

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import time
 
 from aiohttp import web
 
-from . import client_report
+from . import client_report, control
 from .auth import DEVELOPER_SCOPES, Authenticator, hash_password, now_iso
 from .backends.llm import SimLLM
 from .client_mode import ClientMode
 from .config import SimConfig
+from .faults import Faults
+from .faults import add_routes as add_fault_routes
+from .faults import middleware as fault_middleware
 from .history import StoreHistory
 from .http import (  # noqa: F401  (importing registers the operation handlers)
     api_keys,
@@ -44,7 +46,11 @@ class Simulator:
         self.config = config
         self.store = Store(config.data_dir)
         self.auth = Authenticator(self.store)
-        self.llm = SimLLM(delay_ms=config.llm_delay_ms)
+        self.timing = config.timing
+        self.llm = SimLLM(config.timing)
+        self.faults = Faults(enabled=config.faults or config.faults_file is not None)
+        if config.faults_file is not None:
+            self.faults.load_file(config.faults_file)  # FaultError: refused at start
         self.history = StoreHistory(self.store)
         self.hub = Hub()
         self.clients = ClientMode(enabled=config.client_mode)
@@ -79,10 +85,7 @@ class Simulator:
 
     @staticmethod
     def is_loopback(request: web.Request) -> bool:
-        try:
-            return ipaddress.ip_address(request.remote or "").is_loopback
-        except ValueError:
-            return False
+        return control.is_loopback(request)
 
     def close(self) -> None:
         self.store.close()
@@ -94,9 +97,12 @@ async def _not_found(request: web.Request):
 
 def create_app(config: SimConfig) -> web.Application:
     sim = Simulator(config)
-    app = web.Application(middlewares=[envelope_middleware],
-                          client_max_size=config.max_frame_bytes)
+    middlewares = [envelope_middleware]
+    if sim.faults.enabled:
+        middlewares.append(fault_middleware(sim.faults))
+    app = web.Application(middlewares=middlewares, client_max_size=config.max_frame_bytes)
     app[SIM] = sim
+    add_fault_routes(app, sim.faults)
     live = make_live_handlers(sim)
     add_operation_routes(app, sim, websocket_handlers=live)
     for path, handler in live.items():

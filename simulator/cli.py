@@ -9,7 +9,9 @@ import sys
 from aiohttp import web
 
 from .app import SIM, create_app
+from .backends import timing
 from .config import DEFAULT_HOST, DEFAULT_PORT, SimConfig
+from .faults import FaultError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -18,7 +20,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
     p.add_argument("--data-dir", default="data", help="data directory with the SQLite file")
     p.add_argument("--llm-delay-ms", type=float, default=None,
-                   help="pause between LLM deltas (default 0, or $ASTRBOT_SIM_LLM_DELAY_MS)")
+                   help="a fixed pause between LLM deltas instead of the profile's token rate "
+                        "(or $ASTRBOT_SIM_LLM_DELAY_MS)")
+    p.add_argument("--timing-profile", choices=sorted(timing.PROFILES), default=None,
+                   help=f"timing model (default {timing.DEFAULT_PROFILE}, or "
+                        "$ASTRBOT_SIM_TIMING_PROFILE, or the timing file's `profile`)")
+    p.add_argument("--timing-file", default=None, metavar="FILE",
+                   help="timing settings in TOML, YAML or JSON (or $ASTRBOT_SIM_TIMING_FILE)")
+    p.add_argument("--timing", action="append", default=[], metavar="NAME=VALUE",
+                   help=f"one timing setting ({', '.join(timing.SETTINGS)}); repeatable; "
+                        "beats $ASTRBOT_SIM_<NAME> and the timing file")
+    p.add_argument("--faults", action="store_true", default=None,
+                   help="enable the loopback-only fault control surface /_sim/faults "
+                        "(or ASTRBOT_SIM_FAULTS=1)")
+    p.add_argument("--faults-file", default=None, metavar="FILE",
+                   help="faults to arm at start (TOML, YAML or JSON); enables /_sim/faults")
     p.add_argument("--no-tts", action="store_true", help="answer live turns with bot_msg only")
     p.add_argument("--client-mode", action="store_true", default=None,
                    help="grade every client frame against the CLIENT-* requirements: report on "
@@ -33,15 +49,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
-    config = SimConfig.from_env(host=args.host, port=args.port, data_dir=args.data_dir,
-                                llm_delay_ms=args.llm_delay_ms,
-                                tts_enabled=False if args.no_tts else None,
-                                client_mode=True if args.client_report else args.client_mode,
-                                client_report_dir=args.client_report)
-    app = create_app(config)
+    try:
+        flags = {**timing.parse_assignments(args.timing), "llm_delay_ms": args.llm_delay_ms}
+        config = SimConfig.from_env(timing_profile=args.timing_profile,
+                                    timing_file=args.timing_file, timing_flags=flags,
+                                    host=args.host, port=args.port, data_dir=args.data_dir,
+                                    tts_enabled=False if args.no_tts else None,
+                                    client_mode=True if args.client_report
+                                    else args.client_mode,
+                                    client_report_dir=args.client_report,
+                                    faults=args.faults, faults_file=args.faults_file)
+        app = create_app(config)
+    except (timing.TimingError, FaultError) as exc:
+        print(f"astrbot-sim: {exc}", file=sys.stderr)
+        return 2
     sim = app[SIM]
     print(f"AstrBot simulator on http://{config.host}:{config.port} "
           f"(data: {sim.store.path})", flush=True)
+    print(f"  - timing profile {config.timing.profile}"
+          + (f"; faults on: {len(sim.faults.armed)} armed, control at /_sim/faults"
+             if sim.faults.enabled else ""), flush=True)
     for note in sim.bootstrap_messages:
         print(f"  - {note}", flush=True)
     web.run_app(app, host=config.host, port=config.port, print=None,

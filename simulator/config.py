@@ -1,10 +1,17 @@
-"""Simulator settings: command line first, then environment variables, then defaults."""
+"""Simulator settings: command line first, then environment variables, then defaults.
+
+The timing model has its own precedence (flag > `ASTRBOT_SIM_<SETTING>` > timing file >
+profile), resolved by `backends/timing.py`. `SimConfig()` built in code (tests, embedding) is
+`instant`; `astrbot-sim` (through `from_env`) is `realistic` unless told otherwise.
+"""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from .backends import timing as sim_timing
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 6185
@@ -24,7 +31,9 @@ class SimConfig:
     # credentials. The simulator only binds to loopback by default, so it is on.
     skip_default_password_auth: bool = True
     tts_enabled: bool = True
-    llm_delay_ms: float = 0.0  # pause between two LLM deltas; 0 = as fast as possible
+    timing: sim_timing.Timing = field(default_factory=sim_timing.Timing)  # instant
+    faults: bool = False  # the /_sim/faults control surface (faults.py)
+    faults_file: Path | None = None  # faults armed at start (enables the surface too)
     max_frame_bytes: int = 4 * 1024 * 1024
     # client mode (client_mode.py): grade the clients; write the report here when stopping
     client_mode: bool = False
@@ -34,9 +43,13 @@ class SimConfig:
         self.data_dir = Path(self.data_dir)
         if self.client_report_dir is not None:
             self.client_report_dir = Path(self.client_report_dir)
+        if self.faults_file is not None:
+            self.faults_file = Path(self.faults_file)
 
     @classmethod
-    def from_env(cls, **overrides) -> SimConfig:
+    def from_env(cls, timing_profile: str | None = None, timing_file: str | None = None,
+                 timing_flags: dict | None = None, **overrides) -> SimConfig:
+        """Raises `backends.timing.TimingError` for a bad timing profile, setting or file."""
         env = os.environ
         cfg = cls(
             admin_username=env.get("ASTRBOT_SIM_ADMIN_USERNAME") or None,
@@ -45,7 +58,9 @@ class SimConfig:
             client_mode=env.get("ASTRBOT_SIM_CLIENT_MODE", "0") not in ("0", "false", "off", ""),
             client_report_dir=env.get("ASTRBOT_SIM_CLIENT_REPORT") or None,
             tts_enabled=env.get("ASTRBOT_SIM_TTS", "1") not in ("0", "false", "off"),
-            llm_delay_ms=float(env.get("ASTRBOT_SIM_LLM_DELAY_MS", "0")),
+            timing=sim_timing.resolve(timing_profile, timing_flags, env, timing_file),
+            faults=env.get("ASTRBOT_SIM_FAULTS", "0").lower() not in ("", "0", "false", "off"),
+            faults_file=env.get("ASTRBOT_SIM_FAULTS_FILE") or None,
         )
         for key, value in overrides.items():
             if value is not None:

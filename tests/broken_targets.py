@@ -29,11 +29,12 @@ from jsonschema import Draft202012Validator
 
 from simulator.app import SIM, create_app
 from simulator.auth import AuthError
+from simulator.backends import speech
 from simulator.backends.llm import LLMFailure
 from simulator.config import SimConfig
 from simulator.http import validation
 from simulator.http.envelope import dumps
-from simulator.live.engine import Send, StartTurn
+from simulator.live.engine import Send, Speak, StartTurn, Transcribe
 
 LIVE_PATH = "/api/v1/live/ws"
 FAULT = web.AppKey("fault", str)
@@ -132,6 +133,10 @@ async def sequential_session(request: web.Request, handler):
                     await perform(session.llm_done(effect.turn))
                 except LLMFailure as exc:
                     await perform(session.llm_failed(effect.turn, str(exc)))
+            elif isinstance(effect, Speak):
+                await perform(session.spoken(effect.turn, speech.synthesize(effect.text)))
+            elif isinstance(effect, Transcribe):
+                await perform(session.transcribed(effect.turn, speech.transcribe(effect.pcm)))
 
     async for msg in ws:
         if msg.type is web.WSMsgType.TEXT:

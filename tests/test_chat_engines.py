@@ -54,7 +54,7 @@ def test_send_streams_saves_and_ends():
 
 def test_send_errors():
     session = LiveSession("alice", mode="chat")
-    assert frames(chat(session, t="send", message="text"))[0]["data"] == "message must be list"
+    assert frames(chat(session, t="send", message=5))[0]["data"] == "message must be list"
     empty = frames(chat(session, t="send", message=[{"type": "reply", "message_id": "x"}]))
     assert empty[0]["data"] == "Message content is empty"
     assert frames(chat(session, t="dance"))[0]["data"] == "Unsupported message type: dance"

@@ -1,5 +1,6 @@
 """The sans-I/O Live engine, driven directly: turn order as a Hypothesis property, busy,
-interrupt, audio turns and malformed input. No sockets, no sleeps: microseconds per case."""
+interrupt, audio turns, speech that takes time (`Transcribe` / `Speak` answered later) and
+malformed input. No sockets, no sleeps: microseconds per case."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
+from conformance.invariants import live_violations
+from simulator.backends import speech
 from simulator.backends.llm import parse as parse_directives
 from simulator.backends.llm import reply_for, split_deltas
-from simulator.live.engine import CancelTurn, LiveSession, Send, StartTurn
+from simulator.live.engine import CancelTurn, LiveSession, Send, Speak, StartTurn, Transcribe
 
 CONTENT = {"user_msg", "bot_delta_chunk", "bot_text_chunk", "response", "bot_msg"}
 
@@ -33,6 +36,18 @@ def frames(effects) -> list[dict]:
     return [e.frame for e in effects if isinstance(e, Send)]
 
 
+def spoken_at_once(session: LiveSession, effects) -> list[dict]:
+    """The frames of `effects`, every `Speak` answered at once (as the `instant` profile)."""
+    out, pending = [], list(effects)
+    while pending:
+        effect = pending.pop(0)
+        if isinstance(effect, Send):
+            out.append(effect.frame)
+        elif isinstance(effect, Speak):
+            pending[:0] = session.spoken(effect.turn, speech.synthesize(effect.text))
+    return out
+
+
 def run_turn(session: LiveSession, text: str) -> list[dict]:
     """text_input, then the deltas the simulator's LLM would stream, then done."""
     effects = session.receive_text(json.dumps({"t": "text_input", "text": text}))
@@ -40,8 +55,8 @@ def run_turn(session: LiveSession, text: str) -> list[dict]:
     start = next(e for e in effects if isinstance(e, StartTurn))
     clean, directives = parse_directives(start.text)
     for delta in split_deltas(reply_for(clean, directives), directives.chunk):
-        out += frames(session.llm_delta(start.turn, delta))
-    return out + frames(session.llm_done(start.turn))
+        out += spoken_at_once(session, session.llm_delta(start.turn, delta))
+    return out + spoken_at_once(session, session.llm_done(start.turn))
 
 
 def order_violations(turn: list[dict]) -> list[str]:
@@ -115,9 +130,9 @@ def test_busy_while_processing_leaves_the_turn_alone():
         {"t": "error", "data": "Session is busy", "code": "PROCESSING_ERROR"}]
     assert frames(session.receive_text('{"t":"end_speaking","stamp":"s"}'))[0]["code"] \
         == "PROCESSING_ERROR"
-    assert frames(session.llm_delta(start.turn, "Still here."))[0] == {
+    assert spoken_at_once(session, session.llm_delta(start.turn, "Still here."))[0] == {
         "t": "bot_delta_chunk", "data": {"text": "Still here."}}
-    assert frames(session.llm_done(start.turn))[-2] == {"t": "end"}
+    assert spoken_at_once(session, session.llm_done(start.turn))[-2] == {"t": "end"}
 
 
 def test_interrupt_stops_the_turn_and_keeps_its_text():
@@ -148,8 +163,75 @@ def test_audio_turn():
     out = frames(effects)
     assert out[0]["t"] == "metrics" and out[0]["data"]["input_type"] == "audio"
     assert "wav_assemble_time" in out[0]["data"] and out[1]["data"] == {"stt": "sim_stt"}
-    assert out[2]["t"] == "user_msg" and out[2]["data"]["text"].startswith("Audio of 1.00 seconds")
-    assert any(isinstance(e, StartTurn) for e in effects)
+    stt = effects[-1]
+    assert isinstance(stt, Transcribe) and stt.pcm == pcm and len(out) == 2
+    # speech-to-text runs: the session is processing, an interrupt does nothing (seed 000
+    # resets the flag when the text turn starts), another input is busy
+    assert session.receive_text('{"t":"interrupt"}') == []
+    assert frames(session.receive_text('{"t":"text_input","text":"x"}'))[0]["data"] \
+        == "Session is busy"
+    session.receive_text('{"t":"start_speaking","stamp":"s2"}')
+    session.receive_text(json.dumps({"t": "speaking_part", "data": "AAAA"}))
+    assert frames(session.receive_text('{"t":"end_speaking","stamp":"s2"}'))[0]["code"] \
+        == "PROCESSING_ERROR"
+    after = session.transcribed(stt.turn, speech.transcribe(stt.pcm))
+    assert frames(after)[0]["t"] == "user_msg"
+    assert frames(after)[0]["data"]["text"].startswith("Audio of 1.00 seconds")
+    assert isinstance(after[-1], StartTurn) and after[-1].turn == stt.turn
+    assert session.transcribed(stt.turn, "again") == []  # a late answer is dropped
+
+
+def test_speech_to_text_failure_ends_the_turn():
+    session = new_session()
+    session.receive_text('{"t":"start_speaking","stamp":"s1"}')
+    session.receive_text(json.dumps({"t": "speaking_part", "data": "AAAA"}))
+    stt = session.receive_text('{"t":"end_speaking","stamp":"s1"}')[-1]
+    assert frames(session.transcribe_failed(stt.turn, "boom")) == [
+        {"t": "error", "data": "Processing failed: boom", "code": "PROCESSING_ERROR"}]
+    assert frames(session.receive_text('{"t":"text_input","text":"next"}'))[1]["t"] \
+        == "user_msg"
+
+
+def test_audio_waits_for_speech_and_end_for_the_last_sentence():
+    """Speak is asked one sentence at a time; deltas go on meanwhile; end follows the audio."""
+    session = new_session()
+    start = session.receive_text('{"t":"text_input","text":"x"}')[-1]
+    first = session.llm_delta(start.turn, "One sentence here.")
+    assert isinstance(first[-1], Speak) and first[-1].text == "One sentence here."
+    second = session.llm_delta(start.turn, " And another one.")
+    assert frames(second) == [{"t": "bot_delta_chunk", "data": {"text": " And another one."}}]
+    assert not any(isinstance(e, Speak) for e in second)  # queued behind the first
+    assert not any(isinstance(e, Speak) for e in session.llm_done(start.turn))
+    assert [f["t"] for f in frames(session.llm_done(start.turn))] == []
+    audio = speech.synthesize("x")
+    out = session.spoken(start.turn, audio)
+    assert [f["t"] for f in frames(out)] == ["metrics", "bot_text_chunk", "response"]
+    assert isinstance(out[-1], Speak) and out[-1].text == " And another one."
+    last = frames(session.spoken(start.turn, audio))
+    assert [f["t"] for f in last] == ["bot_text_chunk", "response", "metrics", "metrics",
+                                      "end", "metrics"]
+    assert session.spoken(start.turn, audio) == []
+
+
+def test_speech_failure_ends_the_turn_and_stops_the_llm():
+    session = new_session()
+    start = session.receive_text('{"t":"text_input","text":"x"}')[-1]
+    speak = session.llm_delta(start.turn, "A whole sentence.")[-1]
+    out = session.speak_failed(speak.turn, "no voice")
+    assert frames(out) == [{"t": "error", "data": "Processing failed: no voice",
+                            "code": "PROCESSING_ERROR"}]
+    assert CancelTurn(start.turn) in out
+    assert session.llm_delta(start.turn, "late") == [] and session.spoken(start.turn, b"") == []
+
+
+def test_interrupt_while_speaking_drops_the_pending_audio():
+    session = new_session()
+    start = session.receive_text('{"t":"text_input","text":"x"}')[-1]
+    session.llm_delta(start.turn, "A whole sentence.")
+    session.llm_done(start.turn)
+    effects = session.receive_text('{"t":"interrupt"}')
+    assert frames(effects) == [{"t": "stop_play"}] and CancelTurn(start.turn) in effects
+    assert session.spoken(start.turn, speech.synthesize("x")) == []
 
 
 def test_audio_errors():
@@ -195,27 +277,48 @@ def test_disconnect_cancels_the_running_turn():
     assert session.disconnected() == [] and session.audio == bytearray()
 
 
+PCM = base64.b64encode(b"\x01\x00" * 800).decode()
+
+
 class LiveProtocol(RuleBasedStateMachine):
-    """Random client sequences and back-end events; the oracle is the frame-order rules."""
+    """Random client sequences and back-end events (deltas, the reply's end or failure, speech
+    answered late or failing), the oracle being the frame-order rules of the suite."""
 
     def __init__(self):
         super().__init__()
         self.session = new_session()
         self.log: list[dict] = []
         self.turn: int | None = None  # the running turn as the model sees it
+        self.transcribing = False
+        self.speak: Speak | None = None  # the sentence being synthesized
+        self.llm_done = False
         self.deltas: list[str] = []
+
+    def _end_turn(self) -> None:
+        self.turn, self.transcribing, self.speak, self.llm_done = None, False, None, False
 
     def _apply(self, effects) -> list[dict]:
         out = frames(effects)
         self.log += out
         for effect in effects:
             if isinstance(effect, StartTurn):
-                assert self.turn is None, "a turn started while another was running"
-                self.turn = effect.turn
-                self.deltas = split_deltas(reply_for("x", parse_directives("x")[1]), 1)
-            if isinstance(effect, CancelTurn):
+                assert self.turn is None or self.transcribing, "a turn started during another"
+                self.turn, self.transcribing = effect.turn, False
+                self.deltas = split_deltas(reply_for("x. Two sentences now. Three!",
+                                                     parse_directives("x")[1]), 1)
+            elif isinstance(effect, Transcribe):
+                assert self.turn is None
+                self.turn, self.transcribing = effect.turn, True
+            elif isinstance(effect, Speak):
+                assert effect.turn == self.turn and self.speak is None, "two Speak at once"
+                self.speak = effect
+            elif isinstance(effect, CancelTurn):
                 assert effect.turn == self.turn
-                self.turn = None
+                self._end_turn()
+        if any(f["t"] in ("end", "stop_play") for f in out) or any(
+                f["t"] == "error" and f.get("data", "").startswith("Processing failed")
+                for f in out):
+            self._end_turn()
         return out
 
     @rule(text=st.text(min_size=1, max_size=20).filter(str.strip))
@@ -228,46 +331,90 @@ class LiveProtocol(RuleBasedStateMachine):
             assert [f["t"] for f in out] == ["metrics", "user_msg"]
 
     @rule()
+    def voice(self):
+        busy = self.turn is not None
+        for raw in ('{"t":"start_speaking","stamp":"v"}',
+                    json.dumps({"t": "speaking_part", "data": PCM})):
+            assert self._apply(self.session.receive_text(raw)) == []
+        out = self._apply(self.session.receive_text('{"t":"end_speaking","stamp":"v"}'))
+        if busy:
+            assert out == [{"t": "error", "data": "Session is busy", "code": "PROCESSING_ERROR"}]
+        else:
+            assert [f["t"] for f in out] == ["metrics", "metrics"] and self.transcribing
+
+    @precondition(lambda self: self.transcribing)
+    @rule(fails=st.booleans())
+    def speech_to_text(self, fails):
+        if fails:
+            out = self._apply(self.session.transcribe_failed(self.turn, "stt down"))
+            assert [f["t"] for f in out] == ["error"] and self.turn is None
+        else:
+            out = self._apply(self.session.transcribed(self.turn, "heard you"))
+            assert [f["t"] for f in out] == ["user_msg"] and not self.transcribing
+
+    @rule()
     def interrupt(self):
-        running = self.turn is not None
+        running, transcribing = self.turn is not None, self.transcribing
         out = self._apply(self.session.receive_text('{"t":"interrupt"}'))
-        assert out == ([{"t": "stop_play"}] if running else [])
-        assert self.turn is None
+        assert out == ([{"t": "stop_play"}] if running and not transcribing else [])
+        assert (self.turn is not None) == transcribing
 
     @rule(junk=st.sampled_from(["nope", "[]", "{}", '{"t":"x"}', '{"t":"text_input"}']))
     def junk(self, junk):
         out = self._apply(self.session.receive_text(junk))
         assert [f["t"] for f in out] == ["error"]
 
-    @precondition(lambda self: self.turn is not None and self.deltas)
+    def _streaming(self) -> bool:
+        return self.turn is not None and not self.transcribing and not self.llm_done
+
+    @precondition(lambda self: self._streaming() and self.deltas)
     @rule()
     def delta(self):
         out = self._apply(self.session.llm_delta(self.turn, self.deltas.pop(0)))
         assert out[0]["t"] == "bot_delta_chunk"
 
-    @precondition(lambda self: self.turn is not None)
+    @precondition(lambda self: self._streaming())
     @rule()
     def done(self):
         turn = self.turn
         out = self._apply(self.session.llm_done(turn))
-        assert [f["t"] for f in out][-2:] == ["end", "metrics"]
-        self.turn = None
+        if self.speak is None:
+            assert [f["t"] for f in out][-2:] == ["end", "metrics"] and self.turn is None
+        else:
+            assert "end" not in [f["t"] for f in out]
+            self.llm_done = True
         assert self.session.llm_delta(turn, "late") == []
 
+    @precondition(lambda self: self._streaming())
+    @rule()
+    def llm_fails(self):
+        out = self._apply(self.session.llm_failed(self.turn, "boom"))
+        assert [f["t"] for f in out] == ["error"] and self.turn is None
+
+    @precondition(lambda self: self.speak is not None)
+    @rule(fails=st.booleans())
+    def speech(self, fails):
+        speak, self.speak = self.speak, None
+        if fails:
+            self._apply(self.session.speak_failed(speak.turn, "tts down"))
+            assert self.turn is None
+        else:
+            out = self._apply(self.session.spoken(speak.turn, b"RIFF"))
+            assert [f["t"] for f in out if f["t"] != "metrics"][:2] \
+                == ["bot_text_chunk", "response"]
+
     @invariant()
-    def nothing_of_a_turn_after_its_terminal(self):
+    def frames_follow_the_seed_order(self):
+        assert live_violations(self.log) == []
         open_turn = False
         for f in self.log:
             t = f["t"]
             if t == "user_msg":
-                assert not open_turn, "a user_msg inside a running turn"
                 open_turn = True
-            elif t in ("end", "stop_play"):
-                assert open_turn, f"{t} outside a turn"
+            elif t in ("end", "stop_play") or (t == "error" and f["data"].startswith(
+                    "Processing failed")):
                 open_turn = False
-            elif t in CONTENT:
-                assert open_turn, f"{t} outside a turn"
-        assert open_turn == (self.turn is not None)
+        assert open_turn == (self.turn is not None and not self.transcribing)
 
 
 TestLiveProtocol = LiveProtocol.TestCase

@@ -129,6 +129,7 @@ class LiveClient:
         try:
             await self.ws.send(data)
         except ConnectionClosed as exc:
+            self.transcript.add("<<", {"close": _code(exc), "reason": _reason(exc)})
             raise TargetClosed(_code(exc), _reason(exc), "before the suite could send") from exc
 
     # receiving ------------------------------------------------------------------------------
@@ -144,23 +145,27 @@ class LiveClient:
             self.transcript.add("<<", {"close": _code(exc), "reason": _reason(exc)})
             raise TargetClosed(_code(exc), _reason(exc), f"while the suite waited for "
                                f"{waiting_for}") from exc
-        frame, errors = self._check(raw)
-        self.transcript.add("<<", frame, schema_errors=list(errors) or None)
+        frame, errors, undocumented = self._check(raw)
+        self.transcript.add("<<", frame, schema_errors=list(errors) or None,
+                            undocumented=undocumented)
         self.received.append(frame)
         if errors:
             self.problems.append(f"frame #{len(self.received)} {_short(frame)}: "
                                  + "; ".join(errors))
         return frame
 
-    def _check(self, raw) -> tuple[dict, tuple[str, ...]]:
+    def _check(self, raw) -> tuple[dict, tuple[str, ...], str | None]:
+        """The decoded frame, its schema errors, and its type if the contract lacks it."""
         if isinstance(raw, bytes):
-            return {"_binary_bytes": len(raw)}, ("a binary frame; the protocol uses JSON text",)
+            return {"_binary_bytes": len(raw)}, ("a binary frame; the protocol uses JSON text",), \
+                None
         try:
             frame = json.loads(raw)
         except ValueError:
-            return {"_raw": raw[:500]}, ("not JSON",)
+            return {"_raw": raw[:500]}, ("not JSON",), None
         check = schemas().check(frame, frame_mode(self.mode, frame), "server")
-        return (frame if isinstance(frame, dict) else {"_json": frame}), check.errors
+        return (frame if isinstance(frame, dict) else {"_json": frame}), check.errors, \
+            check.undocumented
 
     async def quiet(self, seconds: float) -> list[dict]:
         """Everything received during `seconds` of listening (returns early on close)."""

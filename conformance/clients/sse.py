@@ -1,15 +1,18 @@
 """Reading a chat answer that streams as Server-Sent Events: line by line, every read bounded
 by the timeout, at most MAX_EVENTS, stopping at the `end` event. A JSON answer (an error
-envelope instead of a stream) is returned as such."""
+envelope instead of a stream) is returned as such. An event whose `type` the contract does not
+define (`conformance.frames.sse_types`) is marked `undocumented` in the wire log."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import aiohttp
 
+from ..frames import sse_types
 from ..outcomes import SuiteError
 from .http import TargetTimeout
 from .transcript import Transcript
@@ -33,6 +36,7 @@ class SseResult:
 async def post_sse(url: str, *, json_body: dict, headers: dict, timeout: float,
                    transcript: Transcript) -> SseResult:
     transcript.add(">>", {"method": "POST", "url": url, "headers": headers, "json": json_body})
+    transcript.kind, transcript.path = "sse", urlsplit(url).path
     try:
         async with aiohttp.ClientSession() as session, session.post(
                 url, json=json_body, headers=headers,
@@ -76,7 +80,9 @@ async def _read_events(resp, result: SseResult, timeout: float, transcript: Tran
                 event = {"_raw": payload}
                 result.malformed.append(payload[:200])
             result.events.append(event)
-            transcript.add("<<", event)
+            kind = event.get("type") if isinstance(event, dict) else None
+            transcript.add("<<", event, undocumented=kind if isinstance(kind, str)
+                           and kind not in sse_types() else None)
             if isinstance(event, dict) and event.get("type") == "end":
                 return
         elif line and not line.startswith(("event:", "id:", "retry:")):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -10,8 +11,8 @@ from dataclasses import dataclass, field
 class Transcript:
     title: str
     entries: list[dict] = field(default_factory=list)
-    kind: str = "log"  # "websocket-live", "websocket-chat", "websocket-openchat", "http"
-    path: str | None = None  # the WebSocket path, for WebSocket logs
+    kind: str = "log"  # "websocket-live", "websocket-chat", "websocket-openchat", "http", "sse"
+    path: str | None = None  # the WebSocket path, or the path of an SSE stream
     started: float = field(default_factory=time.monotonic)
 
     def add(self, direction: str, payload, **extra) -> None:
@@ -33,5 +34,25 @@ class Transcript:
         return [f"{self.title}: frame at {e['at_ms']} ms: {'; '.join(e['schema_errors'])}"
                 for e in self.entries if e.get("schema_errors")]
 
+    def undocumented(self) -> list[dict]:
+        """Frames or events received whose type the contract does not define, as recorded."""
+        return [e for e in self.entries if e.get("undocumented")]
+
     def as_evidence(self) -> dict:
         return {"title": self.title, "kind": self.kind, "log": self.entries}
+
+
+def undocumented_findings(logs: list[Transcript]) -> list[str]:
+    """One line per frame or event type the contract does not define, over `logs`: how often
+    it came, where first (log title, path, time) and that first frame as the example."""
+    seen: dict[str, list] = {}
+    for log in logs:
+        for entry in log.undocumented():
+            seen.setdefault(entry["undocumented"], []).append((log, entry))
+    lines = []
+    for kind, hits in sorted(seen.items()):
+        log, entry = hits[0]
+        example = json.dumps(entry["data"], ensure_ascii=False)[:300]
+        lines.append(f"type {kind!r} ({len(hits)}x), first on {log.path or '?'} in "
+                     f"{log.title!r} at {entry['at_ms']} ms: {example}")
+    return lines

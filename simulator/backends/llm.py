@@ -6,21 +6,27 @@ the text the model "sees":
     reply=TEXT      answer exactly TEXT
     sentences=N     answer with N sentences (a long reply)
     delay=MS        pause MS milliseconds before every delta (a slow reply)
-    first_delay=MS  pause before the first delta only
+    first_delay=MS  time to the first delta (instead of the timing model's)
     chunk=N         N words per delta (default 1)
     fail            fail before the first delta
     fail_after=N    fail after N deltas
     tts=off         no audio for this turn (the Live API then answers with bot_msg)
 
-Without directives the reply is "You said: <text>. I am the AstrBot simulator."
+Without directives the reply is "You said: <text>. I am the AstrBot simulator." (so a long
+user text gets a long reply). Pace comes from the timing model (`timing.py`): time to the first
+delta, then a token rate, never faster than its floors; the directives replace those figures
+for one turn and the floors still apply, so no turn is ever over in one step of the event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from .timing import QUANTUM_S, Timing
 
 DIRECTIVE = re.compile(r"\[\[sim:([a-z_]+)(?:=([^\]]*))?\]\]")
 MAX_SENTENCES = 500
@@ -36,7 +42,7 @@ class Directives:
     reply: str | None = None
     sentences: int | None = None
     delay_ms: float | None = None
-    first_delay_ms: float = 0.0
+    first_delay_ms: float | None = None
     chunk: int = 1
     fail: bool = False
     fail_after: int | None = None
@@ -90,19 +96,28 @@ def split_deltas(reply: str, chunk: int) -> list[str]:
 class SimLLM:
     model = "sim-llm"
 
-    def __init__(self, delay_ms: float = 0.0):
-        self.delay_ms = delay_ms
+    def __init__(self, timing: Timing | None = None):
+        self.timing = timing or Timing()
 
-    async def stream(self, user_text: str) -> AsyncIterator[str]:
+    async def stream(self, user_text: str, rng: random.Random | None = None,
+                     overrides: dict | None = None) -> AsyncIterator[str]:
+        """The reply's deltas, paced. `overrides` replace directive fields for this turn (the
+        simulator's faults use them: a slow or failing turn without changing the client)."""
         clean, d = parse(user_text)
+        if overrides:
+            d = replace(d, **overrides)
+        timing = self.timing
+        loop = asyncio.get_running_loop()
+        due = loop.time() + timing.ttft_seconds(rng, d.first_delay_ms) + (d.delay_ms or 0) / 1000
+        await asyncio.sleep(max(0.0, due - loop.time()))  # always: the turn is never atomic
         if d.fail:
             raise LLMFailure("simulated LLM failure")
-        delay = (d.delay_ms if d.delay_ms is not None else self.delay_ms) / 1000
-        if d.first_delay_ms:
-            await asyncio.sleep(d.first_delay_ms / 1000)
         for index, delta in enumerate(split_deltas(reply_for(clean, d), d.chunk)):
             if d.fail_after is not None and index >= d.fail_after:
                 raise LLMFailure(f"simulated LLM failure after {index} deltas")
-            if delay:  # a paced reply: an interrupt can land between two deltas
-                await asyncio.sleep(delay)
+            if index:
+                due += timing.delta_seconds(delta, rng, d.delay_ms)
+                pause = due - loop.time()
+                if pause > QUANTUM_S:  # due soon: goes out with this group
+                    await asyncio.sleep(pause)
             yield delta

@@ -30,9 +30,9 @@ def message_text(message) -> str:
         texts = []
         for part in message:
             kind = part.get("type")
-            if kind == "plain":
+            if kind in ("plain", "text"):  # seed 004 MessagePart adds `text` (and `audio`)
                 texts.append(part.get("text") or "")
-            elif kind in MEDIA:
+            elif kind in (*MEDIA, "audio"):
                 if not part.get("attachment_id"):
                     raise ApiError(400, f"{kind} part missing attachment_id")
                 raise ApiError(400, f"attachment not found: {part['attachment_id']}")

@@ -36,12 +36,12 @@ def chat_text(ctx: Ctx, message) -> tuple[str, list[dict]]:
     kept = []
     for part in message:
         kind = part.get("type")
-        if kind == "plain" and part.get("text"):
+        if kind in ("plain", "text") and part.get("text"):  # seed 004 MessagePart adds `text`
             kept.append({"type": "plain", "text": part["text"]})
         elif kind == "reply" and part.get("message_id"):
             kept.append({"type": "reply", "message_id": part["message_id"],
                          "selected_text": part.get("selected_text", "")})
-        elif kind in MEDIA and part.get("attachment_id"):
+        elif kind in (*MEDIA, "audio") and part.get("attachment_id"):  # seed 004: `audio`
             stored = ctx.sim.store.attachment(part["attachment_id"])
             if stored:
                 kept.append({"type": stored["kind"], "attachment_id": stored["attachment_id"],

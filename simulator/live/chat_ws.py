@@ -106,7 +106,7 @@ class ChatSocket:
         self.reply = Reply(self.replies_started, session_id, message_id, self.clock())
         return [Send({"type": "session_id", "data": None, "session_id": session_id,
                       "message_id": message_id}),
-                StartTurn(self.reply.id, text)]
+                StartTurn(self.reply.id, text, chat=True)]
 
     def _current(self, turn_id: int) -> Reply | None:
         return self.reply if self.reply is not None and self.reply.id == turn_id else None

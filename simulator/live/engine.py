@@ -12,9 +12,17 @@ Turn order for `text_input` (seed 000, `_process_live_user_text`):
     -> [metrics{tts_*} | bot_msg when no audio was streamed] -> end
     -> metrics{wav_to_tts_total_time}
 For audio (`start_speaking` / `speaking_part` / `end_speaking`) the turn opens with
-metrics{wav_assemble_time, input_type:"audio"} and metrics{stt} instead.
-`interrupt` during a turn: stop_play, the turn is cancelled and its partial text kept.
+metrics{wav_assemble_time, input_type:"audio"} and metrics{stt} instead, then speech-to-text
+runs (a `Transcribe` effect; the adapter answers with `transcribed`) and the turn goes on from
+user_msg. The session is processing from `end_speaking` on.
+`interrupt` during a turn: stop_play, the turn is cancelled and its partial text kept. During
+speech-to-text it does nothing (seed 000 resets the flag when the text turn starts).
 A second `text_input` / `end_speaking` during a turn: the busy error; the turn goes on.
+
+Speech takes time, so the engine asks for it and is told when it is done: `Speak` one sentence
+at a time per turn (the adapter answers with `spoken` or `speak_failed`), in sentence order;
+bot_text_chunk + response go out when its audio is ready, while later deltas may stream on,
+and the turn's closing frames (metrics, end) wait for the last sentence's audio.
 """
 
 from __future__ import annotations
@@ -30,7 +38,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from ..backends import llm as sim_llm
-from ..backends import speech
 from ..history import History, MemoryHistory
 
 # effects ---------------------------------------------------------------------------------------
@@ -43,13 +50,32 @@ class Send:
 
 @dataclass(frozen=True)
 class StartTurn:
+    """Stream the LLM's reply to `text`; feed it back with llm_delta / llm_done / llm_failed."""
+
     turn: int
     text: str
+    chat: bool = False  # a chat-mode reply (no speech)
 
 
 @dataclass(frozen=True)
 class CancelTurn:
     turn: int
+
+
+@dataclass(frozen=True)
+class Transcribe:
+    """Run speech-to-text on `pcm` (16 kHz mono 16-bit); answer with `transcribed`."""
+
+    turn: int
+    pcm: bytes
+
+
+@dataclass(frozen=True)
+class Speak:
+    """Synthesize `text` (one sentence); answer with `spoken` (WAV bytes) or `speak_failed`."""
+
+    turn: int
+    text: str
 
 
 @dataclass(frozen=True)
@@ -60,7 +86,7 @@ class Subscribe:
     subscription_id: str
 
 
-Effect = Send | StartTurn | CancelTurn | Subscribe
+Effect = Send | StartTurn | CancelTurn | Subscribe | Transcribe | Speak
 
 # errors (seed 000 texts and codes) ---------------------------------------------------------------
 
@@ -112,6 +138,11 @@ class Turn:
     first_delta_at: float | None = None
     first_audio_at: float | None = None
     tts_seconds: float = 0.0
+    transcribing: bool = False  # speech-to-text still running: no user_msg yet
+    speaking: str | None = None  # the sentence being synthesized
+    speak_started: float = 0.0
+    to_speak: list[str] = field(default_factory=list)  # sentences waiting for their turn
+    llm_done_at: float | None = None  # the reply is complete; end waits for the audio
 
 
 @dataclass
@@ -138,8 +169,6 @@ class LiveSession:
     mode: str | None = "live"
     tts_enabled: bool = True
     clock: Callable[[], float] = time.time
-    tts: Callable[[str], bytes] = speech.synthesize
-    stt: Callable[[bytes], str] = speech.transcribe
     max_audio_bytes: int = 2 * 16_000 * 120  # two minutes of 16 kHz 16-bit mono
     max_frame_chars: int = 4 * 1024 * 1024
     history: History = field(default_factory=MemoryHistory)
@@ -206,6 +235,8 @@ class LiveSession:
         if self.chat_turn is not None:
             return [Send(chat_error("Session is busy", "PROCESSING_ERROR"))]
         parts = frame.get("message")
+        if isinstance(parts, str):  # seed 001: the message-part schema of POST /api/v1/chat
+            parts = [{"type": "plain", "text": parts}]
         if not isinstance(parts, list):
             return [Send(chat_error("message must be list", INVALID))]
         content = [p for p in parts if _meaningful_part(p)]
@@ -223,7 +254,7 @@ class LiveSession:
         self.chat_turn = ChatTurn(self.turns_started, session_id, message_id, self.clock(),
                                   saved.llm_checkpoint_id)
         return [Send(chat_frame("user_message_saved", data=saved.as_data())),
-                StartTurn(self.chat_turn.id, text)]
+                StartTurn(self.chat_turn.id, text, chat=True)]
 
     def _chat_interrupt(self) -> list[Effect]:
         turn, effects = self.chat_turn, []
@@ -295,6 +326,7 @@ class LiveSession:
         return []
 
     def _end_speaking(self, frame: dict) -> list[Effect]:
+        received = self.clock()
         if self.phase is Phase.PROCESSING:
             return [Send(dict(BUSY))]
         stamp = frame.get("stamp")
@@ -308,15 +340,33 @@ class LiveSession:
         self.audio.clear()
         if not pcm:
             return [Send(live_error("Audio assembly failed: no audio received", None))]
-        started = self.clock()
-        transcript = self.stt(pcm)
         assembled = self.clock()
-        effects: list[Effect] = [
-            Send({"t": "metrics", "data": {"wav_assemble_time": assembled - started,
-                                           "input_type": "audio"}}),
-            Send({"t": "metrics", "data": {"stt": "sim_stt"}}),
-        ]
-        return effects + self._start_turn(transcript, started)
+        self.turns_started += 1
+        self.turn = Turn(self.turns_started, "", assembled, tts=self.tts_enabled,
+                         transcribing=True)
+        self.phase = Phase.PROCESSING
+        return [Send({"t": "metrics", "data": {"wav_assemble_time": assembled - received,
+                                               "input_type": "audio"}}),
+                Send({"t": "metrics", "data": {"stt": "sim_stt"}}),
+                Transcribe(self.turn.id, pcm)]
+
+    def transcribed(self, turn_id: int, text: str) -> list[Effect]:
+        """Speech-to-text is done: the turn goes on as a text turn (seed 000 `_process_audio`)."""
+        turn = self._current(turn_id)
+        if turn is None or not turn.transcribing:
+            return []
+        turn.transcribing = False
+        turn.user_text = text
+        _, directives = sim_llm.parse(text)
+        turn.tts = self.tts_enabled and directives.tts
+        return [Send({"t": "user_msg", "data": {"text": text, "ts": self._ms()}}),
+                StartTurn(turn.id, text)]
+
+    def transcribe_failed(self, turn_id: int, message: str) -> list[Effect]:
+        if self._current(turn_id) is None:
+            return []
+        self._finish()
+        return [Send(live_error(f"Processing failed: {message}", "PROCESSING_ERROR"))]
 
     def _text_input(self, frame: dict) -> list[Effect]:
         if self.phase is Phase.PROCESSING:
@@ -332,7 +382,7 @@ class LiveSession:
 
     def _interrupt(self, frame: dict) -> list[Effect]:
         turn = self.turn
-        if self.phase is not Phase.PROCESSING or turn is None:
+        if self.phase is not Phase.PROCESSING or turn is None or turn.transcribing:
             return []  # nothing to stop: seed 000 only raises a flag the next turn resets
         self._save_live_turn(turn, interrupted=True)
         self._finish()
@@ -382,7 +432,7 @@ class LiveSession:
         if chat is not None:
             return self._chat_delta(chat, delta) if delta else []
         turn = self._current(turn_id)
-        if turn is None or not delta:
+        if turn is None or not delta or turn.llm_done_at is not None or turn.transcribing:
             return []
         if turn.first_delta_at is None:
             turn.first_delta_at = self.clock()
@@ -400,13 +450,21 @@ class LiveSession:
         if chat is not None:
             return self._chat_done(chat)
         turn = self._current(turn_id)
-        if turn is None:
+        if turn is None or turn.llm_done_at is not None or turn.transcribing:
             return []
         effects: list[Effect] = []
         if turn.tts and turn.unspoken:
             effects += self._speak(turn, turn.unspoken)
             turn.unspoken = ""
-        done = self.clock()
+        turn.llm_done_at = self.clock()
+        if turn.speaking is not None:
+            return effects  # the closing frames follow the last sentence's audio
+        return effects + self._close(turn)
+
+    def _close(self, turn: Turn) -> list[Effect]:
+        """The closing frames of a complete turn, once its reply and all its audio are out."""
+        effects: list[Effect] = []
+        done = turn.llm_done_at if turn.llm_done_at is not None else self.clock()
         first = turn.first_delta_at if turn.first_delta_at is not None else done
         effects.append(Send({"t": "metrics", "data": {"llm_ttft": first - turn.started,
                                                       "llm_total_time": done - turn.started}}))
@@ -432,16 +490,19 @@ class LiveSession:
             self._save_chat_reply(chat, interrupted=True)
             self.chat_turn = None
             return [Send(chat_error(f"Processing failed: {message}", "PROCESSING_ERROR"))]
-        if self._current(turn_id) is None:
+        turn = self._current(turn_id)
+        if turn is None:
             return []
         self._finish()
-        return [Send(live_error(f"Processing failed: {message}", "PROCESSING_ERROR"))]
+        return [Send(live_error(f"Processing failed: {message}", "PROCESSING_ERROR")),
+                CancelTurn(turn.id)]  # stops its speech too
 
     def disconnected(self) -> list[Effect]:
         """The socket is gone: stop running turns, keep what they said, drop buffered audio."""
         effects: list[Effect] = []
         if self.phase is Phase.PROCESSING and self.turn is not None:
-            self._save_live_turn(self.turn, interrupted=True)
+            if not self.turn.transcribing:  # no user text yet: nothing to keep
+                self._save_live_turn(self.turn, interrupted=True)
             effects.append(CancelTurn(self.turn.id))
         if self.chat_turn is not None:
             self._save_chat_reply(self.chat_turn, interrupted=True)
@@ -472,16 +533,41 @@ class LiveSession:
             turn.unspoken = turn.unspoken[cut:]
 
     def _speak(self, turn: Turn, text: str) -> list[Effect]:
-        before = self.clock()
-        audio = self.tts(text)
+        """Ask for one sentence's audio, or queue it behind the one being synthesized."""
+        if turn.speaking is not None:
+            turn.to_speak.append(text)
+            return []
+        turn.speaking, turn.speak_started = text, self.clock()
+        return [Speak(turn.id, text)]
+
+    def spoken(self, turn_id: int, audio: bytes) -> list[Effect]:
+        """A sentence's audio is ready: its bot_text_chunk and response, then the next sentence
+        (a `Speak`, always the last effect) or the turn's closing frames."""
+        turn = self._current(turn_id)
+        if turn is None or turn.speaking is None:
+            return []  # a late answer for an interrupted or failed turn
         after = self.clock()
-        turn.tts_seconds += after - before
+        turn.tts_seconds += after - turn.speak_started
         effects: list[Effect] = []
         if turn.first_audio_at is None:
             turn.first_audio_at = after
             effects.append(Send({"t": "metrics",
                                  "data": {"speak_to_first_frame": after - turn.started}}))
         turn.audio_chunks += 1
-        effects.append(Send({"t": "bot_text_chunk", "data": {"text": text}}))
+        effects.append(Send({"t": "bot_text_chunk", "data": {"text": turn.speaking}}))
         effects.append(Send({"t": "response", "data": base64.b64encode(audio).decode("ascii")}))
+        turn.speaking = None
+        if turn.to_speak:
+            effects += self._speak(turn, turn.to_speak.pop(0))
+        elif turn.llm_done_at is not None:
+            effects += self._close(turn)
         return effects
+
+    def speak_failed(self, turn_id: int, message: str) -> list[Effect]:
+        """Text-to-speech failed: the turn ends with a processing error (its LLM stops)."""
+        turn = self._current(turn_id)
+        if turn is None:
+            return []
+        self._finish()
+        return [Send(live_error(f"Processing failed: {message}", "PROCESSING_ERROR")),
+                CancelTurn(turn.id)]

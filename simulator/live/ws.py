@@ -13,6 +13,12 @@ overtaken by, or slip in after, the `stop_play` that the interrupt produced. The
 everything queued at once as one write of ready-made text frames (RFC 6455, unmasked, no
 extensions: the socket is opened with compression off), a socket call per batch instead of per
 frame, and waits when the peer reads slower than the server writes.
+
+The adapter also carries out the engine's slow effects with the timing model
+(`backends/timing.py`): the LLM stream (`StartTurn`), speech-to-text (`Transcribe`) and
+text-to-speech (`Speak`, at once when the model gives it no time), each turn with its own
+seeded jitter and the fault armed for it, if any (`faults.py`). While they wait, the reader
+keeps reading: a frame that arrives during a turn is handled during it.
 """
 
 from __future__ import annotations
@@ -21,19 +27,26 @@ import asyncio
 import contextlib
 import logging
 import struct
+from collections import OrderedDict
+from dataclasses import dataclass
 
 from aiohttp import WSMsgType, web
 
 from ..auth import AuthError
+from ..backends import speech
 from ..backends.llm import LLMFailure
+from ..faults import Fault
 from ..http.envelope import dumps
 from .chat_ws import ChatSocket
-from .engine import CancelTurn, LiveSession, Send, StartTurn, Subscribe
+from .engine import CancelTurn, LiveSession, Send, Speak, StartTurn, Subscribe, Transcribe
 
 log = logging.getLogger("astrbot_sim.live")
 POLICY_VIOLATION = 1008
 TRANSPORT_MAX_MSG = 16 * 1024 * 1024  # beyond this aiohttp closes with 1009 (message too big)
 WRITE_HIGH_WATER = 1024 * 1024  # bytes buffered for a slow reader before the writer waits
+DROP = object()  # in the outbox: close the connection without a close frame (a fault)
+KEPT_PLANS = 8  # per-turn plans remembered per connection (turns overlap on unified sockets)
+BYTES_PER_AUDIO_SECOND = 2 * speech.SAMPLE_RATE
 
 
 def text_frame(payload: str) -> bytes:
@@ -144,44 +157,126 @@ def make_live_handlers(sim) -> dict:
     }
 
 
+@dataclass
+class TurnPlan:
+    """What the adapter decided for one turn when it started: its jitter and its fault."""
+
+    rng: object
+    fault: Fault | None
+
+
 async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
                       session: LiveSession | ChatSocket) -> None:
     """Move frames between the socket and a protocol engine (either WebSocket protocol)."""
-    outbox: asyncio.Queue[dict] = asyncio.Queue()
-    turns: dict[int, asyncio.Task] = {}
+    outbox: asyncio.Queue = asyncio.Queue()
+    tasks: dict[int, set[asyncio.Task]] = {}
+    plans: OrderedDict[int, TurnPlan] = OrderedDict()
+    timing = sim.timing
+    username = session.username
+
+    def plan(turn_id: int, channel: str) -> TurnPlan:
+        found = plans.get(turn_id)
+        if found is None:
+            found = plans[turn_id] = TurnPlan(timing.rng(username, turn_id),
+                                              sim.faults.take_turn(username, channel))
+            if len(plans) > KEPT_PLANS:
+                plans.popitem(last=False)
+        return found
+
+    def spawn(turn_id: int, coro) -> None:
+        task = asyncio.create_task(coro)
+        running = tasks.setdefault(turn_id, set())
+        running.add(task)
+        task.add_done_callback(running.discard)
 
     def apply(effects) -> None:
         for effect in effects:
             if isinstance(effect, Send):
                 outbox.put_nowait(effect.frame)
             elif isinstance(effect, StartTurn):
-                turns[effect.turn] = asyncio.create_task(run_turn(effect.turn, effect.text))
+                channel = "chat" if effect.chat else "text"
+                spawn(effect.turn, run_turn(effect.turn, effect.text, plan(effect.turn, channel)))
+            elif isinstance(effect, Speak):
+                speak(effect)
+            elif isinstance(effect, Transcribe):
+                spawn(effect.turn, run_stt(effect, plan(effect.turn, "audio")))
             elif isinstance(effect, CancelTurn):
-                task = turns.pop(effect.turn, None)
-                if task is not None:
-                    task.cancel()
+                current = asyncio.current_task()
+                for task in tasks.pop(effect.turn, ()):
+                    if task is not current:
+                        task.cancel()
             elif isinstance(effect, Subscribe):
                 sid = effect.session_id
                 sim.hub.subscribe(sid, id(session),
                                   lambda text, sid=sid: apply(session.pushed(sid, text)))
 
-    async def run_turn(turn_id: int, text: str) -> None:
+    def speak(effect: Speak | None) -> None:
+        """Sentences the model gives no time are synthesized in this step, one after another
+        (a loop, not recursion: a delta can complete hundreds of sentences)."""
+        while effect is not None:
+            turn_plan = plan(effect.turn, "text")
+            seconds = timing.tts_seconds(effect.text, turn_plan.rng)
+            failing = turn_plan.fault is not None and turn_plan.fault.kind == "tts_fail"
+            if seconds > 0:
+                spawn(effect.turn, run_tts(effect, seconds, failing))
+                return
+            if failing:
+                apply(session.speak_failed(effect.turn, "simulated text-to-speech failure"))
+                return
+            effects = session.spoken(effect.turn, speech.synthesize(effect.text))
+            effect = effects.pop() if effects and isinstance(effects[-1], Speak) else None
+            apply(effects)
+
+    async def run_turn(turn_id: int, text: str, turn_plan: TurnPlan) -> None:
+        fault = turn_plan.fault
+        drop_after = fault.after_deltas if fault is not None and fault.kind == "drop" else None
         try:
-            async for delta in sim.llm.stream(text):
+            sent = 0
+            async for delta in sim.llm.stream(text, turn_plan.rng,
+                                              fault.llm_overrides() if fault else None):
+                if drop_after is not None and sent >= drop_after:
+                    outbox.put_nowait(DROP)
+                    return
                 apply(session.llm_delta(turn_id, delta))
+                sent += 1
+            if drop_after is not None:
+                outbox.put_nowait(DROP)
+                return
             apply(session.llm_done(turn_id))
         except LLMFailure as exc:
             apply(session.llm_failed(turn_id, str(exc)))
-        finally:
-            turns.pop(turn_id, None)
+
+    async def run_stt(effect: Transcribe, turn_plan: TurnPlan) -> None:
+        await asyncio.sleep(timing.stt_seconds(len(effect.pcm) / BYTES_PER_AUDIO_SECOND,
+                                               turn_plan.rng))
+        if turn_plan.fault is not None and turn_plan.fault.kind == "stt_fail":
+            apply(session.transcribe_failed(effect.turn, "simulated speech-to-text failure"))
+        else:
+            apply(session.transcribed(effect.turn, speech.transcribe(effect.pcm)))
+
+    async def run_tts(effect: Speak, seconds: float, failing: bool) -> None:
+        await asyncio.sleep(seconds)
+        if failing:
+            apply(session.speak_failed(effect.turn, "simulated text-to-speech failure"))
+            return
+        effects = session.spoken(effect.turn, speech.synthesize(effect.text))
+        nxt = effects.pop() if effects and isinstance(effects[-1], Speak) else None
+        apply(effects)
+        speak(nxt)
 
     async def writer() -> None:
         transport = request.transport
         while transport is not None and not transport.is_closing():
-            batch = [text_frame(dumps(await outbox.get()))]
-            while not outbox.empty():
-                batch.append(text_frame(dumps(outbox.get_nowait())))
+            item = await outbox.get()
+            batch = [] if item is DROP else [text_frame(dumps(item))]
+            while item is not DROP and not outbox.empty():
+                item = outbox.get_nowait()
+                if item is not DROP:
+                    batch.append(text_frame(dumps(item)))
             transport.write(b"".join(batch))
+            if item is DROP:
+                transport.close()  # what was written goes out first; no close frame follows
+                return
             while transport.get_write_buffer_size() > WRITE_HIGH_WATER \
                     and not transport.is_closing():
                 await asyncio.sleep(0.005)
@@ -202,6 +297,9 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
         sim.clients.closed(session)
         sim.hub.unsubscribe_all(id(session))
         apply(session.disconnected())
+        for running in list(tasks.values()):
+            for task in list(running):
+                task.cancel()
         writer_task.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
             await writer_task

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from conformance.clients.live import LiveClient
-from conformance.clients.transcript import Transcript
+from conformance.clients.transcript import Transcript, undocumented_findings
 from conformance.scenario import run
 
 PATH = "/api/v1/chat/ws"
@@ -89,3 +89,10 @@ def test_missing_username_is_bad_user(conversation):
 def test_frames_match_their_schema(conversation):
     assert not conversation.problems, "frames off the contract:\n" + "\n".join(
         conversation.problems)
+
+
+@pytest.mark.requirement("V1-CHATWS-006")
+def test_every_frame_type_is_in_the_contract(conversation):
+    """The plugin's sweep adds every other /api/v1/chat/ws log of the run to this one."""
+    findings = undocumented_findings([conversation.transcript])
+    assert not findings, "frame types the contract does not define:\n" + "\n".join(findings)

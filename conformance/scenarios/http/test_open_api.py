@@ -12,7 +12,7 @@ import pytest
 
 from conformance.clients.http import arequest, request
 from conformance.clients.sse import SseResult, post_sse
-from conformance.clients.transcript import Transcript
+from conformance.clients.transcript import Transcript, undocumented_findings
 from conformance.scenario import run
 
 CHAT = "/api/v1/chat"
@@ -71,6 +71,13 @@ def test_the_reply_streams_and_ends(new_session_chat):
     if complete:
         assert plains == complete[0].get("data"), \
             f"streamed {plains!r}, complete says {complete[0].get('data')!r}"
+
+
+@pytest.mark.requirement("OPEN-CHAT-006")
+def test_every_event_type_is_in_the_contract(new_session_chat):
+    """The plugin's sweep adds every other chat stream of the run to this requirement."""
+    findings = undocumented_findings([new_session_chat.transcript])
+    assert not findings, "SSE event types the contract does not define:\n" + "\n".join(findings)
 
 
 @pytest.mark.requirement("OPEN-CHAT-004")

@@ -5,11 +5,17 @@ paths route each frame by its `ct`."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
+import uuid
 
 import pytest
 
-from conformance.clients.transcript import Transcript
+from conformance.clients.http import TargetTimeout
+from conformance.clients.live import LiveClient
+from conformance.clients.transcript import Transcript, undocumented_findings
+from conformance.outcomes import Unimplemented, Violation
 from conformance.scenario import JWT_PATHS, open_jwt, require_placed, run, send_audio
 
 PATHS = list(JWT_PATHS)
@@ -155,3 +161,117 @@ def test_unified_socket_routes_by_ct(target, creds, evidence, path):
         f"a ct=chat bind got {bound}"
     assert turn.index("user_msg") is not None and turn.terminal == "end", \
         f"a frame without ct was not handled as live: {turn.types()}"
+
+
+async def chat_reply(client, message, message_id: str) -> list[dict]:
+    """Send one chat-mode request on a unified socket; its frames up to `end` or an error."""
+    await client.send_raw(json.dumps({"ct": "chat", "t": "send", "session_id": "uc-send",
+                                      "message_id": message_id, "message": message}))
+    return await client.until(lambda f: f.get("type") == "end" or f.get("t") == "error",
+                              waiting_for=f"the end of the reply to {message_id}")
+
+
+def unified_send(target, creds, path: str, message, transcript: Transcript) -> list[dict]:
+    async def go():
+        client = await open_jwt(target, path, creds.require_jwt(), transcript)
+        async with client:
+            return await chat_reply(client, message, "msg_" + uuid.uuid4().hex[:8])
+
+    return run(go(), target)
+
+
+UNIFIED = [p for p, mode in JWT_PATHS.items() if mode == "unified"]
+
+
+@pytest.mark.requirement("JWT-UNI-002")
+@pytest.mark.parametrize("path", UNIFIED)
+def test_unified_chat_send_streams_a_reply(target, creds, evidence, path):
+    transcript = Transcript(f"chat-mode send (a part list) on {path}")
+    evidence.append(transcript)
+    frames = unified_send(target, creds, path, [{"type": "plain", "text": "Hello"}], transcript)
+    types = [f.get("type") or f.get("t") for f in frames]
+    assert frames[-1].get("type") == "end" and "plain" in types, \
+        f"no streamed reply ending in end: {types} (last {frames[-1]})"
+
+
+@pytest.mark.requirement("JWT-UNI-003")
+@pytest.mark.parametrize("path", UNIFIED)
+def test_unified_chat_send_takes_a_string_message(target, creds, evidence, path):
+    """Seed 001: `message` uses the message-part schema of POST /api/v1/chat, which takes a
+    string (seeds 003, 004); research DIFF-009 records 4.26.2 refusing it."""
+    transcript = Transcript(f"chat-mode send with a string message on {path}")
+    evidence.append(transcript)
+    frames = unified_send(target, creds, path, "Hello as a string", transcript)
+    assert frames[-1].get("t") != "error", f"a string message was refused: {frames[-1]}"
+    assert "plain" in [f.get("type") for f in frames], f"no plain reply: {frames}"
+
+
+V1_JWT_PATHS = ["/api/v1/live-chat/ws", "/api/v1/unified-chat/ws"]
+CARRIERS = ("query api_key", "X-API-Key", "Authorization: Bearer")
+
+
+async def refused_key(target, path: str, key: str, carrier: str, transcript,
+                      listen: float | None = None) -> str | None:
+    """How a connection with `key` (and no token) was refused, or None if it was not: a
+    socket still open after `listen` seconds (default: the timeout), or one that sent frames,
+    has a session."""
+    query = {"api_key": key} if carrier == "query api_key" else {}
+    headers = {"X-API-Key": key} if carrier == "X-API-Key" else \
+        {"Authorization": f"Bearer {key}"} if carrier.startswith("Authorization") else None
+    try:
+        client = await LiveClient.open(target.ws_url(path, **query), timeout=target.timeout,
+                                       transcript=transcript, headers=headers,
+                                       mode=JWT_PATHS[path])
+    except (Unimplemented, Violation) as exc:  # a refused handshake opens no session either
+        return f"handshake refused ({exc})"
+    async with client:
+        try:
+            frames, code, _ = await client.expect_close(timeout=listen)
+        except TargetTimeout:
+            return None
+    return None if frames or code != 1008 else f"closed {code}"
+
+
+@pytest.mark.requirement("JWT-AUTH-003")
+@pytest.mark.parametrize("path", V1_JWT_PATHS)
+def test_a_key_without_chat_scope_opens_no_session(target, creds, evidence, path):
+    """Seed 004 gives these paths the scope `chat` and a required `token` (research DIFF-022:
+    4.26.2 takes only the JWT). A key lacking `chat` must never get a session, by any
+    carrier; what a `chat` key gets is logged as evidence, not judged (the seed requires the
+    token)."""
+    transcript = Transcript(f"API keys without token on {path}")
+    evidence.append(transcript)
+
+    async def go():
+        outcomes = {}
+        for carrier in CARRIERS:
+            transcript.note(f"a key with only `im`, in {carrier}")
+            outcomes[carrier] = await refused_key(target, path, creds.key("im"), carrier,
+                                                  transcript)
+        transcript.note("for the record: a `chat` key in X-API-Key (not judged)")
+        with contextlib.suppress(Violation):
+            await refused_key(target, path, creds.key("chat"), "X-API-Key", transcript, 2.0)
+        return outcomes
+
+    outcomes = run(go(), target, waits=20)
+    opened = [carrier for carrier, how in outcomes.items() if how is None]
+    assert not opened, f"a key without the chat scope got frames or no 1008 close via {opened}"
+
+
+@pytest.mark.requirement("JWT-FRAME-002")
+def test_every_frame_type_is_in_the_contract(target, creds, evidence):
+    path = "/api/v1/unified-chat/ws"
+    transcript = Transcript(f"a voice turn and a chat reply on {path}, frame types")
+    evidence.append(transcript)
+
+    async def go():
+        client = await open_jwt(target, path, creds.require_jwt(), transcript)
+        async with client:
+            await send_audio(client, "Hello over the unified socket")
+            await client.turn()
+            await chat_reply(client, [{"type": "plain", "text": "Hello"}], "msg_types")
+            await client.quiet(0.3)
+
+    run(go(), target)
+    findings = undocumented_findings([transcript])
+    assert not findings, "frame types the contract does not define:\n" + "\n".join(findings)

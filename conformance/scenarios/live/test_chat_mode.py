@@ -143,13 +143,32 @@ def test_bind_without_session_id_is_a_format_error(target, creds, evidence):
 @pytest.mark.requirement("LIVE-CHAT-006")
 def test_message_that_is_not_a_list_is_a_format_error(target, creds, evidence):
     answers, transcript = chat_errors(
-        target, creds,
-        ['{"ct": "chat", "t": "send", "session_id": "s-x", "message": "just a string"}'],
-        "send with a string message")
+        target, creds, ['{"ct": "chat", "t": "send", "session_id": "s-x", "message": 42}'],
+        "send with a number as message")
     evidence.append(transcript)
     assert is_error(answers[0]) and answers[0].get("code") == "INVALID_MESSAGE_FORMAT", \
-        f"a string message got {answers[0]}"
+        f"a number as message got {answers[0]}"
     assert answers[0].get("ct") == "chat", "the chat error frame lacks ct=chat"
+
+
+@pytest.mark.requirement("LIVE-CHAT-010")
+def test_a_string_message_is_plain_text(target, creds, evidence):
+    """Seed 001: `message` uses the message-part schema of POST /api/v1/chat, which takes a
+    string as plain text (seeds 003 and 004); research DIFF-009 records 4.26.2 refusing it."""
+    transcript = Transcript("chat mode: send with a string message")
+    evidence.append(transcript)
+
+    async def go():
+        client = await open_chat(target, creds, transcript)
+        async with client:
+            await client.send_raw('{"ct": "chat", "t": "send", "session_id": "s-str", '
+                                  '"message_id": "msg_str", "message": "Hello as a string"}')
+            return await reply_frames(client, "msg_str")
+
+    frames = run(go(), target)
+    assert not is_error(frames[-1]), f"a string message was refused: {frames[-1]}"
+    assert any(f.get("type") == "plain" for f in frames), \
+        f"no plain reply: {[f.get('type') for f in frames]}"
 
 
 @pytest.mark.requirement("LIVE-CHAT-007")
