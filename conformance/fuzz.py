@@ -18,9 +18,12 @@ What is not sent to the engine, and why (each such operation still gets a verdic
 
 from __future__ import annotations
 
+import functools
+import json
 import time
 from dataclasses import dataclass, field
 
+from . import notes, routes
 from .contract import load_json, load_yaml
 from .outcomes import ERROR, FAIL, NON_STRICT, PASS, SKIPPED, UNIMPLEMENTED
 
@@ -44,7 +47,11 @@ CHECKS = {
     "ensure_resource_availability": "FUZZ-006",
     "ignored_auth": "SCOPE-001",
 }
-LEGACY_SUFFIXES = {"FUZZ-001", "FUZZ-002", "FUZZ-003"}
+# not schemathesis checks: undocumented answers (any case, classified in _record) and the
+# deterministic boundary cases (conformance/boundaries.py, recorded by record_boundaries)
+UNDOCUMENTED = "FUZZ-007"
+REJECTED, ACCEPTED = "FUZZ-003", "FUZZ-004"
+LEGACY_SUFFIXES = {"FUZZ-001", "FUZZ-002", "FUZZ-003", "FUZZ-004", UNDOCUMENTED}
 OFF = ("status_code_conformance", "object_level_authorization")
 STREAMING = {"GET /api/v1/logs/live", "POST /api/v1/chat"}
 SELF_HARM = {"PATCH /api/v1/auth/account", "POST /api/v1/auth/totp/setup",
@@ -111,6 +118,7 @@ class Judged:
     """What the run found for one operation and one requirement."""
     passed: int = 0
     failures: list[Failure] = field(default_factory=list)
+    excused: dict[str, int] = field(default_factory=dict)  # note id -> refusals it covered
 
 
 @dataclass
@@ -119,7 +127,8 @@ class FuzzResult:
     seed: int
     settings: dict
     judged: dict[tuple[str, str], Judged] = field(default_factory=dict)  # (label, rid)
-    statuses: dict[str, list[tuple[int, str]]] = field(default_factory=dict)  # label -> answers
+    statuses: dict[str, list[routes.Answer]] = field(default_factory=dict)  # label -> answers
+    route_list: routes.RouteList | None = None  # the target's own route list, when it serves one
     errors: dict[str, str] = field(default_factory=dict)  # label -> suite/engine error
     defects: dict[str, str] = field(default_factory=dict)  # label -> unsatisfiable schema
     excluded: dict[str, str] = field(default_factory=dict)  # label -> why not sent
@@ -128,11 +137,10 @@ class FuzzResult:
     stream_logs: list = field(default_factory=list)  # wire logs of the bounded stream reads
 
     def absent(self, label: str) -> bool:
-        """The target has no such route: every answer was 405, or a 404 saying only "Not
-        Found" (a route-level miss, not an unknown id; research REST-007/REST-008)."""
-        got = self.statuses.get(label, [])
-        return bool(got) and all(s == 405 or (s == 404 and m in ("Not Found", "", "404: Not Found"))
-                                 for s, m in got)
+        """The target has no such route (conformance/routes.py: its own route list, else
+        every answer a route-level miss), not an unknown id."""
+        method, _, path = label.partition(" ")
+        return routes.absent(method, path, self.statuses.get(label, []), self.route_list)
 
     def verdict(self, label: str, rid: str, strict: bool) -> tuple[str, str]:
         if label in self.excluded:
@@ -140,26 +148,21 @@ class FuzzResult:
         if label in self.defects:
             return SKIPPED, "contract defect, no valid request exists: " + self.defects[label]
         if self.absent(label):
-            return UNIMPLEMENTED, "every request answered 404 Not Found or 405: no such route"
+            return UNIMPLEMENTED, routes.why_absent(self.route_list)
         judged = self.judged.get((label, rid))
         if judged and judged.failures:
             first = judged.failures[0]
             return (FAIL if strict else NON_STRICT), f"{first.title}: {first.message}"
         if label in self.errors:
             return ERROR, self.errors[label]
-        if judged and judged.passed:
+        if judged and (judged.passed or judged.excused):
             return PASS, ""
         return SKIPPED, "no case of this operation exercised this check"
 
 
-def _message(response) -> str:
-    if response is None:
-        return ""
-    try:
-        body = response.json()
-    except Exception:  # noqa: BLE001 (any body: only the envelope's message is wanted)
-        return response.content[:60].decode("utf-8", "replace").strip()
-    return str(body.get("message") or "") if isinstance(body, dict) else ""
+def _answer(response) -> routes.Answer:
+    return routes.Answer(response.status_code,
+                         response.content[:300].decode("utf-8", "replace"))
 
 
 def _config(key: str, base_url: str, headers: dict, seed: int, depth: str, timeout: float,
@@ -183,11 +186,13 @@ def _config(key: str, base_url: str, headers: dict, seed: int, depth: str, timeo
 
 
 def run(key: str, base_url: str, headers: dict, *, seed: int, depth: str, timeout: float,
-        allow_writes: bool, is_simulator: bool, budget_s: float) -> FuzzResult:
+        allow_writes: bool, is_simulator: bool, budget_s: float,
+        progress=None) -> FuzzResult:
     """Run schemathesis' engine over document `key` and keep every check result.
 
     quick: one pass of every phase, stopped at `budget_s` if the target is slow. full: the
-    engine keeps fuzzing (new cases each cycle) until `budget_s` is spent."""
+    engine keeps fuzzing (new cases each cycle) until `budget_s` is spent. `progress(key,
+    phase, done, total)`, if given, hears how many operations each phase has finished."""
     import schemathesis
     from schemathesis.engine import events, from_schema
 
@@ -204,6 +209,8 @@ def run(key: str, base_url: str, headers: dict, *, seed: int, depth: str, timeou
     if not_sent:
         schema = schema.exclude(name=not_sent)
     started = time.monotonic()
+    sent = len(operations(key)) - len(set(not_sent))
+    finished: dict[str, set] = {}  # engine phase -> operations it has finished
     stream = from_schema(schema).execute()
     for event in stream:
         if time.monotonic() - started > budget_s + timeout and not result.stop_reason:
@@ -211,6 +218,11 @@ def run(key: str, base_url: str, headers: dict, *, seed: int, depth: str, timeou
             stream.stop()
         if isinstance(event, events.ScenarioFinished | events.FuzzScenarioFinished):
             _record(result, event.recorder)
+            if progress is not None:  # the stateful phase has no phase name on its events
+                phase = getattr(getattr(event, "phase", None), "value", "stateful")
+                finished.setdefault(phase, set()).update(
+                    node.value.operation.label for node in event.recorder.cases.values())
+                progress(key, phase, len(finished[phase]), sent)
         elif isinstance(event, events.NonFatalError) and event.related_to_operation:
             text = event.info.format()
             if "Cannot generate test data" in text or "Schema Error" in text:
@@ -250,8 +262,10 @@ def _record(result: FuzzResult, recorder) -> None:
         interaction = recorder.interactions.get(case_id)
         response = interaction.response if interaction is not None else None
         if response is not None:
-            result.statuses.setdefault(label, []).append(
-                (response.status_code, _message(response)))
+            result.statuses.setdefault(label, []).append(_answer(response))
+            _judge_documented(result, label, response.status_code,
+                              response.content[:2000].decode("utf-8", "replace"),
+                              info_curl(recorder, case_id))
         for check in recorder.checks.get(case_id, []):
             suffix = CHECKS.get(check.name)
             if suffix is None or (result.key != "v1" and suffix not in LEGACY_SUFFIXES):
@@ -264,6 +278,11 @@ def _record(result: FuzzResult, recorder) -> None:
                 continue  # the inferred link did not carry the created id: not a verdict
             if info is not None and check.name in REJECTIONS and _error_envelope(response):
                 info = None  # rejected with the error envelope on a 200 (research REST-003)
+            if info is not None and check.name == "positive_data_acceptance":
+                why = refusal_excused(label, node.value)
+                if why:  # a rule the contract states elsewhere (specs/contract-notes.yaml)
+                    judged.excused[why] = judged.excused.get(why, 0) + 1
+                    continue
             if info is None:
                 judged.passed += 1
             elif len(judged.failures) < EVIDENCE_PER_REQUIREMENT:
@@ -274,6 +293,19 @@ def _record(result: FuzzResult, recorder) -> None:
                     status=response.status_code if response is not None else None,
                     response=(response.content[:600].decode("utf-8", "replace")
                               if response is not None else "")))
+
+
+def refusal_excused(label: str, case) -> str:
+    """Why refusing this schema-valid case is not the target's fault ("" when it is): a
+    contract note covers it, or a multipart field name no header can carry (schemathesis
+    generates control characters there; RFC 7578 names travel in Content-Disposition)."""
+    body = case.body if isinstance(case.body, dict | list | str) else None
+    if (case.media_type or "").startswith("multipart/") and isinstance(body, dict) and any(
+            not name.isprintable() for name in body):
+        return "a multipart field name with control characters (not carried by HTTP)"
+    note = notes.excusing(label, notes.Request(dict(case.query or {}),
+                                               dict(case.path_parameters or {}), body))
+    return note.cite() if note else ""
 
 
 LINKED = ("use_after_free", "ensure_resource_availability")
@@ -321,9 +353,97 @@ def _link_resolved(recorder, node, interaction) -> bool:
     return any(value in request for value in created)
 
 
+def info_curl(recorder, case_id) -> str:
+    try:
+        return recorder.cases[case_id].value.as_curl_command(headers={"Authorization": "***"})
+    except Exception:  # noqa: BLE001 (a reproducer is evidence, not a verdict)
+        return ""
+
+
+@functools.cache
+def declared_statuses(key: str, label: str) -> frozenset[str]:
+    method, _, path = label.partition(" ")
+    op = document(key)["paths"].get(path, {}).get(method.lower(), {})
+    return frozenset(str(s).upper() for s in op.get("responses", {}))
+
+
+def documented(key: str, label: str, status: int, body: str) -> bool:
+    """Whether an answer is one the document describes: a status the operation declares (its
+    body is judged by FUZZ-002), or a 4xx carrying the document's error envelope (seed 004
+    ErrorEnvelope; seed 002's `{"status": "error", "message": ...}`). 5xx is FUZZ-001's."""
+    declared = declared_statuses(key, label)
+    if str(status) in declared or f"{str(status)[0]}XX" in declared or "DEFAULT" in declared:
+        return True
+    if status >= 500 or label not in {op.label for op in operations(key)}:
+        return True
+    if not 400 <= status < 500:
+        return False
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return False
+    if key == "v1":
+        from .openapi import envelope_problem
+
+        return envelope_problem(parsed, "ErrorEnvelope") is None
+    return (isinstance(parsed, dict) and parsed.get("status") == "error"
+            and isinstance(parsed.get("message"), str))
+
+
+def _judge_documented(result: FuzzResult, label: str, status: int, body: str, curl: str):
+    judged = result.judged.setdefault((label, requirement_id(result.key, UNDOCUMENTED)),
+                                      Judged())
+    if documented(result.key, label, status, body):
+        judged.passed += 1
+    elif len(judged.failures) < EVIDENCE_PER_REQUIREMENT:
+        judged.failures.append(Failure(
+            "undocumented_response", f"Undocumented HTTP {status}",
+            f"HTTP {status} is not a response {label} declares, and its body is not the "
+            f"document's error envelope: {' '.join(body.split())[:200]}", curl, status,
+            body[:600]))
+
+
+def record_boundaries(result: FuzzResult, outcomes: dict) -> None:
+    """The boundary cases (conformance/boundaries.py) as verdicts: outside accepted breaks
+    FUZZ-003, inside refused as invalid breaks FUZZ-004 (unless a contract note allows it);
+    every answer also counts for FUZZ-007 and for absent-route detection."""
+    from .boundaries import excused
+
+    for label, (base, judged_cases) in outcomes.items():
+        for outcome in ([base] if base else []) + judged_cases:
+            result.statuses.setdefault(label, []).append(routes.Answer(outcome.status,
+                                                                       outcome.body[:300]))
+            _judge_documented(result, label, outcome.status, outcome.body, outcome.curl)
+        for outcome in judged_cases:
+            case = outcome.case
+            if case.inside:
+                refused = outcome.status in (400, 422) or (
+                    200 <= outcome.status < 300 and not outcome.accepted)
+                why = excused(outcome) if refused else ""
+                suffix, failed = ACCEPTED, refused and not why
+                title = "Boundary value refused"
+                message = (f"{case.describe()}: answered HTTP {outcome.status} "
+                           f"{' '.join(outcome.body.split())[:160]}")
+            else:
+                suffix, failed = REJECTED, outcome.accepted
+                title = "Out-of-bound value accepted"
+                message = (f"{case.describe()}: answered HTTP {outcome.status} "
+                           f"{' '.join(outcome.body.split())[:160]} instead of a rejection")
+            judged = result.judged.setdefault((label, requirement_id(result.key, suffix)),
+                                              Judged())
+            if case.inside and refused and why:
+                judged.excused[why] = judged.excused.get(why, 0) + 1
+            elif not failed:
+                judged.passed += 1
+            else:  # deterministic evidence first, ahead of what the fuzzer drew
+                judged.failures.insert(0, Failure("boundary", title, message, outcome.curl,
+                                                  outcome.status, outcome.body[:600]))
+                del judged.failures[EVIDENCE_PER_REQUIREMENT:]
+
+
 def requirements_of(key: str) -> list[str]:
     """The requirements a run over document `key` decides (the legacy document's catalogue
     judges only server errors, response schemas and invalid input)."""
-    suffixes = set(CHECKS.values()) if key == "v1" else LEGACY_SUFFIXES
+    suffixes = {*CHECKS.values(), UNDOCUMENTED} if key == "v1" else LEGACY_SUFFIXES
     return sorted(requirement_id(key, s) for s in suffixes)
 

@@ -24,6 +24,7 @@ from .router import Ctx, operation
 
 HEARTBEAT_SECONDS = 1.0  # SSE-003: a comment line after each silent second
 MAX_PAGE_SIZE = 200  # seed 004 PageSize (seed 002 says 100)
+LEGACY_MAX_PAGE_SIZE = 100  # seed 002, for the one operation both documents declare
 MEDIA = ("image", "record", "file", "video")
 
 
@@ -169,6 +170,11 @@ async def list_chat_sessions(ctx: Ctx):
         username = ctx.principal.username
     page = max(1, _int_param(ctx, "page", 1))
     page_size = min(MAX_PAGE_SIZE, max(1, _int_param(ctx, "page_size", 20)))
+    if _int_param(ctx, "page_size", 20) > LEGACY_MAX_PAGE_SIZE:
+        # seed 002 caps this operation's page_size at 100 (seed 004's PageSize says 200):
+        # refusing above 100 satisfies both (specs/contract-notes.yaml NOTE-PAGE-SIZE)
+        raise ApiError(400, f"Invalid query parameter page_size: above the maximum "
+                            f"{LEGACY_MAX_PAGE_SIZE}")
     sessions, total = ctx.sim.store.list_chat_sessions(
         username.strip(), page, page_size, ctx.request.query.get("platform_id") or None)
     return {"sessions": sessions, "page": page, "page_size": page_size, "total": total}

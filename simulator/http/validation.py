@@ -36,10 +36,23 @@ DOCUMENTS = {"v1": ("urn:astrbot:openapi-v1", openapi_v1),
              "legacy": ("urn:astrbot:openapi-legacy", openapi_legacy)}
 
 
+def _nullable(node):
+    """OpenAPI's `nullable: true` (seed 004 uses it in a 3.1 document) as JSON Schema: null is
+    one more accepted type."""
+    if isinstance(node, list):
+        return [_nullable(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    node = {k: _nullable(v) for k, v in node.items()}
+    if node.pop("nullable", False) is True and isinstance(node.get("type"), str):
+        node["type"] = [node["type"], "null"]
+    return node
+
+
 @functools.cache
 def _registry(document: str) -> Registry:
     uri, load = DOCUMENTS[document]
-    resource = Resource.from_contents(load(), default_specification=DRAFT202012)
+    resource = Resource.from_contents(_nullable(load()), default_specification=DRAFT202012)
     return Registry().with_resource(uri, resource)
 
 
@@ -88,7 +101,7 @@ def body_validator(op: Operation) -> tuple[Draft202012Validator | None, bool]:
     components = load().get("components", {}).get("schemas", {})
     if "$ref" in schema:
         schema = components[schema["$ref"].rsplit("/", 1)[-1]]
-    schema = _merge_all_of(schema, components)
+    schema = _nullable(_merge_all_of(schema, components))
     return Draft202012Validator(_absolute_refs(schema, uri), registry=_registry(op.document),
                                 format_checker=FORMATS), required
 

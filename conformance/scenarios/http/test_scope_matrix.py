@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import pytest
 
+from conformance import routes
 from conformance.clients.http import TargetTimeout, arequest
 from conformance.clients.transcript import Transcript
 from conformance.contract import load_yaml
@@ -72,14 +73,17 @@ class Matrix:
     messages: dict[tuple[str, str], str | None] = field(default_factory=dict)
     transcript: Transcript = field(default_factory=lambda: Transcript("scope matrix"))
 
+    bodies: dict[tuple[str, str], str] = field(default_factory=dict)
+    route_list: routes.RouteList | None = None  # the target's own, when it serves one
+
     def absent(self, op: Op) -> bool:
-        """Every probe answered 405, or a bare 404 "Not Found" (research REST-007): the target
-        has no such route (not a scope verdict). A 404 that names the missing thing is an
-        unknown placeholder id on a route that exists."""
-        got = [(s, self.messages.get(k)) for k, s in self.statuses.items()
-               if k[0] == op.operation_id]
-        return bool(got) and all(s == 405 or (s == 404 and m in (None, "Not Found"))
-                                 for s, m in got)
+        """The target has no such route (conformance/routes.py, shared with the fuzzing): not
+        in its own route list, and every probe a route-level miss (405, or a 404 naming
+        nothing). A 404 that names the missing thing is an unknown placeholder id on a route
+        that exists: not absent."""
+        answers = [routes.Answer(s, self.bodies.get(k, "")) for k, s in self.statuses.items()
+                   if k[0] == op.operation_id]
+        return routes.absent(op.method, op.path, answers, self.route_list)
 
     def table(self, ops: list[Op], credentials: list[str]) -> str:
         rows = [" | ".join(["operation", *credentials])]
@@ -110,6 +114,8 @@ def credentials_for(op: Op, keys: dict[str, str], jwt: str | None) -> dict[str, 
 
 async def probe(target, ops: list[Op], keys: dict[str, str], jwt: str | None) -> Matrix:
     matrix, limit = Matrix(), asyncio.Semaphore(CONCURRENCY)
+    matrix.route_list = await asyncio.to_thread(
+        routes.discover, target.base_url, {"X-API-Key": keys["all"]}, target.timeout)
 
     async def one(session, op: Op, name: str, headers: dict) -> None:
         async with limit:
@@ -123,6 +129,7 @@ async def probe(target, ops: list[Op], keys: dict[str, str], jwt: str | None) ->
                 return
         matrix.statuses[(op.operation_id, name)] = result.status
         matrix.messages[(op.operation_id, name)] = result.envelope_message()
+        matrix.bodies[(op.operation_id, name)] = result.text[:300]
 
     async with aiohttp.ClientSession() as session:
         await asyncio.gather(*(one(session, op, name, headers) for op in ops
@@ -130,8 +137,12 @@ async def probe(target, ops: list[Op], keys: dict[str, str], jwt: str | None) ->
     matrix.transcript.note("HTTP status per operation and credential:\n" + matrix.table(
         ops, CREDENTIALS))
     absent = [f"{op.method} {op.path}" for op in ops if matrix.absent(op)]
-    matrix.transcript.note(f"{len(absent)} operations answered 404/405 to every probe (absent, "
-                           "left out of the scope verdicts): " + ", ".join(absent))
+    listed = (f"the target's route list ({matrix.route_list.source}, "
+              f"{len(matrix.route_list.operations)} operations)" if matrix.route_list
+              else "no route list served by the target")
+    matrix.transcript.note(f"{len(absent)} operations absent ({listed}; every probe a "
+                           "route-level 404/405), left out of the scope verdicts: "
+                           + ", ".join(absent))
     return matrix
 
 

@@ -1,0 +1,336 @@
+"""Both sides of every declared constraint, sent deterministically (whatever the fuzzer draws).
+
+For every operation of a document, each constraint of a query parameter (GET operations, on
+every target: reads are safe) or of a JSON body's top-level field (write operations, only where
+writes are allowed) gives two cases: a value just inside and one just outside. `minimum` /
+`maximum` (and the exclusive ones), `minLength` / `maxLength`, `enum`, `format` (date-time,
+uri), `required`, and `additionalProperties: false` (one extra field).
+
+Cases are differential: each is the operation's base request (required parameters, the
+document's example body, or a minimal valid body) with one value changed, and is judged only
+when the base request itself was accepted, so a refusal can be put down to that value. Outside
+the bound the answer must be a rejection (a 4xx, or AstrBot's 200 error envelope: FUZZ-003,
+MUST); inside it must not be a 400/422 (FUZZ-004, SHOULD) unless a contract note
+(specs/contract-notes.yaml) allows the refusal. Every verdict names the document and the
+constraint it used, and the note when the two documents disagree (seed 002 vs seed 004).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import aiohttp
+
+from . import notes
+
+PLACEHOLDER = "conformance-boundary"
+CONCURRENCY = 8
+EXTRA_FIELD = "conformance_extra_field"
+SEED = {"v1": "openapi-v1.yaml, seed 004", "legacy": "openapi-open-api-legacy.json, seed 002"}
+# bodies whose example the documents do not give, taken from the documents' own examples for the
+# same call (seed 002's im/message example), so the base request can be accepted
+BASE_BODIES = {"POST /api/v1/im/messages": {"umo": "webchat:FriendMessage:conformance",
+                                            "message": "ping from the conformance suite"}}
+# never sent a base request: sign-in and setup (rate limits, slow refusals, account changes)
+NOT_SENT = re.compile(r"^(POST|PUT|PATCH) /api/v1/auth/")
+FORMAT_VALUES = {"date-time": ("2026-01-01T00:00:00Z", "not-a-date-time"),
+                 "uri": ("https://example.invalid/conformance", "not a uri")}
+
+
+@dataclass(frozen=True)
+class Case:
+    label: str  # "GET /api/v1/chat/sessions"
+    where: str  # "query" or "body"
+    name: str
+    value: object  # ABSENT: the field left out
+    inside: bool
+    constraint: str  # "maximum 100 (openapi-open-api-legacy.json, seed 002)"
+
+    def describe(self) -> str:
+        shown = " absent" if self.value is ABSENT else f"={json.dumps(self.value)[:60]}"
+        return f"{self.where} {self.name}{shown} ({'inside' if self.inside else 'outside'} " \
+               f"{self.constraint})"
+
+
+ABSENT = object()
+
+
+@dataclass
+class Outcome:
+    case: Case
+    status: int
+    body: str
+    accepted: bool
+    curl: str
+
+
+@dataclass
+class Operation:
+    label: str
+    base: dict  # {"query": {...}, "body": ... or None}
+    path: str  # concrete path, placeholders filled
+    cases: list[Case] = field(default_factory=list)
+
+
+def _resolve(node, doc: dict):
+    while isinstance(node, dict) and "$ref" in node:
+        section, name = node["$ref"].split("/")[-2:]
+        node = doc["components"][section][name]
+    return node
+
+
+def _sample(schema: dict, doc: dict):
+    """A simple valid value of `schema` (required properties only)."""
+    schema = _resolve(schema or {}, doc)
+    if "example" in schema:
+        return schema["example"]
+    if "default" in schema:
+        return schema["default"]
+    if schema.get("enum"):
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    for key in ("oneOf", "anyOf"):
+        if schema.get(key):
+            return _sample(schema[key][0], doc)
+    if schema.get("allOf"):
+        merged: dict = {}
+        for part in schema["allOf"]:
+            value = _sample(part, doc)
+            if isinstance(value, dict):
+                merged.update(value)
+        return merged
+    kind = schema.get("type")
+    kind = next((k for k in kind if k != "null"), "string") if isinstance(kind, list) else kind
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties", {})
+        return {name: _sample(props.get(name, {}), doc) for name in schema.get("required", [])}
+    if kind == "array":
+        return [_sample(schema.get("items", {}), doc)] * max(schema.get("minItems", 0), 0)
+    if kind in ("integer", "number"):
+        low = 1
+        if "minimum" in schema:
+            low = schema["minimum"]
+        elif isinstance(schema.get("exclusiveMinimum"), int | float):
+            low = schema["exclusiveMinimum"] + 1
+        low = min(low, schema.get("maximum", low))
+        return int(low) if kind == "integer" else float(low)
+    if kind == "boolean":
+        return True
+    if schema.get("format") in FORMAT_VALUES:
+        return FORMAT_VALUES[schema["format"]][0]
+    shortest, longest = schema.get("minLength", 0), schema.get("maxLength")
+    text = "conformance" if len("conformance") >= shortest else "c" * shortest
+    if longest is not None and len(text) > longest:
+        text = "c" * max(shortest, min(1, longest))
+    return text
+
+
+def _bounds(name: str, schema: dict, doc: dict, where: str, label: str, source: str):
+    """(value, inside, constraint) for both sides of each constraint of one field."""
+    schema = _resolve(schema or {}, doc)
+    kind = schema.get("type")
+    kind = next((k for k in kind if k != "null"), None) if isinstance(kind, list) else kind
+    found = []
+
+    def add(value, inside, what):
+        note = notes.conflict(label, name)
+        cited = (f"; {note.cite()}: the documents disagree, each document's own bound is used"
+                 if note and what.startswith(note.raw.get("constraint", "")) else "")
+        found.append((value, inside, f"{what} ({source}{cited})"))
+
+    if kind in ("integer", "number"):
+        step = 1
+        if "minimum" in schema:
+            add(schema["minimum"], True, f"minimum {schema['minimum']}")
+            add(schema["minimum"] - step, False, f"minimum {schema['minimum']}")
+        if "maximum" in schema:
+            add(schema["maximum"], True, f"maximum {schema['maximum']}")
+            add(schema["maximum"] + step, False, f"maximum {schema['maximum']}")
+        if isinstance(schema.get("exclusiveMinimum"), int | float):
+            low = schema["exclusiveMinimum"]
+            add(low + step, True, f"exclusiveMinimum {low}")
+            add(low, False, f"exclusiveMinimum {low}")
+        if isinstance(schema.get("exclusiveMaximum"), int | float):
+            high = schema["exclusiveMaximum"]
+            add(high - step, True, f"exclusiveMaximum {high}")
+            add(high, False, f"exclusiveMaximum {high}")
+    if kind == "string":
+        if schema.get("minLength"):
+            n = schema["minLength"]
+            add("c" * n, True, f"minLength {n}")
+            add("c" * (n - 1), False, f"minLength {n}")
+        if "maxLength" in schema:
+            n = schema["maxLength"]
+            add("c" * n, True, f"maxLength {n}")
+            add("c" * (n + 1), False, f"maxLength {n}")
+        if schema.get("format") in FORMAT_VALUES:
+            good, bad = FORMAT_VALUES[schema["format"]]
+            add(good, True, f"format {schema['format']}")
+            add(bad, False, f"format {schema['format']}")
+    if schema.get("enum") and all(isinstance(v, str) for v in schema["enum"]):
+        add(schema["enum"][-1], True, f"enum {schema['enum']}")
+        add("conformance-not-in-enum", False, f"enum {schema['enum']}")
+    return found
+
+
+def _parameters(op: dict, doc: dict) -> list[dict]:
+    return [_resolve(p, doc) for p in op.get("parameters", [])]
+
+
+def _json_body_schema(op: dict, doc: dict) -> tuple[dict | None, object]:
+    content = (_resolve(op.get("requestBody") or {}, doc)).get("content", {})
+    media = content.get("application/json")
+    if media is None:
+        return None, None
+    example = media.get("example")
+    if example is None and media.get("examples"):
+        first = next(iter(media["examples"].values()))
+        example = _resolve(first, doc).get("value")
+    return _resolve(media.get("schema") or {}, doc), example
+
+
+def plan(key: str, doc: dict, sent: set[str], writes: bool) -> list[Operation]:
+    """The boundary cases of document `key` for the operations in `sent` (labels)."""
+    source, planned = SEED[key], []
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            label = f"{method.upper()} {path}"
+            if method not in ("get", "put", "post", "patch") or label not in sent \
+                    or op.get("x-websocket") or NOT_SENT.match(label):
+                continue
+            params = _parameters(op, doc)
+            query = {p["name"]: _sample(p.get("schema", {}), doc) for p in params
+                     if p.get("in") == "query" and p.get("required")}
+            concrete = re.sub(r"\{[^}]+\}", PLACEHOLDER, path)
+            planned_op = Operation(label, {"query": query, "body": None}, concrete)
+            if method == "get":
+                for p in params:
+                    if p.get("in") != "query":
+                        continue
+                    for value, inside, what in _bounds(p["name"], p.get("schema", {}), doc,
+                                                       "query", label, source):
+                        planned_op.cases.append(Case(label, "query", p["name"], value, inside,
+                                                     what))
+                    if p.get("required"):
+                        planned_op.cases.append(Case(label, "query", p["name"], ABSENT, False,
+                                                     f"required ({source})"))
+            elif writes:
+                schema, example = _json_body_schema(op, doc)
+                if not schema or _resolve(schema, doc).get("type", "object") != "object":
+                    continue
+                schema = _resolve(schema, doc)
+                base = BASE_BODIES.get(label, example)
+                if not isinstance(base, dict):
+                    base = _sample(schema, doc)
+                if not isinstance(base, dict):
+                    continue
+                planned_op.base["body"] = base
+                props = schema.get("properties", {})
+                for name, sub in props.items():
+                    for value, inside, what in _bounds(name, sub, doc, "body", label, source):
+                        planned_op.cases.append(Case(label, "body", name, value, inside, what))
+                for name in schema.get("required", []):
+                    planned_op.cases.append(Case(label, "body", name, ABSENT, False,
+                                                 f"required ({source})"))
+                if schema.get("additionalProperties") is False:
+                    planned_op.cases.append(Case(label, "body", EXTRA_FIELD, 1, False,
+                                                 f"additionalProperties: false ({source})"))
+            if planned_op.cases:
+                planned.append(planned_op)
+    return planned
+
+
+def _request_of(op: Operation, case: Case | None) -> tuple[dict, object]:
+    query, body = dict(op.base["query"]), op.base["body"]
+    body = dict(body) if isinstance(body, dict) else body
+    if case is not None:
+        target = query if case.where == "query" else body
+        if case.value is ABSENT:
+            target.pop(case.name, None)
+        else:
+            target[case.name] = case.value
+    return query, body
+
+
+def _query_text(query: dict) -> str:
+    def text(v):
+        return str(v).lower() if isinstance(v, bool) else str(v)
+    return "&".join(f"{quote(k)}={quote(text(v))}" for k, v in query.items())
+
+
+def accepted(status: int, body: str) -> bool:
+    """A 2xx that is not AstrBot's 200 error envelope (research REST-003)."""
+    if not 200 <= status < 300:
+        return False
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return True
+    return not (isinstance(parsed, dict) and parsed.get("status") == "error")
+
+
+async def _send(session, base_url: str, op: Operation, case: Case | None, headers: dict,
+                timeout: float) -> Outcome | None:
+    query, body = _request_of(op, case)
+    qs = _query_text(query)
+    url = f"{base_url.rstrip('/')}{op.path}" + (f"?{qs}" if qs else "")
+    method = op.label.split(" ", 1)[0]
+    try:
+        async with session.request(method, url, headers=headers,
+                                   json=body if body is not None else None,
+                                   timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            text = (await resp.content.read(4000)).decode("utf-8", "replace")
+            status = resp.status
+    except (TimeoutError, aiohttp.ClientError):
+        return None
+    curl = f"curl -X {method} '{url}'" + (
+        f" -H 'Content-Type: application/json' -d '{json.dumps(body)}'" if body is not None
+        else "")
+    return Outcome(case, status, text, accepted(status, text), curl)
+
+
+async def _run(base_url: str, ops: list[Operation], headers: dict, timeout: float):
+    limit = asyncio.Semaphore(CONCURRENCY)
+    results: dict[str, tuple[Outcome | None, list[Outcome]]] = {}
+
+    async def one(session, op: Operation) -> None:
+        async with limit:
+            base = await _send(session, base_url, op, None, headers, timeout)
+            outcomes = []
+            if base is not None and base.accepted:
+                for case in op.cases:
+                    got = await _send(session, base_url, op, case, headers, timeout)
+                    if got is not None:
+                        outcomes.append(got)
+        results[op.label] = (base, outcomes)
+
+    async with aiohttp.ClientSession() as session:
+        await asyncio.gather(*(one(session, op) for op in ops))
+    return results
+
+
+def run(key: str, doc: dict, base_url: str, headers: dict, *, sent: set[str], writes: bool,
+        timeout: float) -> dict[str, tuple[Outcome | None, list[Outcome]]]:
+    """label -> (the base request's outcome, the judged cases' outcomes; none when the base
+    request was refused or unanswered)."""
+    ops = plan(key, doc, sent, writes)
+    return asyncio.run(asyncio.wait_for(_run(base_url, ops, headers, timeout),
+                                        timeout * (len(ops) + 2)))
+
+
+def excused(outcome: Outcome) -> str:
+    """The contract note that lets a target refuse this inside value, if any."""
+    query, body = _request_of_case(outcome)
+    note = notes.excusing(outcome.case.label, notes.Request(query, {}, body))
+    return note.cite() if note else ""
+
+
+def _request_of_case(outcome: Outcome) -> tuple[dict, object]:
+    case = outcome.case
+    values = {} if case.value is ABSENT else {case.name: case.value}
+    return (values, None) if case.where == "query" else ({}, values)
