@@ -1,31 +1,44 @@
-"""Get the credentials the checks need, through the target's own HTTP API.
+"""Get the credentials the checks need, through the target's own HTTP API (part of preflight,
+see `preflight.py`, which calls `obtain` once the target is recognised).
 
-1. `GET /api/v1/auth/setup-status` (public): is the target there, is it in first-run state?
-2. A dashboard JWT: the configured one; else log in with the configured username/password;
-   else, on a first-run target, run `POST /api/v1/auth/setup` with the configured or generated
-   credentials (the simulator and AstrBot with skip_default_password_auth allow it on loopback).
+1. A dashboard JWT: the configured one; else log in with the configured username/password.
+2. A target in first-run state (`setup-status` says `setup_required`) is set up, with
+   `POST /api/v1/auth/setup`, only when the settings allow it (`setup_admin`, the
+   `--setup-admin` flag): with the configured username/password, else with generated ones that
+   are printed once and saved to a file of mode 0600 (never to a report). Without the flag the
+   run stops with a PreflightError naming it: on a real deployment, an admin account nobody
+   knows the password of locks its owner out.
 3. With the JWT, create one API key per scope set the checks use (all developer scopes, `chat`
-   only, `im` only), deleted again when the run ends. With only an API key configured, that key
-   is used for everything and checks needing other credentials report ERROR.
+   only, `im` only, `config` only), deleted again when the run ends. With only an API key
+   configured, that key is used for everything and checks needing other credentials report
+   ERROR.
+
+A refused credential raises PreflightError with one line naming which one and how to fix it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aiohttp
 
 from .clients.http import HttpResult, arequest
 from .clients.transcript import Transcript
-from .outcomes import SuiteError
+from .outcomes import PreflightError, SuiteError
 from .redact import Redactor
 from .target import TargetSettings
 
 DEVELOPER_SCOPES = ["bot", "provider", "persona", "im", "config", "chat", "data", "file",
                     "plugin", "mcp", "skill"]
 KEY_SETS = {"all": DEVELOPER_SCOPES, "chat": ["chat"], "im": ["im"], "config": ["config"]}
+GENERATED_ADMIN = "conformance"
+SETUP_FLAG = "--setup-admin"
 
 
 @dataclass
@@ -59,74 +72,137 @@ class Credentials:
             raise SuiteError("this check needs a dashboard JWT: configure username/password")
         return self.jwt
 
+    @property
+    def setup_required(self) -> bool:
+        return bool(self.setup_status and self.setup_status.get("setup_required"))
 
-def _ok_data(result: HttpResult, what: str):
+
+def answer(result: HttpResult) -> str:
+    """An answer in a few words, for a one-line message: `HTTP 401 "Invalid API key"`."""
     body = result.json
-    if result.status != 200 or not isinstance(body, dict) or body.get("status") != "ok":
-        raise SuiteError(f"{what} failed: HTTP {result.status} {result.text[:300]}")
-    return body.get("data")
-
-
-async def _bootstrap(settings: TargetSettings, redactor: Redactor) -> Credentials:
-    creds = Credentials(settings, redactor=redactor)
-    t = settings.timeout
-    async with aiohttp.ClientSession() as session:
-        async def call(method, path, **kw):
-            return await arequest(method, settings.http_url(path), timeout=t, session=session,
-                                  transcript=creds.log, **kw)
-
-        status = await call("GET", "/api/v1/auth/setup-status")
-        if status.status == 200 and isinstance(status.json, dict):
-            creds.setup_status = status.json.get("data")
-        creds.jwt = settings.jwt
-        if creds.jwt is None and settings.username and settings.password:
-            creds.jwt = await _login_or_setup(call, creds, settings.username, settings.password)
-        elif creds.jwt is None and settings.api_key is None and _setup_required(creds):
-            username, password = "conformance", "Cf-" + secrets.token_urlsafe(12)
-            redactor.add(password)
-            creds.jwt = await _login_or_setup(call, creds, username, password)
-        redactor.add(creds.jwt)
-        if settings.api_key and not creds.jwt:
-            creds.keys = {"all": settings.api_key}  # assumed to hold every developer scope
-        if creds.jwt:
-            auth = {"Authorization": f"Bearer {creds.jwt}"}
-            for name, scopes in KEY_SETS.items():
-                created = _ok_data(await call("POST", "/api/v1/api-keys", headers=auth, json_body={
-                    "name": f"conformance-{name}", "scopes": scopes}), "creating an API key")
-                creds.keys[name] = created["api_key"]
-                creds.key_ids[name] = created["key_id"]
-                redactor.add(created["api_key"])
-        if not creds.keys:
-            raise SuiteError("no credentials: configure an API key, or username/password, or "
-                             "point the suite at a target in first-run state")
-    return creds
-
-
-def _setup_required(creds: Credentials) -> bool:
-    return bool(creds.setup_status and creds.setup_status.get("setup_required"))
-
-
-async def _login_or_setup(call, creds: Credentials, username: str, password: str) -> str:
-    if _setup_required(creds):
-        data = _ok_data(await call("POST", "/api/v1/auth/setup", json_body={
-            "username": username, "password": password, "confirm_password": password}),
-            "first-run setup")
+    if isinstance(body, dict) and isinstance(body.get("message"), str) and body["message"]:
+        said = body["message"]
     else:
-        data = _ok_data(await call("POST", "/api/v1/auth/login", json_body={
-            "username": username, "password": password}), "login")
+        said = " ".join(result.text.split())
+    said = said[:120] + ("..." if len(said) > 120 else "")
+    return f"HTTP {result.status} {json.dumps(said, ensure_ascii=False)}" if said \
+        else f"HTTP {result.status}"
+
+
+def _ok_data(result: HttpResult):
+    """The `data` of a success envelope, or None when the call did not succeed."""
+    body = result.json
+    if result.status == 200 and isinstance(body, dict) and body.get("status") == "ok":
+        return body.get("data")
+    return None
+
+
+async def obtain(call, creds: Credentials, *, credentials_file: Path | None = None,
+                 announce: Callable[[str], None] = print) -> None:
+    """Fill `creds` (JWT and keys) with the configured credentials; `call(method, path, **kw)`
+    sends one request to the target."""
+    settings = creds.settings
+    if settings.jwt:
+        creds.jwt = settings.jwt
+        source = "the dashboard JWT (--jwt)"
+    elif settings.username and settings.password:
+        if creds.setup_required:
+            _setup_allowed(settings, f"to create the admin user {settings.username!r}")
+            creds.jwt = await _setup(call, settings.username, settings.password)
+            if settings.setup_admin != "quiet":
+                announce(f"first-run setup: created the admin user {settings.username!r} with "
+                         "the password you gave")
+        else:
+            creds.jwt = await _login(call, settings.username, settings.password)
+        source = f"the JWT from logging in as {settings.username!r}"
+    elif settings.api_key is None:
+        if not creds.setup_required:
+            raise PreflightError("no credentials: give --api-key, --jwt, or --username and "
+                                 "--password (or their ASTRBOT_CONFORMANCE_* variables)")
+        _setup_allowed(settings, "to create an admin with generated credentials (printed "
+                       "once and saved to a file only you can read)")
+        password = "Cf-" + secrets.token_urlsafe(12)
+        creds.redactor.add(password)
+        saved = None
+        if settings.setup_admin != "quiet" and credentials_file is not None:
+            saved = save_credentials(credentials_file, settings.base_url, GENERATED_ADMIN,
+                                     password)  # before it is used: never a lost password
+        try:
+            creds.jwt = await _setup(call, GENERATED_ADMIN, password)
+        except PreflightError:
+            if saved:
+                saved.unlink(missing_ok=True)
+            raise
+        if settings.setup_admin != "quiet":
+            where = (f"; saved to {saved} (mode 0600): reuse it with --config {saved}"
+                     if saved else "")
+            announce(f"first-run setup: created the admin user {GENERATED_ADMIN!r} with the "
+                     f"password {password!r}{where}")
+        source = "the JWT from first-run setup"
+    else:
+        creds.keys = {"all": settings.api_key}  # checked (and its scopes) by preflight
+        return
+    creds.redactor.add(creds.jwt)
+    auth = {"Authorization": f"Bearer {creds.jwt}"}
+    for name, scopes in KEY_SETS.items():
+        made = await call("POST", "/api/v1/api-keys", headers=auth, json_body={
+            "name": f"conformance-{name}", "scopes": scopes})
+        data = _ok_data(made)
+        if not isinstance(data, dict) or not isinstance(data.get("api_key"), str):
+            refused = made.status in (401, 403)
+            raise PreflightError(
+                f"{source} {'was refused' if refused else 'could not create an API key'}: "
+                f"POST /api/v1/api-keys answered {answer(made)}: "
+                + ("log in again for a fresh JWT, or give --username and --password"
+                   if refused else "the suite needs an admin JWT that may create API keys"))
+        creds.keys[name] = data["api_key"]
+        creds.key_ids[name] = str(data.get("key_id"))
+        creds.redactor.add(data["api_key"])
+
+
+def _setup_allowed(settings: TargetSettings, what: str) -> None:
+    if not settings.setup_admin:
+        raise PreflightError(
+            f"the target is in first-run state (no admin account yet): pass {SETUP_FLAG} "
+            f"(or ASTRBOT_CONFORMANCE_SETUP_ADMIN=1) {what}, or set it up yourself and give "
+            "--username and --password")
+
+
+async def _setup(call, username: str, password: str) -> str:
+    result = await call("POST", "/api/v1/auth/setup", json_body={
+        "username": username, "password": password, "confirm_password": password})
+    data = _ok_data(result)
     if not isinstance(data, dict) or not isinstance(data.get("token"), str):
-        raise SuiteError("login answered without data.token")
+        raise PreflightError(f"first-run setup was refused: POST /api/v1/auth/setup answered "
+                             f"{answer(result)}: set the admin up yourself (AstrBot's "
+                             "dashboard) and give --username and --password")
     return data["token"]
 
 
-def bootstrap(settings: TargetSettings, redactor: Redactor) -> Credentials:
-    redactor.add(*settings.secrets())
-    try:
-        return asyncio.run(_bootstrap(settings, redactor))
-    except SuiteError:
-        raise
-    except Exception as exc:  # a timeout or a malformed answer during setup is not a verdict
-        raise SuiteError(f"bootstrap against {settings.base_url} failed: {exc}") from exc
+async def _login(call, username: str, password: str) -> str:
+    result = await call("POST", "/api/v1/auth/login", json_body={
+        "username": username, "password": password})
+    data = _ok_data(result)
+    if isinstance(data, dict) and isinstance(data.get("token"), str):
+        return data["token"]
+    if result.status == 429:
+        raise PreflightError(f"the login of {username!r} was rate-limited ({answer(result)}): "
+                             "wait a minute, then retry")
+    raise PreflightError(f"the target refused the login of user {username!r}: POST "
+                         f"/api/v1/auth/login answered {answer(result)}: check --username and "
+                         "--password")
+
+
+def save_credentials(path: Path, base_url: str, username: str, password: str) -> Path:
+    """A [target] table for --config, readable by its owner only (mode 0600)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fh.fileno(), 0o600)
+        fh.write("# The admin astrbot-conformance created on this target by first-run setup.\n"
+                 f"[target]\nbase_url = {json.dumps(base_url)}\n"
+                 f"username = {json.dumps(username)}\npassword = {json.dumps(password)}\n")
+    return path
 
 
 async def _cleanup(creds: Credentials) -> None:

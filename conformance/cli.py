@@ -6,36 +6,68 @@
     astrbot-conformance requirements                          # list the catalogue
     astrbot-conformance baseline reports/<run>/results.json   # known failures, as a baseline
 
-Exit status: 0 when every selected requirement is PASS, NON-STRICT or SKIPPED (and at least
-one was judged); 1 when any is FAIL, UNIMPLEMENTED or ERROR; with --baseline, 0 when the run
-matches the baseline and 1 on a new failure or a stale entry; 2 for a usage error.
+Settings come from the command line, else ASTRBOT_CONFORMANCE_<NAME> environment variables
+(BASE_URL, API_KEY, JWT, USERNAME, PASSWORD, NAME, TIMEOUT, CONFIG, SLOW_TEXT, SETUP_ADMIN),
+else the [target] table of the --config TOML file.
+
+Before any check, a preflight makes sure the target answers, speaks AstrBot's API, accepts the
+credentials and that a given API key holds the scopes the chosen profiles need. A target in
+first-run state is set up only with --setup-admin (the generated admin credentials are printed
+once and saved, mode 0600, next to the report directory).
+
+Exit status:
+  0  conformant: every judged requirement PASS or NON-STRICT (with --baseline: the run matches)
+  1  not conformant: a requirement is FAIL or UNIMPLEMENTED (with --baseline: a new failure or
+     a stale entry)
+  2  usage error: bad option, URL without a scheme, missing --config file, unknown profile,
+     bad timeout; nothing is sent to the target
+  3  preflight failed: the target does not answer, is not an AstrBot API, refused a
+     credential, a key lacks a scope, or it is in first-run state without --setup-admin;
+     nothing is judged (results.json records every requirement as ERROR with the reason)
+  4  not judged: no FAIL, but requirements could not be judged (ERROR: the suite or the
+     network broke), or none was judged at all
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import uuid
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pytest
 
-from . import launcher
+from . import __version__, launcher
 from .baseline import from_results
 from .catalogue import load
-from .outcomes import SuiteError
+from .outcomes import EXIT_NOT_JUDGED, EXIT_USAGE, ConfigurationError, SuiteError
+from .target import ENV_PREFIX, TargetSettings
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+# run options that are target settings (conformance/target.py), passed on to the plugin
+SETTINGS = ("base_url", "config", "api_key", "jwt", "username", "password", "name", "timeout",
+            "slow_text")
+
+
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line (and exit status 2), not the whole usage text."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="astrbot-conformance", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = _Parser(prog="astrbot-conformance", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version",
+                        version=f"astrbot-conformance {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the suite against a target")
+    run = sub.add_parser("run", help="run the suite against a target", description=__doc__,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
     where = run.add_mutually_exclusive_group()
     where.add_argument("--base-url", help="the target, e.g. http://127.0.0.1:6185")
     where.add_argument("--simulator", action="store_true",
@@ -46,8 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--username")
     run.add_argument("--password")
     run.add_argument("--name", help="target name shown in the report")
-    run.add_argument("--timeout", type=float, help="seconds for every single wait (default 10)")
+    run.add_argument("--timeout", help="seconds for every single wait (default 10)")
     run.add_argument("--slow-text", help="a user text the target answers slowly (for races)")
+    run.add_argument("--setup-admin", action="store_true",
+                     help="a target in first-run state may be set up: the suite creates the "
+                     "admin (--username/--password, else generated credentials, printed once "
+                     "and saved with mode 0600 next to the report directory)")
     run.add_argument("--profile", default="all", help="comma-separated profiles, or all")
     run.add_argument("--depth", default="quick", choices=("quick", "full"),
                      help="quick (default) or full: how many generated cases to run")
@@ -61,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                      "by --simulator)")
     run.add_argument("-k", dest="keyword", help="only checks matching this pytest expression")
     run.add_argument("-q", "--quiet", action="store_true")
+    run.add_argument("-v", "--verbose", action="store_true",
+                     help="more output, with the traceback of a preflight failure")
     sub.add_parser("requirements", help="list the requirement catalogue")
     base = sub.add_parser("baseline", help="print a baseline accepting a run's failures")
     base.add_argument("results", help="a results.json")
@@ -69,26 +107,54 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "baseline":
-        print(from_results(json.loads(Path(args.results).read_text(encoding="utf-8"))), end="")
-        return 0
-    if args.command == "requirements":
-        for req in load().requirements.values():
-            print(f"{req.id:<16} {req.level:<6} {req.profile:<16} {req.text}")
-        return 0
-    if not (args.base_url or args.simulator or args.config):
-        print("astrbot-conformance run: give --base-url, --config or --simulator",
-              file=sys.stderr)
-        return 2
+    try:
+        if args.command == "baseline":
+            return print_baseline(args.results)
+        if args.command == "requirements":
+            for req in load().requirements.values():
+                print(f"{req.id:<16} {req.level:<6} {req.profile:<16} {req.text}")
+            return 0
+        check_usage(args)
+    except ConfigurationError as exc:
+        print(f"astrbot-conformance {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
     report_dir = Path(args.report_dir or Path("reports") / run_id)
     try:
         with launcher.simulator() if args.simulator else nullcontext() as launched:
             base_url = launched.url if launched else args.base_url
             return run_pytest(args, base_url, run_id, report_dir)
-    except SuiteError as exc:
+    except SuiteError as exc:  # the simulator we start did not come up
         print(f"astrbot-conformance: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_NOT_JUDGED
+
+
+def check_usage(args) -> None:
+    """Usage errors, found before anything is sent: the settings (command line, environment,
+    config file), the profiles and the baseline file."""
+    given = {name: getattr(args, name) for name in SETTINGS}
+    if args.simulator:  # its URL is not known yet; the environment is not used for it
+        TargetSettings.resolve({**given, "base_url": "http://127.0.0.1:1"}, env={})
+    else:
+        TargetSettings.resolve(given)
+    profiles = load().profiles
+    chosen = {p.strip() for p in args.profile.split(",") if p.strip()}
+    unknown = sorted(chosen - set(profiles)) if chosen != {"all"} else []
+    if unknown or not chosen:
+        raise ConfigurationError(f"unknown profile {', '.join(unknown) or repr(args.profile)}; "
+                                 f"known: {', '.join(sorted(profiles))}, or all")
+    if args.baseline and not Path(args.baseline).is_file():
+        raise ConfigurationError(f"baseline file not found: {args.baseline}")
+
+
+def print_baseline(results: str) -> int:
+    try:
+        doc = json.loads(Path(results).read_text(encoding="utf-8"))
+        text = from_results(doc)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(f"cannot read {results} as a results.json: {exc}") from exc
+    print(text, end="")
+    return 0
 
 
 def run_pytest(args, base_url: str | None, run_id: str, report_dir: Path) -> int:
@@ -97,8 +163,7 @@ def run_pytest(args, base_url: str | None, run_id: str, report_dir: Path) -> int
                    "-W", "ignore::pytest.PytestAssertRewriteWarning",
                    "--astrbot-run-id", run_id, "--astrbot-report-dir", str(report_dir),
                    "--astrbot-profile", args.profile, "--astrbot-depth", args.depth]
-    for name in ("base_url", "config", "api_key", "jwt", "username", "password", "name",
-                 "timeout", "slow_text"):
+    for name in SETTINGS:
         value = base_url if name == "base_url" else getattr(args, name)
         if name == "name" and value is None and args.simulator:
             value = "astrbot-simulator"
@@ -106,27 +171,40 @@ def run_pytest(args, base_url: str | None, run_id: str, report_dir: Path) -> int
             pytest_args += [f"--astrbot-{name.replace('_', '-')}", str(value)]
     if args.allow_writes or args.simulator:
         pytest_args += ["--astrbot-allow-writes", "1"]
-    if args.simulator:
-        pytest_args += ["--astrbot-sandboxed", "1"]
+    if args.simulator:  # the suite started it: set it up silently, it is thrown away after
+        pytest_args += ["--astrbot-sandboxed", "1", "--astrbot-setup-admin", "quiet"]
+    elif args.setup_admin:
+        pytest_args += ["--astrbot-setup-admin", "1"]
     if args.seed is not None:
         pytest_args += ["--astrbot-seed", str(args.seed)]
     if args.keyword:
         pytest_args += ["-k", args.keyword]
     if args.baseline:
         pytest_args += ["--astrbot-baseline", args.baseline]
-    pytest_args += ["-q"] if args.quiet else ["-v"]
+    pytest_args += ["-q"] if args.quiet else ["-vv"] if args.verbose else ["-v"]
     collector = _Collector()
-    code = pytest.main(pytest_args, plugins=[collector])
-    summary = collector.summary()
-    if summary is None:
-        return int(code) or 1  # pytest stopped before the report (usage error, crash)
-    if "baseline" in summary:
-        return 0 if summary["baseline"]["passed"] else 1
-    return 0 if summary["conformant"] else 1
+    # the plugin reads ASTRBOT_CONFORMANCE_* for what the command line lacks; a simulator the
+    # suite starts itself takes nothing from them (a key there would be foreign to it)
+    with _environment_without(ENV_PREFIX) if args.simulator else nullcontext():
+        code = pytest.main(pytest_args, plugins=[collector])
+    status = collector.exit_status()
+    if status is not None:
+        return status
+    # pytest stopped before the plugin judged anything: its usage error, or a crash
+    return EXIT_USAGE if code == pytest.ExitCode.USAGE_ERROR else EXIT_NOT_JUDGED
+
+
+@contextmanager
+def _environment_without(prefix: str):
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k.startswith(prefix)}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 class _Collector:
-    """Reads the run's summary from the conformance plugin once pytest is done."""
+    """Reads the run's exit status from the conformance plugin once pytest is done."""
 
     def __init__(self):
         self.config = None
@@ -134,10 +212,10 @@ class _Collector:
     def pytest_configure(self, config):
         self.config = config
 
-    def summary(self) -> dict | None:
+    def exit_status(self) -> int | None:
         run = self.config.pluginmanager.get_plugin("astrbot-conformance-session") \
             if self.config else None
-        return run.summary if run else None
+        return run.exit_status if run else None
 
 
 if __name__ == "__main__":

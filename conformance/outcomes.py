@@ -34,6 +34,60 @@ class SuiteError(Exception):
     failure. Reported as ERROR."""
 
 
+class ConfigurationError(SuiteError):
+    """The user's settings are unusable (no URL, a URL without a scheme, a missing config
+    file, an unknown profile, a bad timeout): a usage error, exit status 2, nothing judged."""
+
+
+class PreflightError(SuiteError):
+    """The target cannot be judged with these settings: it does not answer, it is not an
+    AstrBot API, a credential is refused, a key lacks a scope, or it is in first-run state and
+    setup was not allowed. One line naming the problem and its fix; exit status 3, no verdict."""
+
+
 def worst(verdicts) -> str:
     verdicts = list(verdicts)
     return max(verdicts, key=SEVERITY.__getitem__) if verdicts else SKIPPED
+
+
+# Exit statuses of `astrbot-conformance run` and of the pytest plugin route alike.
+EXIT_CONFORMANT = 0  # every judged requirement PASS or NON-STRICT (or the baseline matched)
+EXIT_NOT_CONFORMANT = 1  # a FAIL or UNIMPLEMENTED (or, with a baseline, a new or stale entry)
+EXIT_USAGE = 2  # bad command line or settings: nothing was sent to the target
+EXIT_PREFLIGHT = 3  # preflight failed: unreachable, not AstrBot, credentials or scopes refused
+EXIT_NOT_JUDGED = 4  # no FAIL, but requirements could not be judged (ERROR) or none was judged
+COUNT_ORDER = (PASS, FAIL, NON_STRICT, UNIMPLEMENTED, SKIPPED, ERROR)
+
+
+def _counts(summary: dict) -> str:
+    return ", ".join(f"{summary[v]} {v}" for v in COUNT_ORDER if summary.get(v))
+
+
+def exit_status(summary: dict) -> int:
+    """The exit status a run's summary (report.summarize, plus `preflight`/`baseline` when
+    they apply) stands for."""
+    if summary.get("preflight"):
+        return EXIT_PREFLIGHT
+    if "baseline" in summary:
+        return EXIT_CONFORMANT if summary["baseline"]["passed"] else EXIT_NOT_CONFORMANT
+    if summary.get(FAIL) or summary.get(UNIMPLEMENTED):
+        return EXIT_NOT_CONFORMANT
+    if summary.get(ERROR) or not (summary.get(PASS) or summary.get(NON_STRICT)):
+        return EXIT_NOT_JUDGED
+    return EXIT_CONFORMANT
+
+
+def headline(summary: dict) -> str:
+    """The last line of a run: what happened, in words that match the exit status."""
+    total = f"({summary.get('total', 0)} requirements)"
+    if summary.get("preflight"):
+        return f"not judged, preflight failed: {summary['preflight']}"
+    if summary.get(FAIL) or summary.get(UNIMPLEMENTED):
+        return f"NOT conformant: {_counts(summary)} {total}"
+    if summary.get(ERROR):
+        return (f"not judged: {summary[ERROR]} ERROR (the suite, its settings or the network "
+                f"broke, not the target); no FAIL among the rest: {_counts(summary)} {total}")
+    if not (summary.get(PASS) or summary.get(NON_STRICT)):
+        return f"not judged: no requirement was judged: {_counts(summary) or 'nothing ran'} " \
+               f"{total}"
+    return f"conformant: {_counts(summary)} {total}"

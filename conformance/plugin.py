@@ -15,27 +15,34 @@ An `assert` that fails is the target's fault (FAIL, or NON-STRICT for SHOULD/MAY
 
 from __future__ import annotations
 
+import sys
 import time
+import traceback
 import uuid
 from pathlib import Path
 
 import pytest
 
-from . import report
+from . import preflight, report
 from .baseline import Baseline
-from .bootstrap import Credentials, bootstrap, cleanup
+from .bootstrap import Credentials, cleanup
 from .catalogue import Catalogue, CatalogueError, load
-from .clients.transcript import Transcript, undocumented_findings
+from .clients.transcript import Transcript
 from .invariants import live_violations
 from .outcomes import (
     ERROR,
+    EXIT_NOT_JUDGED,
+    EXIT_USAGE,
     FAIL,
     NON_STRICT,
     PASS,
     SKIPPED,
     UNIMPLEMENTED,
+    PreflightError,
     SuiteError,
     Unimplemented,
+    exit_status,
+    headline,
 )
 from .redact import Redactor
 from .scenario import JWT_PATHS
@@ -46,13 +53,9 @@ ORDER_REQUIREMENT = "LIVE-ORDER-001"
 # which requirement judges the frame schemas of the logs of each WebSocket path
 SCHEMA_REQUIREMENTS = {"/api/v1/live/ws": "LIVE-FRAME-001", "/api/v1/chat/ws": "V1-CHATWS-005",
                        **dict.fromkeys(JWT_PATHS, "JWT-FRAME-001")}
-# which requirement reports the frame (or SSE event) types the contract does not define
-UNDOCUMENTED_REQUIREMENTS = {"/api/v1/live/ws": "LIVE-FRAME-002",
-                             "/api/v1/chat/ws": "V1-CHATWS-006", "/api/v1/chat": "OPEN-CHAT-006",
-                             **dict.fromkeys(JWT_PATHS, "JWT-FRAME-002")}
 SESSION_PLUGIN = "astrbot-conformance-session"
 OPTIONS = ("base_url", "api_key", "jwt", "username", "password", "config", "timeout", "name",
-           "slow_text", "allow_writes", "sandboxed")
+           "slow_text", "allow_writes", "sandboxed", "setup_admin")
 DEFAULT_SEED = 20261122
 
 
@@ -141,6 +144,11 @@ class ConformanceRun:
         self.config = config
         self.redactor = Redactor()
         self.catalogue: Catalogue = load()
+        # a usage error (bad settings, unknown profile, bad baseline) or a failed preflight
+        # stops the run before any check: exit status 2 or 3, one line, no verdict
+        self.usage_error: str | None = None
+        self.preflight_error: PreflightError | None = None
+        self.exit_status: int | None = None
         self.profiles = self._profiles(opt.astrbot_profile)
         self.settings_error: SuiteError | None = None
         try:
@@ -149,6 +157,7 @@ class ConformanceRun:
             self.redactor.add(*self.settings.secrets())
         except SuiteError as exc:
             self.settings, self.settings_error = None, exc
+            self.usage_error = self.usage_error or str(exc)
         self.run_id = opt.astrbot_run_id or (
             time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6])
         self.report_dir = Path(opt.astrbot_report_dir or Path("reports") / self.run_id)
@@ -162,7 +171,7 @@ class ConformanceRun:
                 self.baseline = Baseline.load(opt.astrbot_baseline,
                                               set(self.catalogue.requirements))
             except SuiteError as exc:
-                raise pytest.UsageError(str(exc)) from exc
+                self.usage_error = self.usage_error or str(exc)
         self.credentials: Credentials | SuiteError | None = None
         self.transcripts: list[Transcript] = []
         self.load_errors: list[str] = []
@@ -176,9 +185,36 @@ class ConformanceRun:
         chosen = {p.strip() for p in spec.split(",") if p.strip()}
         unknown = chosen - set(self.catalogue.profiles)
         if unknown:
-            raise pytest.UsageError(f"unknown profile(s) {sorted(unknown)}; known: "
-                                    f"{sorted(self.catalogue.profiles)}")
+            self.usage_error = (f"unknown profile(s) {', '.join(sorted(unknown))}; known: "
+                                f"{', '.join(sorted(self.catalogue.profiles))}, or all")
+            return None
         return chosen
+
+    # preflight ------------------------------------------------------------------------------
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self, session: pytest.Session):
+        """Preflight before any check is even collected (preflight.py): a run that cannot
+        judge the target collects nothing and ends with one line."""
+        if self.usage_error is None and self.credentials is None:
+            try:
+                self.credentials = self._preflight()
+            except PreflightError as exc:
+                self.preflight_error = exc
+        return True if self.usage_error or self.preflight_error else None
+
+    def _preflight(self) -> Credentials:
+        report_dir = self.report_dir.resolve()
+        return preflight.run(self.settings, self.redactor, self.profiles,
+                             credentials_file=report_dir.parent / f"{report_dir.name}-admin.toml",
+                             announce=self._announce)
+
+    def _announce(self, line: str) -> None:
+        """A line for the user now (the generated admin password: shown once, never logged)."""
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            tr.write_line(line)
+        else:
+            print(line, file=sys.stderr)
 
     # collection -----------------------------------------------------------------------------
     def pytest_collection_modifyitems(self, config, items: list[pytest.Item]) -> None:
@@ -208,13 +244,13 @@ class ConformanceRun:
     def credentials_or_raise(self) -> Credentials:
         if self.settings_error is not None:
             raise self.settings_error
-        if self.credentials is None:
+        if self.credentials is None:  # preflight did not run (no collection hook)
             try:
-                self.credentials = bootstrap(self.settings, self.redactor)
+                self.credentials = self._preflight()
             except SuiteError as exc:
                 self.credentials = exc
         if isinstance(self.credentials, SuiteError):
-            raise SuiteError(f"bootstrap failed: {self.credentials}")
+            raise SuiteError(f"preflight failed: {self.credentials}")
         return self.credentials
 
     # verdicts -------------------------------------------------------------------------------
@@ -271,30 +307,20 @@ class ConformanceRun:
                 verdict=FAIL if problems else PASS, message="\n".join(problems[:20]),
                 evidence=[t.as_evidence() for t in logs if t.schema_problems()][:3]))
 
-    def sweep_undocumented_types(self) -> None:
-        """Frames and SSE events of a type the contract does not define, on every path the run
-        read, whatever check read them: reported (NON-STRICT for a SHOULD), not absorbed."""
-        by_requirement: dict[str, list[Transcript]] = {}
-        for t in self.transcripts:
-            rid = UNDOCUMENTED_REQUIREMENTS.get(t.path or "")
-            if rid in self.results and any(e["dir"] == "<<" for e in t.entries):
-                by_requirement.setdefault(rid, []).append(t)
-        for rid, logs in by_requirement.items():
-            findings = undocumented_findings(logs)
-            broken = FAIL if self.results[rid].requirement.strict else NON_STRICT
-            self.results[rid].checks.append(report.CheckRecord(
-                nodeid=f"<frame and event types in {len(logs)} logs>",
-                verdict=broken if findings else PASS,
-                message="types the contract does not define:\n" + "\n".join(findings[:20])
-                if findings else "",
-                evidence=[t.as_evidence() for t in logs if t.undocumented()][:3]))
-
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
+        if self.usage_error is not None or exitstatus == pytest.ExitCode.USAGE_ERROR:
+            self.exit_status = EXIT_USAGE  # nothing was sent or judged: no report
+            if self.usage_error is not None:
+                session.exitstatus = EXIT_USAGE
+            return
         if isinstance(self.credentials, Credentials):
             cleanup(self.credentials)
+        if self.preflight_error is not None:
+            reason = self.redactor.scrub(f"not judged: preflight failed: {self.preflight_error}")
+            for result in self.results.values():
+                result.checks.append(report.CheckRecord("<preflight>", ERROR, reason))
         self.sweep_frame_logs()
         self.sweep_frame_schemas()
-        self.sweep_undocumented_types()
         if self.load_errors:  # checks that could not even be loaded decide nothing
             reason = "the suite could not load its checks: " + "; ".join(self.load_errors)
             for result in self.results.values():
@@ -312,26 +338,36 @@ class ConformanceRun:
             "bootstrap": (self.credentials.log.as_evidence()
                           if isinstance(self.credentials, Credentials) else None),
         }
-        doc = report.build(list(self.results.values()), run, self.redactor, self.baseline,
+        baseline = None if self.preflight_error else self.baseline
+        doc = report.build(list(self.results.values()), run, self.redactor, baseline,
                            operations=[self.operations[k] for k in sorted(self.operations)])
+        if self.preflight_error is not None:
+            doc["summary"]["preflight"] = self.redactor.scrub(str(self.preflight_error))
         self.summary = doc["summary"]
         self.paths = report.write(doc, self.report_dir)
+        # the same exit status as `astrbot-conformance run` (outcomes.EXIT_*)
+        self.exit_status = EXIT_NOT_JUDGED if exitstatus == pytest.ExitCode.INTERNAL_ERROR \
+            else exit_status(self.summary)
+        session.exitstatus = self.exit_status
 
-    def pytest_terminal_summary(self, terminalreporter) -> None:
+    def pytest_terminal_summary(self, terminalreporter, config) -> None:
+        tr = terminalreporter
+        if self.usage_error is not None:
+            tr.write_line(f"astrbot-conformance: {self.usage_error}")
+            return
         if not self.summary:
             return
-        tr = terminalreporter
         tr.section("AstrBot conformance")
+        if self.preflight_error is not None and config.get_verbosity() >= 2:
+            tr.write("".join(traceback.format_exception(self.preflight_error)))
         for result in sorted(self.results.values(), key=lambda r: r.requirement.id):
+            if self.preflight_error is not None:
+                break  # one line says it all, no per-requirement flood
             line = f"{result.verdict:<13} {result.requirement.id:<16} {result.requirement.level}"
             if result.verdict not in (PASS,):
                 line += "  " + self.redactor.scrub(" ".join(result.reason.split()))[:150]
             tr.write_line(line)
-        counts = ", ".join(f"{self.summary[v]} {v}" for v in
-                           (PASS, FAIL, NON_STRICT, UNIMPLEMENTED, SKIPPED, ERROR)
-                           if self.summary[v])
-        tr.write_line(f"{'conformant' if self.summary['conformant'] else 'NOT conformant'}: "
-                      f"{counts} ({self.summary['total']} requirements)")
+        tr.write_line(headline(self.summary))
         gate = self.summary.get("baseline")
         if gate:
             tr.write_line(f"baseline {gate['file']}: {'PASSED' if gate['passed'] else 'FAILED'}"

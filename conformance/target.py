@@ -8,21 +8,28 @@ Each setting is taken from the command line, else the environment
     base_url = "http://127.0.0.1:6185"
     name = "my-deployment"          # shown in reports
     api_key = "abk_..."             # use this key as is, or ...
-    username = "admin"              # ... log in (or run first-run setup) and create keys
+    username = "admin"              # ... log in and create keys
     password = "..."
+    jwt = "eyJ..."                  # or a dashboard JWT instead of username/password
     timeout = 10                    # seconds, every single wait
     slow_text = "..."               # a user text the target answers slowly (races need it)
+    setup_admin = false             # true: a target in first-run state may be set up
+
+Every problem with the settings themselves (no URL, a URL without a scheme, a missing or
+unreadable file, an unknown key in [target], a timeout that is not a positive number) raises
+`ConfigurationError`: a usage error, reported before anything is sent.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
-from .outcomes import SuiteError
+from .outcomes import ConfigurationError
 
 ENV_PREFIX = "ASTRBOT_CONFORMANCE_"
 
@@ -41,6 +48,11 @@ class TargetSettings:
     # pip install, install from GitHub...) are simulated there too. `run --simulator` sets both.
     allow_writes: bool = False
     sandboxed: bool = False
+    # May the suite run first-run setup (POST /api/v1/auth/setup) on a target in first-run
+    # state? False: no, preflight fails naming the flag. True: yes, and the generated admin
+    # credentials are printed once and saved (mode 0600) next to the report. "quiet": yes,
+    # silently; `run --simulator` uses it for the throw-away simulator it started itself.
+    setup_admin: bool | str = False
     # A user text whose reply takes the target a few seconds, so that an interrupt or a second
     # input lands while the turn runs. The [[sim:...]] directives slow the reference simulator;
     # a real LLM reads the words.
@@ -54,11 +66,7 @@ class TargetSettings:
         config_path = cli.pop("config", None) or env.get(ENV_PREFIX + "CONFIG")
         from_file: dict = {}
         if config_path:
-            path = Path(config_path)
-            if not path.is_file():
-                raise SuiteError(f"target config file not found: {path}")
-            with open(path, "rb") as fh:
-                from_file = tomllib.load(fh).get("target", {})
+            from_file = _read_config(Path(config_path))
         values = {}
         for f in fields(cls):
             for source in (cli.get(f.name), env.get(ENV_PREFIX + f.name.upper()),
@@ -67,17 +75,25 @@ class TargetSettings:
                     values[f.name] = source
                     break
         settings = cls(**values)
-        settings.timeout = float(settings.timeout)
-        for flag in ("allow_writes", "sandboxed"):
+        settings.timeout = _timeout(settings.timeout)
+        for flag in ("allow_writes", "sandboxed", "setup_admin"):
             value = getattr(settings, flag)
-            if isinstance(value, str):
+            if isinstance(value, str) and not (flag == "setup_admin" and value == "quiet"):
                 setattr(settings, flag, value.strip().lower() in ("1", "true", "yes", "on"))
         if not settings.base_url:
-            raise SuiteError("no target: give --base-url (or ASTRBOT_CONFORMANCE_BASE_URL, or "
-                             "base_url in the [target] table of --config)")
-        parts = urlsplit(settings.base_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise SuiteError(f"base URL must be http(s)://host:port, got {settings.base_url!r}")
+            raise ConfigurationError(
+                "no target: give --base-url (or ASTRBOT_CONFORMANCE_BASE_URL, or base_url in "
+                "the [target] table of --config)")
+        parts = urlsplit(str(settings.base_url))
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ConfigurationError(f"the base URL must look like http://host:port, got "
+                                     f"{settings.base_url!r}")
+        try:
+            parts.port  # noqa: B018 - raises on a port that is not a number
+        except ValueError as exc:
+            raise ConfigurationError(f"bad port in the base URL {settings.base_url!r}") from exc
+        if bool(settings.username) != bool(settings.password):
+            raise ConfigurationError("give --username and --password together (or neither)")
         settings.base_url = settings.base_url.rstrip("/")
         settings.name = settings.name or parts.netloc
         return settings
@@ -93,3 +109,32 @@ class TargetSettings:
 
     def secrets(self) -> list[str]:
         return [s for s in (self.api_key, self.jwt, self.password) if s]
+
+
+def _read_config(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigurationError(f"config file not found: {path}")
+    try:
+        with open(path, "rb") as fh:
+            table = tomllib.load(fh).get("target", {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"cannot read config file {path}: {exc}") from exc
+    if not isinstance(table, dict):
+        raise ConfigurationError(f"{path}: [target] must be a table")
+    known = {f.name for f in fields(TargetSettings)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise ConfigurationError(f"{path}: unknown setting(s) {', '.join(unknown)} in [target]; "
+                                 f"known: {', '.join(sorted(known))}")
+    return table
+
+
+def _timeout(value) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigurationError(f"the timeout must be a positive number of seconds, got "
+                                 f"{value!r}")
+    return seconds

@@ -1,10 +1,29 @@
-"""The pytest plugin run the way users run it, on throw-away check modules (pytester)."""
+"""The pytest plugin run the way users run it, on throw-away check modules (pytester),
+against a real simulator process (preflight needs a target that answers)."""
 
 from __future__ import annotations
 
 import json
 
+import pytest
+
+from conformance import launcher
+
 pytest_plugins = ["pytester"]
+ADMIN = ["--astrbot-username", "admin", "--astrbot-password", "Plugin-passw0rd"]
+
+
+@pytest.fixture(scope="module")
+def target_url():
+    with launcher.simulator(env={"ASTRBOT_SIM_ADMIN_USERNAME": "admin",
+                                 "ASTRBOT_SIM_ADMIN_PASSWORD": "Plugin-passw0rd"}) as sim:
+        yield sim.url
+
+
+@pytest.fixture
+def pytester(pytester, target_url):
+    pytester.target_url = target_url
+    return pytester
 
 CHECK = '''
 import pytest
@@ -18,8 +37,8 @@ def test_turn(target):
 def run_plugin(pytester, body: str, *extra: str) -> dict:
     pytester.makepyfile(test_checks=body)
     report_dir = pytester.path / "report"
-    pytester.runpytest("-p", "no:cacheprovider", "--astrbot-base-url", "http://127.0.0.1:9",
-                       "--astrbot-report-dir", str(report_dir), *extra)
+    pytester.runpytest("-p", "no:cacheprovider", "--astrbot-base-url", pytester.target_url,
+                       *ADMIN, "--astrbot-report-dir", str(report_dir), *extra)
     return json.loads((report_dir / "results.json").read_text())
 
 
@@ -51,9 +70,9 @@ import pytest
 def test_x():
     pass
 ''')
-    result = pytester.runpytest("--astrbot-base-url", "http://127.0.0.1:9",
+    result = pytester.runpytest("--astrbot-base-url", pytester.target_url, *ADMIN,
                                 "--astrbot-report-dir", str(pytester.path / "r"))
-    assert result.ret == 4  # pytest's usage error
+    assert result.ret == 4  # pytest's usage error: the check module is wrong, not the user
     result.stderr.fnmatch_lines(["*unknown requirement*NOPE-XXX-001*"])
 
 
@@ -61,3 +80,21 @@ def test_profile_selection_deselects_other_checks(pytester):
     doc = run_plugin(pytester, CHECK.format(verdict="True"), "--astrbot-profile", "openapi-v1")
     assert {r["profile"] for r in doc["requirements"]} == {"openapi-v1"}
     assert doc["run"]["profiles"] == ["openapi-v1"]
+
+
+def test_the_exit_status_is_the_clis(pytester):
+    """0 conformant, 1 a FAIL, 4 only ERROR, 2 an unknown profile (nothing judged, no report):
+    the plugin route ends as `astrbot-conformance run` does."""
+    for body, code in ((CHECK.format(verdict="True"), 0), (CHECK.format(verdict="1 == 2"), 1),
+                       (CHECK.format(verdict="1 / 0"), 4)):
+        pytester.makepyfile(test_checks=body)
+        result = pytester.runpytest("-p", "no:cacheprovider", "--astrbot-base-url",
+                                    pytester.target_url, *ADMIN, "--astrbot-report-dir",
+                                    str(pytester.path / "report"))
+        assert result.ret == code, (body, result.outlines[-3:])
+    result = pytester.runpytest("--astrbot-base-url", pytester.target_url, *ADMIN,
+                                "--astrbot-profile", "nope", "--astrbot-report-dir",
+                                str(pytester.path / "none"))
+    assert result.ret == 2
+    result.stdout.fnmatch_lines(["*unknown profile(s) nope*"])
+    assert not (pytester.path / "none").exists()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conformance.launcher import free_port
-from conformance.outcomes import ERROR, FAIL, NON_STRICT, PASS, UNIMPLEMENTED
+from conformance.outcomes import ERROR, EXIT_PREFLIGHT, FAIL, NON_STRICT, PASS, UNIMPLEMENTED
 
 from .broken_targets import FAULTS
 
@@ -84,7 +84,7 @@ def test_simulator_is_conformant_and_the_report_keeps_no_secret(tmp_path):
                                             ("silent", FAIL)])
 def test_broken_live_endpoint_is_reported_not_blamed_on_the_suite(tmp_path, mode, expected):
     with broken_target(mode, tmp_path) as url:
-        code, doc = run_suite(tmp_path, "--base-url", url, "--timeout", "1",
+        code, doc = run_suite(tmp_path, "--base-url", url, "--timeout", "1", "--setup-admin",
                               "-k", "not openapi_fuzz")  # the spec fuzzing has its own tests
     live = verdicts(doc, "live-api")
     if mode == "silent":  # it does accept and keep the connection: that requirement holds
@@ -107,7 +107,8 @@ def test_a_server_that_handles_one_frame_at_a_time_fails_busy_and_interrupt(tmp_
     """The way real AstrBot 4.26.2 runs a live session: the suite must show busy and interrupt
     as FAIL with the frame log as evidence, and keep what does work as PASS."""
     with broken_target("sequential", tmp_path) as url:
-        code, doc = run_suite(tmp_path, "--base-url", url, "--profile", "live-api")
+        code, doc = run_suite(tmp_path, "--base-url", url, "--profile", "live-api",
+                              "--setup-admin")
     live = verdicts(doc, "live-api")
     assert code == 1
     for rid in ("LIVE-BUSY-001", "LIVE-BUSY-002", "LIVE-BUSY-003", "LIVE-INT-001"):
@@ -126,7 +127,7 @@ def test_a_server_that_handles_one_frame_at_a_time_fails_busy_and_interrupt(tmp_
 def test_an_operation_that_skips_its_scope_check_is_named(tmp_path):
     with broken_target("no-scope", tmp_path) as url:
         code, doc = run_suite(tmp_path, "--base-url", url, "--profile", "openapi-v1",
-                                 "-k", "scope_matrix")
+                              "--setup-admin", "-k", "scope_matrix")
     scope = {r["id"]: r for r in doc["requirements"] if r["id"].startswith("V1-SCOPE")}
     assert code == 1
     for rid in ("V1-SCOPE-001", "V1-SCOPE-002", "V1-SCOPE-003"):
@@ -136,29 +137,23 @@ def test_an_operation_that_skips_its_scope_check_is_named(tmp_path):
     assert scope["V1-SCOPE-004"]["verdict"] == PASS
 
 
-@pytest.mark.slow
 def test_a_server_that_is_not_astrbot(tmp_path):
-    """Only an API key given, nothing answers: live is UNIMPLEMENTED, HTTP checks FAIL or, where
-    they need credentials the suite could not create, ERROR, never PASS."""
+    """A server answering 404 to everything is not judged at all: preflight says it is not an
+    AstrBot API (exit 3), and no requirement is FAIL or UNIMPLEMENTED (tests/test_preflight.py
+    has the other mistakes a user can make)."""
     with broken_target("bare", tmp_path) as url:
         code, doc = run_suite(tmp_path, "--base-url", url, "--api-key",
-                                 "abk_some_key_for_a_bare_server", "--timeout", "2")
-    assert code == 1
-    assert set(verdicts(doc, "live-api").values()) == {UNIMPLEMENTED}
-    http = verdicts(doc, "openapi-v1")
-    assert PASS not in http.values() and set(http.values()) <= {
-        FAIL, NON_STRICT, ERROR, UNIMPLEMENTED}, http  # /api/v1/chat/ws: no such socket
-    assert {http[r] for r in http if r.startswith("V1-CHATWS")} == {UNIMPLEMENTED}
-    errors = [r for r in doc["requirements"] if r["verdict"] == ERROR]
-    assert all("key with exactly the scopes" in r["reason"] or "needs a dashboard JWT"
-               in r["reason"] for r in errors), errors
+                              "abk_some_key_for_a_bare_server", "--timeout", "2")
+    assert code == EXIT_PREFLIGHT
+    assert "not an AstrBot API" in doc["summary"]["preflight"]
+    assert set(verdicts(doc).values()) == {ERROR}
 
 
 def test_unreachable_target_is_error_not_fail(tmp_path):
     port = free_port()  # nothing listens there
     code, doc = run_suite(tmp_path, "--base-url", f"http://127.0.0.1:{port}",
-                             "--timeout", "2")
-    assert code == 1
+                          "--timeout", "2")
+    assert code == EXIT_PREFLIGHT
     assert set(verdicts(doc).values()) == {ERROR}
 
 
@@ -183,7 +178,7 @@ def test_a_planted_schema_fault_fails_its_requirement_on_its_operation(tmp_path,
     label, rid = FAULTS[mode]
     with broken_target(mode, tmp_path) as url:
         code, doc = run_suite(tmp_path, "--base-url", url, "--profile", "openapi-v1",
-                              "--allow-writes", "-k", "test_v1_document")
+                              "--allow-writes", "--setup-admin", "-k", "test_v1_document")
     assert code == 1
     assert verdicts(doc)[rid] == FAIL
     failing = {f"{op['method']} {op['path']}" for op in doc["operations"]
