@@ -16,6 +16,10 @@ Modes:
     wrong-type  GET /api/v1/bot-types answers its envelope with `message` as a number
     negative-500  GET /api/v1/chat/sessions crashes (500) on a page number below 1
     extra-field  POST /api/v1/chat/projects accepts fields the ChatProjectRequest schema forbids
+    odd-frame  every accepted chat-mode `send` (Live API and unified sockets) is also answered
+              with a frame of a type the contract does not define, `run_started`
+    odd-event  every POST /api/v1/chat stream carries an SSE event of a type the contract does
+              not define, `run_started`, right after `session_id`
 """
 
 from __future__ import annotations
@@ -32,14 +36,16 @@ from simulator.auth import AuthError
 from simulator.backends import speech
 from simulator.backends.llm import LLMFailure
 from simulator.config import SimConfig
-from simulator.http import validation
+from simulator.http import open_api, validation
 from simulator.http.envelope import dumps
+from simulator.live import engine
 from simulator.live.engine import Send, Speak, StartTurn, Transcribe
 
 LIVE_PATH = "/api/v1/live/ws"
 FAULT = web.AppKey("fault", str)
 MODES = ("no-live", "closes", "silent", "sequential", "bare", "no-scope", "wrong-type",
-         "negative-500", "extra-field")
+         "negative-500", "extra-field", "odd-frame", "odd-event")
+ODD_TYPE = "run_started"  # what AstrBot 4.29.3 sends first on a chat stream
 # the operation each schema fault is planted in, and the requirement that must name it
 FAULTS = {"wrong-type": ("GET /api/v1/bot-types", "V1-FUZZ-002"),
           "negative-500": ("GET /api/v1/chat/sessions", "V1-FUZZ-001"),
@@ -84,6 +90,31 @@ def accept_extra_project_fields() -> None:
                                     registry=validation._registry("v1")), required
 
     validation.body_validator = lenient
+
+
+def send_odd_frames() -> None:
+    """Chat-mode `send` that also answers a `run_started` frame once the request is taken."""
+    original = engine.LiveSession._send
+
+    def with_odd_frame(self, frame: dict):
+        effects = original(self, frame)
+        if any(isinstance(e, StartTurn) for e in effects):
+            effects.insert(1, Send(engine.chat_frame(ODD_TYPE, data={"run_id": "run-1"})))
+        return effects
+
+    engine.LiveSession._send = with_odd_frame
+
+
+def send_odd_events() -> None:
+    """POST /api/v1/chat streams with a `run_started` event after `session_id`."""
+    original = open_api.sse
+
+    def with_odd_event(event: dict) -> bytes:
+        if event.get("type") != "session_id":
+            return original(event)
+        return original(event) + original({"type": ODD_TYPE, "data": {"run_id": "run-1"}})
+
+    open_api.sse = with_odd_event
 
 
 def live_override(mode: str):
@@ -151,11 +182,15 @@ def build(mode: str, data_dir: str) -> web.Application:
         return web.Application()
     if mode == "extra-field":
         accept_extra_project_fields()
+    if mode == "odd-frame":
+        send_odd_frames()
+    if mode == "odd-event":
+        send_odd_events()
     app = create_app(SimConfig(data_dir=data_dir))
     if mode in FAULTS:
         app[FAULT] = mode
         app.middlewares.append(plant_fault)  # inside the envelope middleware, like a handler
-    else:
+    elif mode not in ("odd-frame", "odd-event"):  # those two patch the simulator instead
         app.middlewares.insert(0, skip_scope_check if mode == "no-scope"
                                else live_override(mode))
     return app
