@@ -181,7 +181,13 @@ def run_pytest(args, base_url: str | None, run_id: str, report_dir: Path) -> int
         pytest_args += ["-k", args.keyword]
     if args.baseline:
         pytest_args += ["--astrbot-baseline", args.baseline]
-    pytest_args += ["-q"] if args.quiet else ["-vv"] if args.verbose else ["-v"]
+    # what the run prints (conformance/console.py): one line per phase, only the table with
+    # -q, pytest's own output with -v; pytest's verbosity stays one value so the reasons in the
+    # report are the same whatever is printed
+    pytest_args += ["-vv"] if args.verbose else ["-v"]
+    pytest_args += ["--astrbot-output",
+                    "quiet" if args.quiet else "pytest" if args.verbose else "progress",
+                    "--alluredir", str(report_dir / "allure-results")]
     collector = _Collector()
     # the plugin reads ASTRBOT_CONFORMANCE_* for what the command line lacks; a simulator the
     # suite starts itself takes nothing from them (a key there would be foreign to it)

@@ -23,11 +23,13 @@ from pathlib import Path
 
 import pytest
 
-from . import preflight, report
+from . import allure_results, preflight, report
 from .baseline import Baseline
 from .bootstrap import Credentials, cleanup
 from .catalogue import Catalogue, CatalogueError, load
+from .clients import http
 from .clients.transcript import Transcript
+from .console import MODES, Console
 from .invariants import live_violations
 from .outcomes import (
     ERROR,
@@ -78,6 +80,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="quick (default) or full: how many generated cases to run")
     group.addoption("--astrbot-seed", dest="astrbot_seed", type=int, default=DEFAULT_SEED,
                     help="seed of every generated case (recorded in the report for replay)")
+    group.addoption("--astrbot-output", dest="astrbot_output", default="pytest", choices=MODES,
+                    help="pytest (its own output, then the verdict table), progress (one line "
+                    "per phase, then the table) or quiet (the table only): conformance/console.py")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -126,6 +131,12 @@ def seed(request) -> int:
 def operation_ledger(request) -> dict:
     """Per-operation verdicts, {"<document> <METHOD> <path>": {...}}, for results.json."""
     return _run(request).operations
+
+
+@pytest.fixture(scope="session")
+def fuzz_progress(request):
+    """`progress(document, phase, done, total)`: schemathesis' runner reports operations done."""
+    return _run(request).console.fuzz_progress
 
 
 @pytest.fixture
@@ -178,6 +189,19 @@ class ConformanceRun:
         self.summary: dict | None = None
         self.paths: dict = {}
         self.operations: dict[str, dict] = {}
+        self.console = Console(config, opt.astrbot_output)
+        self.setup_s: dict[str, float] = {}  # nodeid -> seconds its fixtures took
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session) -> None:
+        self.console.mute_pytest()  # progress and quiet modes: the run prints its own lines
+
+    def pytest_internalerror(self, excrepr) -> None:
+        if self.console.muted:
+            self.console.internal_error(str(excrepr))
+
+    def pytest_unconfigure(self, config) -> None:
+        self.console.close()
 
     def _profiles(self, spec: str) -> set[str] | None:
         if spec in (None, "", "all"):
@@ -211,7 +235,9 @@ class ConformanceRun:
     def _announce(self, line: str) -> None:
         """A line for the user now (the generated admin password: shown once, never logged)."""
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
-        if tr is not None:
+        if self.console.muted:
+            self.console.line(line)
+        elif tr is not None:
             tr.write_line(line)
         else:
             print(line, file=sys.stderr)
@@ -235,6 +261,20 @@ class ConformanceRun:
         if dropped:
             config.hook.pytest_deselected(items=dropped)
             items[:] = keep
+        if allure_results.enabled(config):
+            for item in keep:
+                allure_results.label(item, [self.results[i].requirement
+                                            for i in requirement_ids(item) if i in self.results])
+
+    def pytest_collection_finish(self, session) -> None:
+        self.console.collected(len(session.items), len(self.results),
+                               sorted(self.profiles or self.catalogue.profiles))
+
+    def pytest_runtest_logfinish(self, nodeid, location) -> None:
+        judged = sum(1 for r in self.results.values() if r.checks)
+        verdicts = [c.verdict for r in self.results.values() for c in r.checks
+                    if c.nodeid == nodeid]
+        self.console.check_done(nodeid, verdicts, judged, len(self.results))
 
     def pytest_collectreport(self, report) -> None:
         if report.failed:
@@ -258,6 +298,8 @@ class ConformanceRun:
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
         outcome = yield
         rep = outcome.get_result()
+        if rep.when == "setup" and rep.passed:
+            self.setup_s[item.nodeid] = rep.duration  # fixture time counts for the check
         if rep.when == "teardown" or (rep.when == "setup" and rep.passed):
             return
         ids = [i for i in requirement_ids(item) if i in self.results]
@@ -268,12 +310,18 @@ class ConformanceRun:
             rep.outcome = "skipped"
             rep.longrepr = (str(item.path), item.location[1] or 0,
                             f"UNIMPLEMENTED: {call.excinfo.value}")
+        verdicts = []
         for rid in ids:
             requirement = self.results[rid].requirement
             verdict, message = classify(call.excinfo, requirement.strict)
+            verdicts.append(verdict)
             self.results[rid].checks.append(report.CheckRecord(
                 nodeid=item.nodeid, verdict=verdict, message=message,
-                duration_s=rep.duration, evidence=[t.as_evidence() for t in transcripts]))
+                duration_s=rep.duration + self.setup_s.get(item.nodeid, 0.0),
+                evidence=[t.as_evidence() for t in transcripts]))
+        if allure_results.enabled(self.config):
+            allure_results.record(item, verdicts, [t.as_evidence() for t in transcripts],
+                                  self.redactor)
 
     def sweep_frame_logs(self) -> None:
         """LIVE-ORDER-001 holds on every live frame log of the run, whatever check made it."""
@@ -308,11 +356,13 @@ class ConformanceRun:
                 evidence=[t.as_evidence() for t in logs if t.schema_problems()][:3]))
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
+        self.console.finish_checks()
         if self.usage_error is not None or exitstatus == pytest.ExitCode.USAGE_ERROR:
             self.exit_status = EXIT_USAGE  # nothing was sent or judged: no report
             if self.usage_error is not None:
                 session.exitstatus = EXIT_USAGE
             return
+        version = self.detect_version()  # while the run's keys still exist
         if isinstance(self.credentials, Credentials):
             cleanup(self.credentials)
         if self.preflight_error is not None:
@@ -331,7 +381,8 @@ class ConformanceRun:
             "started_at": self.started_iso,
             "duration_s": round(time.time() - self.started, 3),
             "target": {"name": self.settings.name if self.settings else "?",
-                       "base_url": self.settings.base_url if self.settings else "?"},
+                       "base_url": self.settings.base_url if self.settings else "?",
+                       "version": version},
             "profiles": sorted(self.profiles or self.catalogue.profiles),
             "depth": self.config.option.astrbot_depth,
             "seed": self.config.option.astrbot_seed,
@@ -345,41 +396,50 @@ class ConformanceRun:
             doc["summary"]["preflight"] = self.redactor.scrub(str(self.preflight_error))
         self.summary = doc["summary"]
         self.paths = report.write(doc, self.report_dir)
+        if allure_results.enabled(self.config):
+            allure_results.finish(self.config.option.allure_report_dir, doc["run"],
+                                  self.redactor)
+            self.paths["allure"] = Path(self.config.option.allure_report_dir)
         # the same exit status as `astrbot-conformance run` (outcomes.EXIT_*)
         self.exit_status = EXIT_NOT_JUDGED if exitstatus == pytest.ExitCode.INTERNAL_ERROR \
             else exit_status(self.summary)
         session.exitstatus = self.exit_status
 
+    def detect_version(self) -> str | None:
+        """The version the target reports (GET /api/v1/stats/version), shown in the report;
+        None when it does not say."""
+        creds = self.credentials
+        if not isinstance(creds, Credentials):
+            return None
+        headers = {"Authorization": f"Bearer {creds.jwt}"} if creds.jwt \
+            else {"X-API-Key": creds.key_for("system")}
+        try:
+            answer = http.request("GET", self.settings.http_url("/api/v1/stats/version"),
+                                  timeout=self.settings.timeout, headers=headers)
+        except Exception:  # noqa: BLE001 (a version is nice to have, never a verdict)
+            return None
+        data = answer.json.get("data") if isinstance(answer.json, dict) else None
+        version = data.get("version") if isinstance(data, dict) else data
+        return str(version)[:60] if isinstance(version, str | int | float) and version else None
+
     def pytest_terminal_summary(self, terminalreporter, config) -> None:
         tr = terminalreporter
+        write = self.console.line if self.console.muted else tr.write_line
         if self.usage_error is not None:
-            tr.write_line(f"astrbot-conformance: {self.usage_error}")
+            write(f"astrbot-conformance: {self.usage_error}")
             return
         if not self.summary:
             return
         tr.section("AstrBot conformance")
         if self.preflight_error is not None and config.get_verbosity() >= 2:
             tr.write("".join(traceback.format_exception(self.preflight_error)))
-        for result in sorted(self.results.values(), key=lambda r: r.requirement.id):
-            if self.preflight_error is not None:
-                break  # one line says it all, no per-requirement flood
-            line = f"{result.verdict:<13} {result.requirement.id:<16} {result.requirement.level}"
-            if result.verdict not in (PASS,):
-                line += "  " + self.redactor.scrub(" ".join(result.reason.split()))[:150]
-            tr.write_line(line)
-        tr.write_line(headline(self.summary))
-        gate = self.summary.get("baseline")
-        if gate:
-            tr.write_line(f"baseline {gate['file']}: {'PASSED' if gate['passed'] else 'FAILED'}"
-                          f" ({len(gate['expected'])} known, {len(gate['new'])} new, "
-                          f"{len(gate['stale'])} stale, {len(gate['flaky'])} flaky)")
-            for entry in gate["new"]:
-                tr.write_line(f"  new {entry['verdict']}: {entry['id']}")
-            for entry in gate["stale"]:
-                tr.write_line(f"  stale: {entry['id']} is {entry['verdict']}, the baseline "
-                              f"says {entry['known']}")
-        for kind, path in self.paths.items():
-            tr.write_line(f"report {kind}: {path}")
+        if self.preflight_error is not None:  # one line says it all, no per-requirement flood
+            write(headline(self.summary))
+            return
+        scores = [report.score_line(p, levels)
+                  for p, levels in self.summary.get("scores", {}).items()]
+        self.console.table(self.results.values(), self.redactor, headline(self.summary),
+                           self.summary.get("baseline"), self.paths, scores, write=write)
 
 
 def classify(excinfo, strict: bool) -> tuple[str, str]:

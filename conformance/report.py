@@ -1,12 +1,16 @@
 """Turn per-check outcomes into per-requirement verdicts and write the run's report:
-`results.json` (everything, machine-readable), `junit.xml` (one test case per requirement, for
-CI) and `summary.md` (a table a maintainer can paste into a pull request).
-Every artifact passes through the Redactor first."""
+`results.json` (everything, machine-readable; its schema is specs/results.schema.json),
+`junit.xml` (one test case per requirement, for CI), `summary.md` (a table a maintainer can
+paste into a pull request or a CI job summary) and `report.html` (conformance/html_report.py).
+Every artifact is built from the redacted document: no secret reaches any of them."""
 
 from __future__ import annotations
 
 import json
+import os
 import platform
+import re
+import shutil
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +23,9 @@ from .redact import Redactor
 
 GATING = (FAIL, ERROR, UNIMPLEMENTED)
 EVIDENCE_LOG_LIMIT = 200  # wire-log entries kept per transcript
+SCHEMA_ID = "astrbot-conformance-results/1"  # bump with specs/results.schema.json
+LEVEL_ORDER = ("MUST", "SHOULD", "MAY")
+SUMMARY_EVIDENCE_LIMIT = 40_000  # characters of folded evidence in summary.md (PR comments)
 
 
 @dataclass
@@ -48,6 +55,31 @@ class RequirementResult:
         return bad[0].message if bad else ""
 
 
+def area(requirement_id: str) -> str:
+    """The family a requirement belongs to: its id without the number (LIVE-TURN-003 ->
+    LIVE-TURN)."""
+    return requirement_id.rsplit("-", 1)[0]
+
+
+def scores(results: list[RequirementResult]) -> dict:
+    """Per profile and level: how many requirements PASS of those judged. MUST and SHOULD/MAY
+    are counted apart, UNIMPLEMENTED apart from FAIL, and ERROR or SKIPPED never count against
+    the target (they are not in `judged`). `score` is passed/judged, None if nothing judged."""
+    out: dict[str, dict] = {}
+    for r in results:
+        level = out.setdefault(r.requirement.profile, {}).setdefault(
+            r.requirement.level, {"total": 0, **dict.fromkeys(VERDICTS, 0)})
+        level["total"] += 1
+        level[r.verdict] += 1
+    for levels in out.values():
+        for counts in levels.values():
+            counts["judged"] = sum(counts[v] for v in (PASS, FAIL, NON_STRICT, UNIMPLEMENTED))
+            counts["score"] = round(counts[PASS] / counts["judged"], 4) \
+                if counts["judged"] else None
+    return {p: dict(sorted(levels.items(), key=lambda kv: LEVEL_ORDER.index(kv[0])))
+            for p, levels in sorted(out.items())}
+
+
 def summarize(results: list[RequirementResult]) -> dict:
     counts = dict.fromkeys(VERDICTS, 0)
     for r in results:
@@ -67,19 +99,24 @@ def build(results: list[RequirementResult], run: dict, redactor: Redactor,
         # new nor stale
         summary["baseline"] = baseline.compare({r.requirement.id: r.verdict for r in results
                                                 if r.checks})
+    summary["scores"] = scores(results)
+    target = {"version": None, **run.get("target", {})}
     doc = {
-        "schema": "astrbot-conformance-results/1",
-        "run": {**run, "suite_version": __version__, "python": platform.python_version()},
+        "schema": SCHEMA_ID,
+        "run": {"ended_at": now_iso(), **run, "target": target, "suite_version": __version__,
+                "python": platform.python_version()},
         "summary": summary,
         "requirements": [
             {
                 "id": r.requirement.id,
                 "level": r.requirement.level,
                 "profile": r.requirement.profile,
+                "area": area(r.requirement.id),
                 "source": list(r.requirement.source),
                 "text": r.requirement.text,
                 "verdict": r.verdict,
                 "reason": r.reason,
+                "duration_s": round(sum(c.duration_s for c in r.checks), 4),
                 "checks": [
                     {"nodeid": c.nodeid, "verdict": c.verdict, "message": c.message,
                      "duration_s": round(c.duration_s, 4),
@@ -109,87 +146,186 @@ def _trim(evidence: dict) -> dict:
 
 
 def write(doc: dict, out_dir: Path) -> dict[str, Path]:
+    """Write every report file of `doc` (already redacted) into `out_dir`; a run written under
+    a `reports/` directory also becomes `reports/latest`."""
+    from .html_report import render
+
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"json": out_dir / "results.json", "junit": out_dir / "junit.xml",
-             "markdown": out_dir / "summary.md"}
+    paths = {"json": out_dir / "results.json", "html": out_dir / "report.html",
+             "junit": out_dir / "junit.xml", "markdown": out_dir / "summary.md"}
     paths["json"].write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n",
                              encoding="utf-8")
+    paths["html"].write_text(render(doc), encoding="utf-8")
     paths["junit"].write_bytes(junit_xml(doc))
     paths["markdown"].write_text(markdown(doc), encoding="utf-8")
+    if out_dir.resolve().parent.name == "reports":
+        point_latest(out_dir)
     return paths
 
 
+def point_latest(run_dir: Path) -> Path:
+    """Make `<run_dir>/../latest` the newest run: a relative symlink, swapped in atomically, or
+    a copy where symlinks are not available."""
+    run_dir = run_dir.resolve()
+    latest = run_dir.parent / "latest"
+    if run_dir == latest:
+        return latest
+    tmp = run_dir.parent / f".latest-{os.getpid()}"
+    try:
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        tmp.symlink_to(run_dir.name, target_is_directory=True)
+        if latest.is_dir() and not latest.is_symlink():
+            shutil.rmtree(latest)  # an earlier copy
+        os.replace(tmp, latest)
+    except OSError:
+        if tmp.is_symlink():
+            tmp.unlink()
+        if latest.is_symlink():
+            latest.unlink()
+        shutil.rmtree(latest, ignore_errors=True)
+        shutil.copytree(run_dir, latest)
+    return latest
+
+
+# characters XML 1.0 cannot carry at all (control characters copied from garbage responses)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text) -> str:
+    return _NOT_XML.sub("\ufffd", str(text))
+
+
 def junit_xml(doc: dict) -> bytes:
+    """One test case per requirement, its verdict visible to any JUnit renderer: FAIL and
+    UNIMPLEMENTED are failures (typed), ERROR an error, NON-STRICT and SKIPPED are skipped with
+    the verdict first in the message; every case carries its verdict, level and profile as
+    properties, and its real duration (the sum of its checks, fixtures included)."""
     s = doc["summary"]
+    run = doc["run"]
     suite = ET.Element("testsuite", {
-        "name": f"astrbot-conformance {doc['run'].get('target', {}).get('name', '')}".strip(),
+        "name": xml_safe(f"astrbot-conformance {run.get('target', {}).get('name', '')}"
+                         .strip()),
         "tests": str(s["total"]),
         "failures": str(s[FAIL] + s[UNIMPLEMENTED]),
         "errors": str(s[ERROR]),
-        "skipped": str(s[SKIPPED]),
-        "timestamp": doc["run"].get("started_at", ""),
+        "skipped": str(s[SKIPPED] + s[NON_STRICT]),
+        "time": f"{run.get('duration_s', 0):.3f}",
+        "timestamp": xml_safe(run.get("started_at", "")),
     })
+    props = ET.SubElement(suite, "properties")
+    for name, value in (("target", run.get("target", {}).get("base_url", "")),
+                        ("target_version", run.get("target", {}).get("version") or ""),
+                        ("profiles", ",".join(run.get("profiles", []))),
+                        ("depth", run.get("depth", "")), ("seed", run.get("seed", "")),
+                        ("suite_version", run.get("suite_version", "")),
+                        ("conformant", str(s["conformant"]).lower())):
+        ET.SubElement(props, "property", {"name": name, "value": xml_safe(value)})
     for req in doc["requirements"]:
         case = ET.SubElement(suite, "testcase", {
-            "classname": f"conformance.{req['profile']}",
+            "classname": f"conformance.{req['profile']}.{req.get('area') or area(req['id'])}",
             "name": f"{req['id']} [{req['level']}]",
-            "time": f"{sum(c['duration_s'] for c in req['checks']):.3f}",
+            "time": f"{req.get('duration_s', 0):.3f}",
         })
-        verdict, reason = req["verdict"], req["reason"] or req["verdict"]
+        verdict = req["verdict"]
+        reason = xml_safe(req["reason"] or verdict)
+        props = ET.SubElement(case, "properties")
+        for name, value in (("verdict", verdict), ("level", req["level"]),
+                            ("profile", req["profile"]), ("requirement", req["id"])):
+            ET.SubElement(props, "property", {"name": name, "value": value})
+        head = f"{verdict} ({req['level']}): {reason}"[:500]
         if verdict in (FAIL, UNIMPLEMENTED):
-            el = ET.SubElement(case, "failure", {"type": verdict, "message": reason[:500]})
-            el.text = f"{req['text']}\n\n{reason}"
+            el = ET.SubElement(case, "failure", {"type": verdict, "message": head})
+            el.text = xml_safe(f"{req['text']}\n\n{reason}")
         elif verdict == ERROR:
-            el = ET.SubElement(case, "error", {"type": ERROR, "message": reason[:500]})
+            el = ET.SubElement(case, "error", {"type": ERROR, "message": head})
             el.text = reason
-        elif verdict == SKIPPED:
-            ET.SubElement(case, "skipped", {"message": reason[:500]})
-        elif verdict == NON_STRICT:
-            ET.SubElement(case, "system-out").text = f"NON-STRICT ({req['level']}): {reason}"
+        elif verdict in (SKIPPED, NON_STRICT):
+            ET.SubElement(case, "skipped", {"type": verdict, "message": head})
     ET.indent(suite)
     return ET.tostring(suite, encoding="utf-8", xml_declaration=True)
 
 
+NON_PASS_ORDER = (FAIL, UNIMPLEMENTED, ERROR, NON_STRICT, SKIPPED, PASS)
+
+
+def score_line(profile: str, levels: dict) -> str:
+    """`live-api: MUST 40/45, SHOULD 3/4 (2 FAIL, 3 UNIMPLEMENTED, 1 NON-STRICT)`: passed of
+    judged per level (ERROR and SKIPPED are not judged)."""
+    parts, bad = [], dict.fromkeys((FAIL, UNIMPLEMENTED, NON_STRICT, ERROR, SKIPPED), 0)
+    for level, c in levels.items():
+        parts.append(f"{level} {c[PASS]}/{c['judged']}" if c["judged"] else f"{level} -")
+        for v in bad:
+            bad[v] += c[v]
+    extra = ", ".join(f"{n} {v}" for v, n in bad.items() if n)
+    return f"{profile}: {', '.join(parts)}" + (f" ({extra})" if extra else "")
+
+
 def markdown(doc: dict) -> str:
+    """summary.md: the headline, a score per profile, the table of requirements that did not
+    pass, then everything else folded. Short enough for a pull-request comment."""
     run, s = doc["run"], doc["summary"]
     target = run.get("target", {})
+    version = f" {target['version']}" if target.get("version") else ""
     lines = [
-        f"## AstrBot conformance: {target.get('name', '?')}",
+        f"## AstrBot conformance: {_cell(target.get('name', '?'))}{_cell(version)}",
         "",
         f"Target `{target.get('base_url', '?')}`, profiles {', '.join(run.get('profiles', []))}, "
-        f"suite {run['suite_version']}, run `{run.get('id', '?')}` "
-        f"({run.get('duration_s', 0):.1f} s).",
+        f"depth {run.get('depth', '?')}, seed {run.get('seed', '?')}, suite "
+        f"{run['suite_version']}, run `{run.get('id', '?')}` ({run.get('duration_s', 0):.1f} s).",
         "",
         "**" + ("Conformant" if s["conformant"] else "Not conformant") + "**: "
         + ", ".join(f"{s[v]} {v}" for v in VERDICTS if s[v]) + f" of {s['total']} requirements.",
         "",
         *_baseline_lines(s.get("baseline")),
-        "| Verdict | Requirement | Level | Source | Reason |",
-        "|---|---|---|---|---|",
+        *(f"- {score_line(p, levels)}" for p, levels in s.get("scores", {}).items()),
+        "",
     ]
-    order = {v: i for i, v in enumerate((FAIL, UNIMPLEMENTED, ERROR, NON_STRICT, SKIPPED, PASS))}
-    for req in sorted(doc["requirements"], key=lambda r: (order[r["verdict"]], r["id"])):
-        source = ", ".join(dict.fromkeys(f"seed {x['seed']}" if "seed" in x else x["behavior"]
-                                         for x in req["source"]))
-        reason = _cell(req["reason"] if req["verdict"] != PASS else req["text"])
-        lines.append(f"| {req['verdict']} | `{req['id']}` | {req['level']} | {source} | "
-                     f"{reason} |")
+    order = {v: i for i, v in enumerate(NON_PASS_ORDER)}
+    ranked = sorted(doc["requirements"], key=lambda r: (order[r["verdict"]], r["id"]))
+    header = ["| Verdict | Requirement | Level | Source | Reason |", "|---|---|---|---|---|"]
+    not_passed = [r for r in ranked if r["verdict"] != PASS]
+    if not_passed:
+        lines += ["### Requirements that did not pass", "", *header]
+        lines += [_requirement_row(r) for r in not_passed]
+    lines += ["", f"<details><summary>All {len(ranked)} requirements</summary>", "", *header]
+    lines += [_requirement_row(r) for r in ranked]
+    lines += ["", "</details>"]
     lines += _operation_lines(doc)
-    failing = [r for r in doc["requirements"] if r["verdict"] not in (PASS, SKIPPED)]
-    if failing:
-        lines += ["", "<details><summary>Evidence for the requirements that did not pass"
-                  "</summary>", ""]
-        for req in failing:
-            lines += [f"### {req['id']}: {req['verdict']}", "", req["text"], "", "```text",
-                      req["reason"][:1500], "```"]
-            for check in req["checks"][:1]:
-                for ev in check["evidence"][:1]:
-                    lines += ["", f"Wire log ({ev.get('title', '')}):", "", "```text"]
-                    lines += [_log_line(e) for e in ev.get("log", [])[:40]]
-                    lines += ["```"]
-            lines.append("")
-        lines.append("</details>")
+    lines += _evidence_lines([r for r in ranked if r["verdict"] not in (PASS, SKIPPED)])
     return "\n".join(lines) + "\n"
+
+
+def _requirement_row(req: dict) -> str:
+    source = ", ".join(dict.fromkeys(f"seed {x['seed']}" if "seed" in x else x["behavior"]
+                                     for x in req["source"]))
+    reason = _cell(req["reason"] if req["verdict"] != PASS else req["text"])
+    return f"| {req['verdict']} | `{req['id']}` | {req['level']} | {source} | {reason} |"
+
+
+def _evidence_lines(failing: list[dict]) -> list[str]:
+    if not failing:
+        return []
+    lines = ["", "<details><summary>Evidence for the requirements that did not pass"
+             "</summary>", ""]
+    used = 0
+    for n, req in enumerate(failing):
+        block = [f"#### {req['id']}: {req['verdict']}", "", _cell(req["text"], 400), "",
+                 "```text", _fence(req["reason"][:1500]), "```"]
+        for check in req["checks"][:1]:
+            for ev in check["evidence"][:1]:
+                block += ["", f"Wire log ({_cell(ev.get('title', ''), 120)}):", "", "```text"]
+                block += [_fence(_log_line(e)) for e in ev.get("log", [])[:40]]
+                block += ["```"]
+        block.append("")
+        size = sum(len(x) + 1 for x in block)
+        if used + size > SUMMARY_EVIDENCE_LIMIT:
+            lines.append(f"(evidence of {len(failing) - n} more requirements left out to keep "
+                         "this short: see report.html or results.json)")
+            break
+        used += size
+        lines += block
+    return lines + ["", "</details>"]
 
 
 def _operation_lines(doc: dict) -> list[str]:
@@ -208,7 +344,8 @@ def _operation_lines(doc: dict) -> list[str]:
                   "|---|---|---|---|---|"]
         for op in shown:
             bad = ", ".join(f"{rid} {v}" for rid, v in op["requirements"].items() if v != PASS)
-            lines.append(f"| {op['verdict']} | {op['document']} | `{op['method']} {op['path']}` "
+            lines.append(f"| {op['verdict']} | {op['document']} | "
+                         f"`{_cell(op['method'] + ' ' + op['path'])}` "
                          f"| {bad} | {_cell(op.get('reason', ''))} |")
         lines += ["", "</details>"]
     return lines
@@ -226,9 +363,18 @@ def _baseline_lines(gate: dict | None) -> list[str]:
     return lines + ([""] if gate["new"] or gate["stale"] else [])
 
 
-def _cell(text: str) -> str:
+def _cell(text, limit: int = 180) -> str:
+    """One Markdown table cell: one line, `|` escaped, no HTML that could break the folds."""
     text = " ".join(str(text).split())
-    return (text[:180] + "...") if len(text) > 180 else text.replace("|", "\\|")
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return (text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+            .replace(">", "&gt;"))
+
+
+def _fence(text: str) -> str:
+    """Text inside a ``` block: a fence in the text itself would end the block."""
+    return text.replace("```", "` ` `")
 
 
 def _log_line(entry: dict) -> str:

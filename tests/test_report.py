@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -106,8 +107,8 @@ def test_files_are_written_and_secrets_redacted(tmp_path):
     assert doc["requirements"][5]["reason"] == "no check"
     suite = ET.parse(paths["junit"]).getroot()
     assert suite.get("tests") == "6" and suite.get("failures") == "2" \
-        and suite.get("errors") == "1" and suite.get("skipped") == "1"
-    cases = {c.get("name").split()[0]: c for c in suite}
+        and suite.get("errors") == "1" and suite.get("skipped") == "2"  # NON-STRICT too
+    cases = {c.get("name").split()[0]: c for c in suite.iter("testcase")}
     assert cases["A-B-002"].find("failure").get("type") == FAIL
     assert cases["A-B-003"].find("failure").get("type") == UNIMPLEMENTED
     assert cases["A-B-004"].find("error") is not None
@@ -134,3 +135,118 @@ def test_redactor_masks_known_and_shaped_secrets_but_not_prose():
 def test_nothing_judged_is_not_conformant():
     skipped = report.RequirementResult(requirement("A-B-001"), skip_reason="deselected")
     assert report.summarize([skipped])["conformant"] is False
+
+
+# --- the report files: schema, scores, JUnit, summary.md, reports/latest -----------------------
+
+SCHEMA = json.loads((Path(__file__).resolve().parent.parent / "specs" / "results.schema.json")
+                    .read_text())
+
+
+def validate(doc: dict) -> None:
+    from jsonschema import Draft202012Validator
+
+    errors = sorted(Draft202012Validator(SCHEMA, format_checker=Draft202012Validator
+                                         .FORMAT_CHECKER).iter_errors(doc), key=str)
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
+
+
+def full_run(doc: dict) -> dict:
+    doc["run"].update(started_at="2026-12-01T10:00:00+00:00", duration_s=1.5, depth="quick",
+                      seed=1)
+    return doc
+
+
+def test_results_match_their_schema_and_the_schema_can_fail():
+    from jsonschema import Draft202012Validator
+
+    Draft202012Validator.check_schema(SCHEMA)
+    doc = full_run(sample_doc())
+    validate(doc)
+    broken = json.loads(json.dumps(doc))
+    broken["requirements"][1]["verdict"] = "KINDA"
+    broken["summary"]["scores"]["live-api"]["MUST"].pop("judged")
+    del broken["run"]["ended_at"]
+    with pytest.raises(AssertionError) as info:
+        validate(broken)
+    for where in ("verdict", "judged", "ended_at"):
+        assert where in str(info.value)
+
+
+def test_scores_count_must_and_should_apart_and_never_count_error_against_the_target():
+    results = [report.RequirementResult(requirement(rid, level), [report.CheckRecord("t", v)])
+               for rid, level, v in [("A-B-001", "MUST", PASS), ("A-B-002", "MUST", FAIL),
+                                     ("A-B-003", "MUST", UNIMPLEMENTED),
+                                     ("A-B-004", "MUST", ERROR), ("A-B-005", "SHOULD", PASS),
+                                     ("A-B-006", "SHOULD", NON_STRICT)]]
+    results.append(report.RequirementResult(requirement("A-B-007", "MUST")))  # skipped
+    scores = report.scores(results)["live-api"]
+    assert list(scores) == ["MUST", "SHOULD"]
+    must, should = scores["MUST"], scores["SHOULD"]
+    assert (must["total"], must["judged"], must[PASS], must[FAIL], must[UNIMPLEMENTED],
+            must[ERROR], must[SKIPPED]) == (5, 3, 1, 1, 1, 1, 1)
+    assert must["score"] == round(1 / 3, 4)  # the ERROR and the SKIPPED are not judged
+    assert (should["judged"], should[NON_STRICT], should["score"]) == (2, 1, 0.5)
+    line = report.score_line("live-api", scores)
+    assert line.startswith("live-api: MUST 1/3, SHOULD 1/2 (")
+    assert "1 UNIMPLEMENTED" in line and "1 FAIL" in line and "1 ERROR" in line
+
+
+def test_junit_shows_every_verdict_and_is_valid_xml_even_with_control_characters(tmp_path):
+    doc = full_run(sample_doc())
+    doc["requirements"][1]["reason"] = "garbage \x00\x1b[31m\x07 from the target \ud800"
+    doc["requirements"][1]["duration_s"] = 2.25
+    suite = ET.fromstring(report.junit_xml(doc))  # parses: every character is XML
+    cases = {c.get("name").split()[0]: c for c in suite.iter("testcase")}
+    props = {k: {p.get("name"): p.get("value") for p in c.iter("property")}
+             for k, c in cases.items()}
+    assert {k: p["verdict"] for k, p in props.items()} == {
+        "A-B-001": PASS, "A-B-002": FAIL, "A-B-003": UNIMPLEMENTED, "A-B-004": ERROR,
+        "A-B-005": NON_STRICT, "A-B-006": SKIPPED}
+    assert cases["A-B-002"].get("time") == "2.250"
+    assert "\x00" not in cases["A-B-002"].find("failure").get("message")
+    soft = cases["A-B-005"].find("skipped")
+    assert soft.get("type") == NON_STRICT and soft.get("message").startswith("NON-STRICT (MUST)")
+    assert cases["A-B-003"].find("failure").get("message").startswith("UNIMPLEMENTED")
+    assert suite.get("skipped") == "2"  # NON-STRICT and SKIPPED
+
+
+def test_summary_md_lists_what_did_not_pass_first_and_escapes_table_cells():
+    doc = full_run(sample_doc())
+    doc["requirements"][1]["reason"] = "a | b\nsecond line <details> " + "x" * 400
+    md = report.markdown(doc)
+    first_table = md.index("### Requirements that did not pass")
+    assert md.index("| FAIL |") > first_table
+    assert md.index("<details><summary>All 6 requirements") > md.index("| FAIL |")
+    row = next(x for x in md.splitlines() if x.startswith("| FAIL |"))
+    assert "a \\| b second line &lt;details&gt;" in row
+    assert row.count(" | ") == 4 and row.endswith("... |")  # five cells, cut short
+    assert md.count("<details><summary>") == md.count("</details>")  # (one more in a fence)
+    assert "- live-api: MUST 1/4" in md
+    assert len(md) < 65536  # fits a GitHub comment
+
+
+def test_summary_md_stays_short_with_much_evidence():
+    doc = full_run(sample_doc())
+    big = [{"at_ms": float(i), "dir": "<<", "data": {"t": "bot_text_chunk", "data": "y" * 150}}
+           for i in range(200)]
+    for req in doc["requirements"]:
+        for check in req["checks"]:
+            check["evidence"] = [{"title": "log", "log": big}]
+    doc["requirements"] *= 60
+    md = report.markdown(doc)
+    assert len(md) < 120_000 and "left out to keep this short" in md
+
+
+def test_reports_latest_points_at_the_newest_run(tmp_path):
+    reports = tmp_path / "reports"
+    first = report.write(full_run(sample_doc()), reports / "run-1")
+    latest = reports / "latest"
+    assert (latest / "results.json").read_text() == first["json"].read_text()
+    doc = full_run(sample_doc())
+    doc["run"]["id"] = "run-2"
+    report.write(doc, reports / "run-2")
+    assert json.loads((latest / "results.json").read_text())["run"]["id"] == "run-2"
+    assert latest.is_symlink() and not list(reports.glob(".latest-*"))
+    other = report.write(full_run(sample_doc()), tmp_path / "elsewhere")  # not under reports/
+    assert other["html"].exists() and not (tmp_path / "latest").exists()

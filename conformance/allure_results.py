@@ -1,0 +1,74 @@
+"""Allure results of a run, written by allure-pytest (`--alluredir`; `astrbot-conformance run`
+puts them in reports/<run-id>/allure-results).
+
+Each check is labelled epic = profile, feature = area (LIVE-TURN), story = requirement id,
+severity from the requirement's level (MUST critical, SHOULD normal, MAY minor) and tagged with
+its verdict; its wire logs are attached as JSON. After the run every file of the results
+directory goes through the Redactor, so no key, JWT or password reaches the Allure report
+either (allure-pytest also records exception texts and captured output).
+Render them with `./noxw -s report` (Allure 3, the npm `allure` package).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+SEVERITY = {"MUST": "critical", "SHOULD": "normal", "MAY": "minor"}
+TEXT_SUFFIXES = (".json", ".txt", ".properties", ".xml", ".html", ".csv", ".log")
+
+
+def enabled(config: pytest.Config) -> bool:
+    return bool(getattr(config.option, "allure_report_dir", None))
+
+
+def label(item: pytest.Item, requirements) -> None:
+    """Epic, feature, story and severity labels of a check, from the requirements it decides
+    (markers allure-pytest reads when the check ends)."""
+    for req in requirements:
+        item.add_marker(pytest.mark.allure_label(req.profile, label_type="epic"))
+        item.add_marker(pytest.mark.allure_label(req.id.rsplit("-", 1)[0], label_type="feature"))
+        item.add_marker(pytest.mark.allure_label(req.id, label_type="story"))
+    levels = [r.level for r in requirements]
+    strictest = next((lvl for lvl in SEVERITY if lvl in levels), "SHOULD")
+    item.add_marker(pytest.mark.allure_label(SEVERITY[strictest], label_type="severity"))
+
+
+def record(item: pytest.Item, verdicts: list[str], evidence: list[dict], redactor) -> None:
+    """The check's verdicts as tags, its wire logs as attachments."""
+    import allure
+
+    for verdict in dict.fromkeys(verdicts):
+        item.add_marker(pytest.mark.allure_label(verdict, label_type="tag"))
+    for n, ev in enumerate(evidence, 1):
+        allure.attach(json.dumps(redactor.scrub(ev), indent=1, ensure_ascii=False),
+                      name=f"wire log {n}: {redactor.scrub(str(ev.get('title', '')))[:80]}",
+                      attachment_type=allure.attachment_type.JSON)
+
+
+def finish(directory: str | Path, run: dict, redactor) -> int:
+    """Write the run's environment (target, profiles, seed) and scrub every text file of the
+    results directory; returns how many files were rewritten."""
+    root = Path(directory)
+    if not root.is_dir():
+        return 0
+    target = run.get("target", {})
+    env = {"target": target.get("base_url", ""), "target_name": target.get("name", ""),
+           "target_version": target.get("version") or "", "profiles": ",".join(
+               run.get("profiles", [])), "depth": run.get("depth", ""),
+           "seed": run.get("seed", ""), "suite_version": run.get("suite_version", "")}
+    (root / "environment.properties").write_text(
+        "".join(f"{k}={str(v).replace(chr(10), ' ')}\n" for k, v in env.items()),
+        encoding="utf-8")
+    changed = 0
+    for path in root.iterdir():
+        if not path.is_file() or not path.name.endswith(TEXT_SUFFIXES):
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        clean = redactor.scrub(text)
+        if clean != text:
+            path.write_text(clean, encoding="utf-8")
+            changed += 1
+    return changed
