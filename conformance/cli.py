@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
             for req in load().requirements.values():
                 print(f"{req.id:<16} {req.level:<6} {req.profile:<16} {req.text}")
             return 0
-        check_usage(args)
+        settings = check_usage(args)
     except ConfigurationError as exc:
         print(f"astrbot-conformance {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -122,21 +122,21 @@ def main(argv: list[str] | None = None) -> int:
     report_dir = Path(args.report_dir or Path("reports") / run_id)
     try:
         with launcher.simulator() if args.simulator else nullcontext() as launched:
-            base_url = launched.url if launched else args.base_url
+            base_url = launched.url if launched else settings.base_url
             return run_pytest(args, base_url, run_id, report_dir)
     except SuiteError as exc:  # the simulator we start did not come up
         print(f"astrbot-conformance: {exc}", file=sys.stderr)
         return EXIT_NOT_JUDGED
 
 
-def check_usage(args) -> None:
+def check_usage(args) -> TargetSettings:
     """Usage errors, found before anything is sent: the settings (command line, environment,
     config file), the profiles and the baseline file."""
     given = {name: getattr(args, name) for name in SETTINGS}
     if args.simulator:  # its URL is not known yet; the environment is not used for it
-        TargetSettings.resolve({**given, "base_url": "http://127.0.0.1:1"}, env={})
+        settings = TargetSettings.resolve({**given, "base_url": "http://127.0.0.1:1"}, env={})
     else:
-        TargetSettings.resolve(given)
+        settings = TargetSettings.resolve(given)
     profiles = load().profiles
     chosen = {p.strip() for p in args.profile.split(",") if p.strip()}
     unknown = sorted(chosen - set(profiles)) if chosen != {"all"} else []
@@ -145,6 +145,7 @@ def check_usage(args) -> None:
                                  f"known: {', '.join(sorted(profiles))}, or all")
     if args.baseline and not Path(args.baseline).is_file():
         raise ConfigurationError(f"baseline file not found: {args.baseline}")
+    return settings
 
 
 def print_baseline(results: str) -> int:

@@ -236,3 +236,36 @@ def test_every_scope_probe_is_a_read_of_that_scope():
                     if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), probe)]
         assert len(matching) == 1, (scope, probe)
         assert matching[0]["get"]["x-astrbot-scope"] == scope, (scope, probe)
+
+
+def test_credentials_from_the_environment(sim, tmp_path):
+    code, output, doc = run_cli(tmp_path, "--base-url", sim, env={
+        "ASTRBOT_CONFORMANCE_API_KEY": "abk_from_env_" + secrets.token_hex(12)})
+    assert_judged_nothing(code, output, doc, "API key (--api-key) was refused")
+    good = tmp_path / "good"
+    good.mkdir()
+    code, output, doc = run_cli(good, "--base-url", sim, "--profile", "openapi-v1",
+                                "-k", "test_setup_status_is_public", env={
+                                    "ASTRBOT_CONFORMANCE_USERNAME": ADMIN,
+                                    "ASTRBOT_CONFORMANCE_PASSWORD": PASSWORD})
+    assert code == 0, output
+
+
+def test_only_errors_is_not_judged_exit_4(sim, tmp_path):
+    """A check that needs a key the run could not create (only --api-key given) is ERROR, and
+    a run of only such checks says "not judged", exit 4, never "NOT conformant"."""
+    code, output, doc = run_cli(tmp_path, "--base-url", sim, "--api-key", KEY, "--profile",
+                                "openapi-v1", "-k", "test_missing_scope_is_403")
+    assert code == 4, output
+    assert {r["id"]: r["verdict"] for r in doc["requirements"]}["V1-AUTH-004"] == ERROR
+    assert "not judged: 1 ERROR" in output and "NOT conformant" not in output
+
+
+def test_verbose_adds_the_traceback(tmp_path):
+    url = f"http://127.0.0.1:{launcher.free_port()}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "run", "--report-dir", str(tmp_path / "r"),
+         "--base-url", url, "--timeout", "2", "-v"], cwd=tmp_path, capture_output=True,
+        text=True, timeout=HANG_GUARD, env=_clean_env())
+    assert proc.returncode == EXIT_PREFLIGHT
+    assert "Traceback" in proc.stdout and "ConnectionRefusedError" in proc.stdout, proc.stdout
