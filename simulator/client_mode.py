@@ -50,8 +50,8 @@ RULES: dict[str, Rule] = {
     "CLIENT-AUDIO-002": Rule("a client sends Base64 audio in a voice segment"),
     "CLIENT-SPEAK-001": Rule("a client ends a voice segment while no turn is processing"),
     "CLIENT-SPEAK-002": Rule("a client sends a speaking_part"),
-    "CLIENT-BUSY-001": Rule("the server answers `Session is busy`"),
-    "CLIENT-AUTH-001": Rule("a handshake is refused with close 1008"),
+    "CLIENT-BUSY-001": Rule("a turn runs on a client's connection"),
+    "CLIENT-AUTH-001": Rule("a client opens a WebSocket (refused or not)"),
 }
 
 # magic numbers of audio containers and compressed formats: not raw PCM (CLIENT-AUDIO-002)
@@ -92,6 +92,12 @@ class Connection:
     segment: str | None = None  # stamp of the open voice segment
     segment_bytes: int = 0
     busy: dict[int, dict] = field(default_factory=dict)  # turn number -> first busy frame entry
+    session: object = None  # the engine, read for its turn count when the run is reported
+
+    def turns(self) -> None:
+        """CLIENT-BUSY-001 applies to a connection once a turn ran on it."""
+        if getattr(self.session, "turns_started", 0) and not self.exercised["CLIENT-BUSY-001"]:
+            self.exercised["CLIENT-BUSY-001"] += 1
 
     def entry(self, data, **extra) -> dict:
         return {"at_ms": round((time.monotonic() - self.opened) * 1000, 1), "dir": ">>",
@@ -281,6 +287,8 @@ class ClientMode:
         conn = self.open.get(id(session))
         if conn is None:
             conn = self.open[id(session)] = self._connection(request)
+            conn.session = session
+            conn.exercised["CLIENT-AUTH-001"] += 1  # it connected: no refusal loop so far
         conn.receive(session, msg)
 
     def closed(self, session) -> None:
@@ -333,12 +341,14 @@ class ClientMode:
     def exercised(self) -> Counter:
         total = Counter(self.run.exercised)
         for conn in self.open.values():
+            conn.turns()
             total.update(conn.exercised)
         return total
 
     def clean(self) -> Counter:
         total = Counter(self.run.clean)
         for conn in self.open.values():
+            conn.turns()
             total.update(rid for rid in conn.exercised if rid not in conn.violations)
         return total
 
@@ -362,6 +372,8 @@ class ClientMode:
                           f"{label}, from {peer}")
 
     def _retire(self, conn: Connection) -> None:
+        conn.turns()
+        conn.session = None
         self.run.exercised.update(conn.exercised)
         self.run.clean.update(rid for rid in conn.exercised if rid not in conn.violations)
         if conn.violations and len(self.run.offenders) < KEPT_CONNECTIONS:

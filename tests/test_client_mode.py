@@ -185,6 +185,17 @@ async def test_a_good_client_passes_every_client_requirement(target):
     assert doc["run"]["refused_handshakes"] == 1
 
 
+async def test_a_text_only_client_fails_nothing_and_its_audio_rules_are_skipped(target):
+    target.new_run()
+    async with websockets.connect(target.live(), open_timeout=WAIT) as ws:
+        await send(ws, {"t": "text_input", "text": "Hello"})
+        assert (await until(ws, turn_over))[-1]["t"] == "end"
+    verdicts = {r["id"]: r["verdict"] for r in target.report()["requirements"]}
+    audio = {"CLIENT-AUDIO-001", "CLIENT-AUDIO-002", "CLIENT-SPEAK-001", "CLIENT-SPEAK-002"}
+    assert {k for k, v in verdicts.items() if v == "SKIPPED"} == audio, verdicts
+    assert {k for k, v in verdicts.items() if v == "PASS"} == set(RULES) - audio, verdicts
+
+
 # bad clients: each breaks one rule --------------------------------------------------------------
 async def binary_frame(t):
     async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
@@ -196,6 +207,14 @@ async def not_json(t):
     async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
         await ws.send("text_input hello")
         await until(ws, live_type("error"))
+
+
+async def invalid_utf8(t):
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await ws.send(b'{"t": "text_input", "text": "\xff"}', text=True)  # a text frame
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await frame(ws)
+    assert closed.value.rcvd.code == 1007  # the transport refuses it (RFC 6455 8.1)
 
 
 async def json_array(t):
@@ -320,7 +339,7 @@ async def reconnect_loop(t):
 
 BAD_CLIENTS = [
     ("CLIENT-FRAME-001", binary_frame), ("CLIENT-FRAME-001", not_json),
-    ("CLIENT-FRAME-001", json_array),
+    ("CLIENT-FRAME-001", json_array), ("CLIENT-FRAME-001", invalid_utf8),
     ("CLIENT-FRAME-002", unknown_type), ("CLIENT-FRAME-002", undeclared_field),
     ("CLIENT-FRAME-002", openchat_without_username),
     ("CLIENT-CT-001", query_ct_unknown), ("CLIENT-CT-001", frame_ct_unknown),
@@ -370,7 +389,8 @@ def test_the_report_is_written_in_the_suites_formats_when_the_simulator_stops(tm
     assert {k for k in by_id["CLIENT-SPEAK-001"]} >= {"id", "level", "profile", "source", "text",
                                                       "verdict", "reason", "checks"}
     assert by_id["CLIENT-SPEAK-001"]["verdict"] == "FAIL"
-    assert by_id["CLIENT-AUTH-001"]["verdict"] == "SKIPPED"
+    assert by_id["CLIENT-BUSY-001"]["verdict"] == "SKIPPED"  # no turn ran
+    assert by_id["CLIENT-BUSY-001"]["reason"].startswith("not judged")
     junit = (report_dir / "junit.xml").read_text()
     assert 'name="CLIENT-SPEAK-001 [MUST]"' in junit and "<failure" in junit
     summary = (report_dir / "summary.md").read_text()
