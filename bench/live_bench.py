@@ -8,6 +8,7 @@ simulator did not start, more than 5 % of the sessions failed to connect, no tur
 2 for bad options.
 
     python bench/live_bench.py                      # 500 sessions x 4 turns, fresh simulator
+    python bench/live_bench.py --timing-profile fast  # the started simulator's timing model
     python bench/live_bench.py --sessions 50 --turns 10
     python bench/live_bench.py --base-url http://127.0.0.1:6185 --api-key abk_...
 """
@@ -381,7 +382,8 @@ def report(args, res: Results, target: str, sim: dict, client: dict) -> dict:
     client_util = client["cpu_turns_s"] / res.turn_seconds if res.turn_seconds else None
 
     rows = [
-        ("target", f"{target} (simulator pid {sim.get('pid') or 'unknown'})"),
+        ("target", f"{target} (simulator pid {sim.get('pid') or 'unknown'}, timing profile "
+                   f"{args.timing_profile if not args.base_url else 'unknown: not started here'})"),
         ("options", f"{args.sessions} sessions x {args.turns} turns, text {args.text!r}, "
                     f"think {args.think_ms:g} ms, deflate {'on' if args.deflate else 'off'}"),
         ("sessions", f"{res.connected} connected of {res.sessions} "
@@ -423,7 +425,8 @@ def report(args, res: Results, target: str, sim: dict, client: dict) -> dict:
         return None if v is None else round(v, n)
 
     out = {
-        "target": target, "sessions": res.sessions, "turns_per_session": args.turns,
+        "target": target, "timing_profile": None if args.base_url else args.timing_profile,
+        "sessions": res.sessions, "turns_per_session": args.turns,
         "text": args.text, "think_ms": args.think_ms, "deflate": args.deflate,
         "connected": res.connected, "turns_expected": res.turns_expected,
         "turns_completed": res.turns_completed,
@@ -469,6 +472,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--sim-arg", action="append", default=[], metavar="ARG",
                    help="extra argument for the started simulator, e.g. --sim-arg=--no-tts")
     p.add_argument("--sim-log", type=Path, help="keep the started simulator's log here")
+    p.add_argument("--timing-profile", default="instant",
+                   choices=("instant", "fast", "realistic"),
+                   help="timing model of the started simulator (%(default)s: the server's own "
+                        "cost, no modelled provider latency)")
     args = p.parse_args(argv)
     if args.sessions < 1 or args.turns < 1 or args.timeout <= 0:
         p.error("--sessions and --turns must be >= 1 and --timeout > 0")
@@ -499,7 +506,8 @@ def main(argv: list[str] | None = None) -> int:
             print("starting the simulator...", file=sys.stderr)
             try:
                 launched = stack.enter_context(launcher.simulator(
-                    args.sim_arg, env={"ASTRBOT_SIM_API_KEY": api_key}, log_path=args.sim_log))
+                    args.sim_arg, env={"ASTRBOT_SIM_API_KEY": api_key}, log_path=args.sim_log,
+                    timing_profile=args.timing_profile))
             except (SuiteError, OSError) as exc:
                 print(f"live_bench: {exc}", file=sys.stderr)
                 return 1

@@ -173,7 +173,8 @@ def run_pytest(args, base_url: str | None, run_id: str, report_dir: Path) -> int
     if args.allow_writes or args.simulator:
         pytest_args += ["--astrbot-allow-writes", "1"]
     if args.simulator:  # the suite started it: set it up silently, it is thrown away after
-        pytest_args += ["--astrbot-sandboxed", "1", "--astrbot-setup-admin", "quiet"]
+        pytest_args += ["--astrbot-sandboxed", "1", "--astrbot-setup-admin", "quiet",
+                        "--astrbot-timing-profile", launcher.DEFAULT_TIMING_PROFILE]
     elif args.setup_admin:
         pytest_args += ["--astrbot-setup-admin", "1"]
     if args.seed is not None:

@@ -80,6 +80,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="quick (default) or full: how many generated cases to run")
     group.addoption("--astrbot-seed", dest="astrbot_seed", type=int, default=DEFAULT_SEED,
                     help="seed of every generated case (recorded in the report for replay)")
+    group.addoption("--astrbot-timing-profile", dest="astrbot_timing_profile", default=None,
+                    help="the timing profile of a simulator the run started (recorded in the "
+                    "report's run.target.timing_profile; none for other targets)")
     group.addoption("--astrbot-output", dest="astrbot_output", default="pytest", choices=MODES,
                     help="pytest (its own output, then the verdict table), progress (one line "
                     "per phase, then the table) or quiet (the table only): conformance/console.py")
@@ -382,7 +385,8 @@ class ConformanceRun:
             "duration_s": round(time.time() - self.started, 3),
             "target": {"name": self.settings.name if self.settings else "?",
                        "base_url": self.settings.base_url if self.settings else "?",
-                       "version": version},
+                       "version": version,
+                       "timing_profile": self.config.option.astrbot_timing_profile},
             "profiles": sorted(self.profiles or self.catalogue.profiles),
             "depth": self.config.option.astrbot_depth,
             "seed": self.config.option.astrbot_seed,

@@ -184,7 +184,7 @@ def resolve(profile: str | None = None, flags: dict | None = None,
         if env_value is not None and env_value != "":
             chosen[setting] = _convert(setting, env_value, ENV_PREFIX + setting.upper())
         if setting in flags:
-            chosen[setting] = _convert(setting, flags[setting], f"--{setting.replace('_', '-')}")
+            chosen[setting] = _convert(setting, flags[setting], f"--timing {setting}")
     return replace(PROFILES[name], **chosen)
 
 
