@@ -31,7 +31,7 @@ from aiohttp import WSMsgType
 
 from .client_frames import ChannelFrames, base64_pattern, channels
 
-MAX_REFUSALS = 3  # the same refused handshake, this many times per run at most (CLIENT-AUTH-001)
+MAX_REFUSALS = 2  # the same refused handshake, this many times per run at most (CLIENT-AUTH-001)
 EVIDENCE_PER_RULE = 20  # offending entries kept per connection and requirement
 KEPT_CONNECTIONS = 200  # connections with a breach kept for the report
 CLIP = 160  # characters of a string kept in evidence
@@ -48,7 +48,7 @@ RULES: dict[str, Rule] = {
     "CLIENT-CT-001": Rule("a client uses a Live API socket"),
     "CLIENT-AUDIO-001": Rule("a client sends a speaking_part"),
     "CLIENT-AUDIO-002": Rule("a client sends Base64 audio in a voice segment"),
-    "CLIENT-SPEAK-001": Rule("a client ends a voice segment while no turn is processing"),
+    "CLIENT-SPEAK-001": Rule("a client starts or ends a voice segment"),
     "CLIENT-SPEAK-002": Rule("a client sends a speaking_part"),
     "CLIENT-BUSY-001": Rule("a turn runs on a client's connection"),
     "CLIENT-AUTH-001": Rule("a client opens a WebSocket (refused or not)"),
@@ -58,6 +58,11 @@ RULES: dict[str, Rule] = {
 CONTAINERS = ((b"RIFF", "a RIFF/WAV header"), (b"OggS", "an Ogg page"),
               (b"fLaC", "a FLAC stream"), (b"ID3", "an MP3 ID3 tag"),
               (b"\x1a\x45\xdf\xa3", "a WebM/Matroska header"), (b"#!AMR", "an AMR header"))
+
+
+# live frame type -> its field that a narrower rule judges instead of CLIENT-FRAME-002
+OWN_FIELDS = {"speaking_part": "data",  # CLIENT-AUDIO-001
+              "start_speaking": "stamp", "end_speaking": "stamp"}  # CLIENT-SPEAK-001
 
 
 def clip(value):
@@ -169,12 +174,15 @@ class Connection:
         return mode, mode
 
     def _schema(self, frame: dict, mode: str, entry: dict) -> None:
-        audio = mode == "live" and frame.get("t") == "speaking_part"
+        """Schema errors breach CLIENT-FRAME-002, except those a narrower rule judges: `ct`
+        (CLIENT-CT-001), a live frame's `data` of speaking_part (CLIENT-AUDIO-001) and `stamp`
+        of start/end_speaking (CLIENT-SPEAK-001)."""
+        narrower = OWN_FIELDS.get(frame.get("t")) if mode == "live" else None
         _, errors = self.channel.check(frame, mode)
         problems = [f"{path or '(frame)'}: {message}" for path, message in errors
-                    if path != "ct"  # judged by CLIENT-CT-001
-                    and not (audio and (path == "data" or "'data'" in message))]
-        if problems:  # speaking_part's data is judged by CLIENT-AUDIO-001
+                    if path != "ct" and not (narrower and (path == narrower
+                                                           or f"'{narrower}'" in message))]
+        if problems:
             self.breach("CLIENT-FRAME-002", entry, "; ".join(problems))
 
     # live-mode protocol rules ----------------------------------------------------------------
@@ -183,8 +191,12 @@ class Connection:
         if kind in ("text_input", "end_speaking") and processing(session):
             self._busy(session, entry)
         elif kind == "start_speaking":
-            if isinstance(frame.get("stamp"), str) and frame["stamp"]:
-                self.segment, self.segment_bytes = frame["stamp"], 0
+            self.exercised["CLIENT-SPEAK-001"] += 1
+            if not isinstance(frame.get("stamp"), str) or not frame["stamp"]:
+                self.breach("CLIENT-SPEAK-001", entry, "start_speaking without a non-empty "
+                            "string stamp: its end_speaking cannot name it")
+                return  # the server opens no segment
+            self.segment, self.segment_bytes = frame["stamp"], 0
         elif kind == "speaking_part":
             self._speaking_part(frame, entry)
         elif kind == "end_speaking":
@@ -230,9 +242,11 @@ class Connection:
 
     def _end_speaking(self, frame: dict, entry: dict) -> None:
         stamp = frame.get("stamp")
-        if not isinstance(stamp, str) or not stamp:
-            return  # off its schema (CLIENT-FRAME-002); the segment stays open
         self.exercised["CLIENT-SPEAK-001"] += 1
+        if not isinstance(stamp, str) or not stamp:
+            self.breach("CLIENT-SPEAK-001", entry, "end_speaking without a non-empty string "
+                        "stamp")
+            return  # the server ignores it (research LIVE-008): the segment stays open
         if self.segment is None:
             self.breach("CLIENT-SPEAK-001", entry, "end_speaking with no voice segment open")
             return

@@ -307,6 +307,14 @@ async def end_without_start(t):
         await until(ws, live_type("error"))
 
 
+async def end_without_stamp(t):
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await send(ws, {"t": "start_speaking", "stamp": "seg_001"})
+        await send(ws, {"t": "speaking_part", "data": b64(pcm_of(wav_file(0.2)))})
+        await send(ws, {"t": "end_speaking"})
+        await send(ws, {"t": "interrupt"})  # answered with nothing: the socket still works
+
+
 async def part_before_start(t):
     async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
         await send(ws, {"t": "speaking_part", "data": b64(pcm_of(wav_file(0.2)))})
@@ -333,7 +341,7 @@ async def busy_twice(t):
 
 
 async def reconnect_loop(t):
-    for _ in range(6):
+    for _ in range(3):  # the same refused request a third time: a loop
         await refused(t.live().replace(t.key, "abk_not-a-key-0000"))
 
 
@@ -347,6 +355,7 @@ BAD_CLIENTS = [
     ("CLIENT-AUDIO-001", audio_not_base64), ("CLIENT-AUDIO-001", audio_empty),
     ("CLIENT-AUDIO-002", audio_wav_file), ("CLIENT-AUDIO-002", audio_odd_bytes),
     ("CLIENT-SPEAK-001", stamp_mismatch), ("CLIENT-SPEAK-001", end_without_start),
+    ("CLIENT-SPEAK-001", end_without_stamp),
     ("CLIENT-SPEAK-002", part_before_start), ("CLIENT-SPEAK-002", part_after_end),
     ("CLIENT-BUSY-001", busy_twice),
     ("CLIENT-AUTH-001", reconnect_loop),
