@@ -81,7 +81,10 @@ def build(grader: ClientMode, base_url: str = "") -> dict:
             verdict = SKIPPED
             reason = (f"not judged: the rule applies once {RULES[rid].applies_when}, which "
                       "did not happen in this run")
-        results.append({**req, "verdict": verdict, "reason": reason, "checks": checks})
+        results.append({"id": rid, "level": req["level"], "profile": req["profile"],
+                        "area": rid.rsplit("-", 1)[0], "source": req["source"],
+                        "text": req["text"], "verdict": verdict, "reason": reason,
+                        "duration_s": 0.0, "checks": checks})
     counts = dict.fromkeys(VERDICTS, 0)
     for r in results:
         counts[r["verdict"]] += 1
@@ -90,6 +93,7 @@ def build(grader: ClientMode, base_url: str = "") -> dict:
     return {
         "schema": "astrbot-conformance-results/1",
         "run": {"id": run.id, "kind": "client", "started_at": _iso(run.started),
+                "ended_at": _iso(time.time()),
                 "duration_s": round(time.time() - run.started, 3),
                 "target": {"name": "clients of astrbot-sim", "base_url": base_url},
                 "profiles": sorted({r["profile"] for r in results}),
