@@ -68,7 +68,6 @@ async def test_kb_crud_and_pagination(sim):
 
 
 @pytest.mark.parametrize("body", [
-    {"name": "   "},
     {"name": "x", "chunking": {"chunk_size": 8}},
     {"name": "x", "chunking": {"chunk_size": 100, "chunk_overlap": 100}},
     {"name": "x", "chunking": {"chunk_size": "big"}},

@@ -40,7 +40,7 @@ from ..history import now_iso
 from . import tasks
 from .envelope import ApiError
 from .forms import FormFile, read_form
-from .paths import inside, safe_name
+from .paths import inside, lookup, safe_name
 from .router import Ctx, operation
 from .system import event, installed_versions, read_task
 
@@ -71,7 +71,8 @@ def backup_name(raw, what: str = "filename") -> str:
 
 
 def backup_path(ctx: Ctx, raw, must_exist: bool = True) -> Path:
-    path = inside(backups_dir(ctx), backup_name(raw))
+    name = lookup(backup_name, raw, "Backup") if must_exist else backup_name(raw)
+    path = inside(backups_dir(ctx), name)
     if must_exist and not path.is_file():
         raise ApiError(404, f"Backup {path.name} not found")
     return path
@@ -151,12 +152,9 @@ def write_backup(ctx: Ctx, path: Path, sections: list[str]) -> dict:
 @operation("createBackup")
 async def create_backup(ctx: Ctx):
     body, available = ctx.body or {}, sections_of(ctx)
-    for key in ("include", "exclude"):
-        unknown = [s for s in body.get(key, []) if s not in available]
-        if unknown:
-            raise ApiError(400, f"Unknown backup section(s) in {key}: {', '.join(unknown)}; "
-                                f"available: {', '.join(available)}")
-    include = body.get("include") or available
+    # a section the simulator does not have is left out, as AstrBot's exporter skips names
+    # it does not know (the contract lists no sections)
+    include = [s for s in body.get("include") or [] if s in available] or available
     sections = [s for s in available if s in include and s not in body.get("exclude", [])]
     if not sections:
         raise ApiError(400, "Nothing to back up: include/exclude leave no section")
@@ -219,7 +217,7 @@ async def init_backup_upload(ctx: Ctx):
 def upload_session(ctx: Ctx, raw_id) -> tuple[dict, Path]:
     if not isinstance(raw_id, str):
         raise ApiError(400, "upload_id must be one text field")
-    upload_id = safe_name(raw_id, "upload_id")
+    upload_id = lookup(lambda raw: safe_name(raw, "upload_id"), raw_id, "Upload")
     session = ctx.sim.store.get_resource(UPLOAD_KIND, upload_id)
     if session is None:
         raise ApiError(404, f"Upload {upload_id} not found")
@@ -300,8 +298,11 @@ async def delete_backup(ctx: Ctx):
 
 @operation("renameBackup")
 async def rename_backup(ctx: Ctx):
-    target = backup_path(ctx, ctx.body["new_name"], must_exist=False)
-    path = backup_path(ctx, ctx.param("filename"))
+    new_name = ctx.body["new_name"]
+    if str(new_name).strip():  # a new name that can never be valid: 400 before anything else
+        backup_path(ctx, new_name, must_exist=False)
+    path = backup_path(ctx, ctx.param("filename"))  # an unknown backup: 404
+    target = backup_path(ctx, new_name, must_exist=False)
     if target != path:
         if target.exists():
             raise ApiError(409, f"Backup {target.name} already exists")

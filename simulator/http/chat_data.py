@@ -185,9 +185,7 @@ async def delete_chat_session(ctx: Ctx):
 @operation("batchDeleteChatSessions")
 async def batch_delete_chat_sessions(ctx: Ctx):
     user = caller(ctx)
-    ids = ctx.body["session_ids"]
-    if not ids:
-        raise ApiError(400, "Missing or invalid key: session_ids")
+    ids = ctx.body["session_ids"]  # none named: nothing deleted
     deleted, failed = 0, []
     for sid in ids:
         session = ctx.sim.store.chat_session(sid)
@@ -272,14 +270,14 @@ async def regenerate_chat_message(ctx: Ctx):
 @operation("createChatThread")
 async def create_chat_thread(ctx: Ctx):
     body, store = ctx.body, ctx.sim.store
+    user, session = owned_session(ctx, body["session_id"])  # an unknown session first: 404
     selected = body["selected_text"].strip()
     if not selected:
         raise ApiError(400, "Missing key: selected_text")
     try:
         parent_id = int(str(body["parent_message_id"]).strip())
     except ValueError:
-        raise ApiError(400, "Invalid key: parent_message_id") from None
-    user, session = owned_session(ctx, body["session_id"])
+        raise ApiError(404, f"Message {body['parent_message_id']!r} not found") from None
     sid = session["session_id"]
     parent = store.message(parent_id)
     if parent is None or parent["session_id"] != sid:

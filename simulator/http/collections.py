@@ -41,9 +41,9 @@ class Collection:
 
     async def create(self, ctx: Ctx):
         body = dict(ctx.body or {})
-        if body.get(self.id_field) == "":
-            raise ApiError(400, f"{self.id_field} must not be empty (omit it for a new id)")
-        rid = str(body.get(self.id_field) or uuid.uuid4().hex)
+        # an empty id names nothing: a new id, as for an absent one (research FILE-003 does
+        # the same for empty file names)
+        rid = str(body.get(self.id_field) or "").strip() or uuid.uuid4().hex
         if ctx.sim.store.get_resource(self.kind, rid) is not None:
             raise ApiError(409, f"{self.kind} {rid} already exists")
         for field, default in self.defaults:

@@ -424,7 +424,7 @@ async def list_providers_by_source(ctx: Ctx):
 @operation("createProviderInSource")
 async def create_provider_in_source(ctx: Ctx):
     sid, _ = PROVIDER_SOURCES.existing(ctx)
-    if ctx.body.get("provider_source_id") not in (None, sid):
+    if ctx.body.get("provider_source_id") not in (None, "", sid):  # "": the path's source
         raise ApiError(400, f"provider_source_id must be {sid} (the source in the path)")
     return await PROVIDERS.create(with_body(ctx, {**ctx.body, "provider_source_id": sid}))
 
@@ -447,7 +447,7 @@ async def create_provider_in_source_by_id(ctx: Ctx):
 @operation("upsertProviderSourceById")
 async def upsert_provider_source(ctx: Ctx):
     sid = ctx.param("source_id")
-    if ctx.body.get("id") not in (None, sid):
+    if ctx.body.get("id") not in (None, "", sid):  # "": the path's source
         raise ApiError(400, f"id must be {sid} (the source in the path)")
     document = {"id": sid, "config": ctx.body["config"]}
     return PROVIDER_SOURCES.save(ctx, sid, document)
@@ -595,9 +595,9 @@ async def test_mcp_server(ctx: Ctx):
 @operation("syncModelScopeMcpServers")
 async def sync_modelscope_mcp_servers(ctx: Ctx):
     token = as_dict(ctx.body).get("access_token")
-    if not isinstance(token, str) or not token.strip():
-        raise ApiError(400, "Missing key: access_token")
     store, created, updated, servers = ctx.sim.store, [], [], []
+    if not isinstance(token, str) or not token.strip():  # no account: nothing to sync
+        return {"created": created, "updated": updated, "servers": servers}
     for name, description in MODELSCOPE_SERVERS:
         document = {"name": name, "transport": "sse", "description": description,
                     "url": "https://mcp.api-inference.modelscope.net/"

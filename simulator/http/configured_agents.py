@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import uuid
 
 from .collections import MCP_SERVERS, PERSONA_FOLDERS, PERSONAS, PROVIDERS
 from .configured_catalogue import (
@@ -33,7 +34,7 @@ from .configured_catalogue import (
     mcp_tool_names,
 )
 from .envelope import ApiError
-from .paths import inside, safe_name
+from .paths import inside, lookup, safe_name
 from .router import Ctx, operation
 
 
@@ -88,7 +89,7 @@ def target_folder(ctx: Ctx) -> str | None:
         return None
     if not isinstance(target, str) or ctx.sim.store.get_resource(
             PERSONA_FOLDERS.kind, target) is None:
-        raise ApiError(400, f"Unknown target folder: {target}")
+        raise ApiError(404, f"Unknown target folder: {target}")
     return target
 
 
@@ -243,7 +244,7 @@ def template_view(ctx: Ctx, name: str, content: str) -> dict:
 
 
 def existing_template(ctx: Ctx) -> tuple[str, str]:
-    name = template_name(ctx.param("name"))
+    name = lookup(template_name, ctx.param("name"), "Template")
     content = template_content(ctx, name)
     if content is None:
         raise ApiError(404, f"Template {name} not found")
@@ -268,7 +269,8 @@ async def list_t2i_templates(ctx: Ctx):
 
 @operation("createT2iTemplate")
 async def create_t2i_template(ctx: Ctx):
-    name = template_name(ctx.body["name"].strip())
+    # an empty name is replaced by a generated one, as AstrBot does for file names (FILE-003)
+    name = template_name(ctx.body["name"].strip() or f"template-{uuid.uuid4().hex[:8]}")
     if name in RESERVED:
         raise ApiError(400, f"Template name {name!r} is reserved")
     if not ctx.body["content"].strip():

@@ -102,9 +102,9 @@ def chunking_of(raw: dict | None) -> dict:
 def kb_fields(ctx: Ctx, kb_id: str | None) -> dict:
     """The validated KB fields of the body; 409 when another KB has the name."""
     body = ctx.body
-    name = body["name"].strip()
-    if not name or len(name) > 128:
-        raise ApiError(400, "name must be 1..128 characters")
+    name = body["name"].strip() or "untitled"  # the document takes any string
+    if len(name) > 128:
+        raise ApiError(400, "name must be at most 128 characters")
     if any(kb["name"] == name and kb["kb_id"] != kb_id
            for kb in ctx.sim.store.list_resources(KB)):
         raise ApiError(409, f"A knowledge base named {name!r} already exists")

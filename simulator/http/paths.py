@@ -46,3 +46,28 @@ def inside(root: Path, raw: str, what: str = "path") -> Path:
     if target != root and root not in target.parents:
         raise ApiError(400, f"Invalid {what}: {raw!r} escapes its folder")
     return target
+
+
+def escapes(raw) -> bool:
+    """Whether a client-named path tries to leave its folder or hide a separator (refused
+    with 400 everywhere): `..`, separators, NUL, `~`, absolute, also once percent-decoded."""
+    text = str(raw)
+    for candidate in (text, unquote(text)):
+        if any(c in candidate for c in "\x00\\/") or candidate.startswith("~"):
+            return True
+        if ".." in PurePosixPath(candidate).parts:
+            return True
+    return False
+
+
+def lookup(check, raw, what: str):
+    """`check(raw)` for a name that must name something that exists. A name that can never be
+    valid (empty, control characters, a pattern the simulator keeps for its own files) names
+    nothing: 404, since the contract's schema takes any string there. A name that tries to
+    leave its folder stays a 400."""
+    try:
+        return check(raw)
+    except ApiError as exc:
+        if exc.status == 400 and not escapes(raw):
+            raise ApiError(404, f"{what} {raw!r} not found") from None
+        raise

@@ -59,6 +59,8 @@ MAX_UNZIPPED = 20 * 1024 * 1024
 
 def parse_github(raw) -> tuple[str, str]:
     match = GITHUB_RE.fullmatch(str(raw or "").strip())
+    if not str(raw or "").strip():  # names no repository: GitHub has none by that name
+        raise ApiError(404, "GitHub repository not found: no repository named")
     if match is None or match["repo"] in (".", ".."):
         raise ApiError(400, f"Invalid GitHub repository: {raw!r} (owner/repo or "
                             "https://github.com/owner/repo)")
@@ -156,8 +158,8 @@ async def install_from_url(ctx: Ctx):
     if urlsplit(url).hostname in ("github.com", "www.github.com") and GITHUB_RE.fullmatch(url):
         return install(ctx, github_plugin({**body, "repository": url}, "url"), body)
     stem = PurePosixPath(urlsplit(download).path).name.removesuffix(".zip")
-    if not stem:
-        raise ApiError(400, f"Cannot name a plugin after {download!r}: no file name")
+    if not stem:  # a download URL naming no archive finds none
+        raise ApiError(404, f"No plugin archive at {download!r}: no file name")
     host = urlsplit(url).hostname
     return install(ctx, derived_plugin(plugin_name(stem), host, url, "url"), body)
 
@@ -242,8 +244,8 @@ async def install_from_upload(ctx: Ctx):
 async def validate_plugin_repo(ctx: Ctx):
     ensure_seeded(ctx.sim)
     raw = ctx.body.get("repository") or ctx.body.get("url")
-    if not raw:
-        raise ApiError(400, "Missing key: repository")
+    if not raw:  # nothing named: not a valid plugin repository
+        return {"valid": False, "repository": None, "message": "no repository named"}
     plugin = github_plugin({"repository": raw}, "github")
     return {"valid": True, "repository": plugin["repo"], "plugin_name": plugin["name"],
             "author": plugin["author"], "version": plugin["version"],
@@ -304,7 +306,7 @@ async def update_plugins(ctx: Ctx):
         targets = [p for p in plugins(ctx) if not p["reserved"] and p.get("repo")
                    and (reinstall or has_update(p))]
     else:
-        raise ApiError(400, "Name the plugins: plugin_id, plugin_ids or update_all")
+        targets = []  # none named: nothing updated
     results = [apply_update(ctx, p, reinstall) for p in targets]
     return {"results": results, "updated": sum(r["updated"] for r in results)}
 

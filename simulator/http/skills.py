@@ -52,7 +52,7 @@ from aiohttp import web
 from ..history import now_iso
 from .envelope import ApiError
 from .forms import FormFile, files_of, read_form
-from .paths import inside, safe_name, safe_relative
+from .paths import inside, lookup, safe_name, safe_relative
 from .router import Ctx, operation
 
 KIND = "skill"
@@ -82,7 +82,7 @@ def is_skill(folder: Path) -> bool:
 
 
 def existing(ctx: Ctx, raw) -> tuple[str, Path]:
-    name = check_name(raw)
+    name = lookup(check_name, raw, "Skill")
     folder = root_of(ctx) / name
     if not is_skill(folder):
         raise ApiError(404, f"Skill {name} not found")
