@@ -6,6 +6,11 @@
 - `SuiteError` and any other exception: the suite, its configuration or the network broke ->
   ERROR, never counted against the target.
 - a pytest skip -> SKIPPED, with its reason.
+
+Before any check: `ConfigurationError` (the user's settings are unusable: exit 2) and
+`PreflightError` (the target cannot be judged with them: exit 3) stop the run in one line.
+`exit_status(summary)` and `headline(summary)` turn a run's summary into its exit status and
+its last line (EXIT_* below; the CLI and the pytest plugin route use the same).
 """
 
 from __future__ import annotations

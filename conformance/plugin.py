@@ -2,6 +2,8 @@
 
 Inert unless a target is given (`--astrbot-base-url`, `--astrbot-config`, or `--astrbot-env`
 to take everything from ASTRBOT_CONFORMANCE_* variables); `astrbot-conformance run` does that.
+Before collecting any check it runs the preflight (preflight.py); a usage error or a failed
+preflight ends the run in one line with the CLI's exit status (outcomes.EXIT_*), judging nothing.
 
 Checks are ordinary test functions marked with the requirements they decide:
 
