@@ -5,8 +5,9 @@ conformance   the suite against a fresh simulator; report under reports/<run-id>
 lint          ruff
 bench         benchmarks against fresh simulators (print figures): REST at 16 clients
               (bench/rest_bench.py), then the Live API at 500 sessions (bench/live_bench.py)
-real_astrbot  the suite against real AstrBot 4.26.2 from PyPI (tools/real_astrbot/), gated
-              by baselines/astrbot-4.26.2.yaml; `-- --keep` leaves AstrBot running
+real_astrbot  the suite against real AstrBot 4.26.2 from PyPI (tools/real_astrbot/) on fresh
+              data, writes allowed, gated by baselines/astrbot-4.26.2.yaml; `-- --keep` leaves
+              AstrBot running
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ def bench(session: nox.Session) -> None:
 def real_astrbot(session: nox.Session) -> None:
     session.install("-e", ".")
     keep = "--keep" in session.posargs
+    # a fresh deployment every time (the venv is kept): the run writes, so the data of an
+    # earlier run (or of a --keep) must not decide this one
+    session.run("python", "tools/real_astrbot/down.py", "--wipe", external=True)
     session.run("python", "tools/real_astrbot/up.py", external=True)
     try:
         # AstrBot's known deviations are in its baseline: the session fails on a new failure,
