@@ -22,6 +22,7 @@ import base64
 import binascii
 import hashlib
 import json
+import logging
 import re
 import time
 from collections import Counter
@@ -31,6 +32,7 @@ from aiohttp import WSMsgType
 
 from .client_frames import ChannelFrames, base64_pattern, channels
 
+log = logging.getLogger("astrbot_sim.client_mode")
 MAX_REFUSALS = 2  # the same refused handshake, this many times per run at most (CLIENT-AUTH-001)
 EVIDENCE_PER_RULE = 20  # offending entries kept per connection and requirement
 KEPT_CONNECTIONS = 200  # connections with a breach kept for the report
@@ -98,6 +100,7 @@ class Connection:
     segment_bytes: int = 0
     busy: dict[int, dict] = field(default_factory=dict)  # turn number -> first busy frame entry
     session: object = None  # the engine, read for its turn count when the run is reported
+    grader_errors: int = 0
 
     def turns(self) -> None:
         """CLIENT-BUSY-001 applies to a connection once a turn ran on it."""
@@ -132,6 +135,10 @@ class Connection:
             frame = json.loads(msg.data)
         except ValueError:
             self.breach("CLIENT-FRAME-001", self.entry(msg.data), "a text frame that is not JSON")
+            return
+        except RecursionError:
+            self.breach("CLIENT-FRAME-001", self.entry(msg.data),
+                        "JSON nested too deeply to decode")
             return
         if not isinstance(frame, dict):
             self.breach("CLIENT-FRAME-001", self.entry(frame),
@@ -303,7 +310,12 @@ class ClientMode:
             conn = self.open[id(session)] = self._connection(request)
             conn.session = session
             conn.exercised["CLIENT-AUTH-001"] += 1  # it connected: no refusal loop so far
-        conn.receive(session, msg)
+        try:
+            conn.receive(session, msg)
+        except Exception:  # a grading bug must never break the simulator for the client
+            log.warning("client mode could not grade a frame of connection %d", conn.number,
+                        exc_info=not conn.grader_errors)
+            conn.grader_errors += 1
 
     def closed(self, session) -> None:
         if not self.enabled:

@@ -19,15 +19,17 @@ import struct
 import urllib.request
 import wave
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import websockets
+from aiohttp import WSMessage, WSMsgType
 
 from conformance import report as suite_report
 from conformance.catalogue import load
 from conformance.launcher import simulator
 from conformance.redact import Redactor
-from simulator.client_mode import RULES
+from simulator.client_mode import RULES, ClientMode
 
 WAIT = 15.0  # seconds: bound of every single wait on the simulator
 SLOW = "[[sim:first_delay=3000]] tell me a long story"  # a turn still running when we send more
@@ -410,3 +412,18 @@ def test_the_report_is_written_in_the_suites_formats_when_the_simulator_stops(tm
     assert 'name="CLIENT-SPEAK-001 [MUST]"' in junit and "<failure" in junit
     summary = (report_dir / "summary.md").read_text()
     assert "| FAIL | `CLIENT-SPEAK-001` |" in summary and "seg_002" in summary
+
+
+def test_a_frame_nested_too_deep_to_decode_is_graded_not_raised():
+    """The grader itself, without a socket: JSON too deep for the decoder fails
+    CLIENT-FRAME-001 and the hook returns normally."""
+    grader = ClientMode(enabled=True)
+    request = SimpleNamespace(path="/api/v1/live/ws", query={"username": "alice"},
+                              remote="127.0.0.1")
+    session = SimpleNamespace(phase=None, turns_started=0)
+    grader.frame(request, session, WSMessage(WSMsgType.TEXT, '{"t": ' * 50_000 + "1"
+                                             + "}" * 50_000, None))
+    grader.closed(session)
+    (conn,) = grader.connections()
+    assert [e["violation"] for e in conn.violations["CLIENT-FRAME-001"]] == [
+        "JSON nested too deeply to decode"]
