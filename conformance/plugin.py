@@ -393,7 +393,8 @@ class ConformanceRun:
             "depth": self.config.option.astrbot_depth,
             "seed": self.config.option.astrbot_seed,
             "bootstrap": (self.credentials.log.as_evidence()
-                          if isinstance(self.credentials, Credentials) else None),
+                          if isinstance(self.credentials, Credentials)
+                          else getattr(self.preflight_error, "evidence", None)),
         }
         baseline = None if self.preflight_error else self.baseline
         doc = report.build(list(self.results.values()), run, self.redactor, baseline,

@@ -52,23 +52,30 @@ def run(settings: TargetSettings, redactor: Redactor, profiles: set[str] | None 
         credentials_file: Path | None = None,
         announce: Callable[[str], None] = print) -> Credentials:
     """Check the target and the credentials; return the credentials the checks use.
-    `profiles` None means all."""
+    `profiles` None means all. A PreflightError carries the wire log as `.evidence`."""
     redactor.add(*settings.secrets())
-    try:
-        return asyncio.run(_run(settings, redactor, profiles, credentials_file, announce))
-    except PreflightError:
-        raise
-    except TargetTimeout as exc:
-        raise PreflightError(f"{exc}: the target is slow or hangs (raise --timeout for a "
-                             "slow one)") from exc
-    except SuiteError as exc:
-        raise PreflightError(str(exc)) from exc
-    except Exception as exc:  # a malformed answer is not a verdict either
-        raise PreflightError(f"preflight against {settings.base_url} broke: {exc!r}") from exc
-
-
-async def _run(settings, redactor, profiles, credentials_file, announce) -> Credentials:
     creds = Credentials(settings, redactor=redactor)
+    try:
+        return asyncio.run(_run(creds, profiles, credentials_file, announce))
+    except Exception as exc:
+        error = exc if isinstance(exc, PreflightError) else _as_preflight(exc, settings)
+        error.evidence = creds.log.as_evidence()  # what the target answered, for the report
+        if error is exc:
+            raise
+        raise error from exc
+
+
+def _as_preflight(exc: Exception, settings: TargetSettings) -> PreflightError:
+    if isinstance(exc, TargetTimeout):
+        return PreflightError(f"{exc}: the target is slow or hangs (raise --timeout for a slow "
+                              "one)")
+    if isinstance(exc, SuiteError):
+        return PreflightError(str(exc))
+    return PreflightError(f"preflight against {settings.base_url} broke: {exc!r}")
+
+
+async def _run(creds: Credentials, profiles, credentials_file, announce) -> Credentials:
+    settings = creds.settings
     async with aiohttp.ClientSession() as session:
         async def call(method, path, **kw) -> HttpResult:
             return await arequest(method, settings.http_url(path), timeout=settings.timeout,

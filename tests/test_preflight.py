@@ -57,6 +57,7 @@ def assert_judged_nothing(code: int, output: str, doc: dict | None, *needles: st
     assert doc is not None and doc["summary"]["preflight"] in line
     assert {r["verdict"] for r in doc["requirements"]} == {ERROR}  # not a single FAIL
     assert doc["summary"][FAIL] == 0 and doc["summary"]["conformant"] is False
+    assert doc["run"]["bootstrap"]["log"], "the preflight's wire log is the evidence"
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +151,8 @@ def test_a_plain_web_server_is_not_astrbot(tmp_path):
     with http_server(tmp_path) as url:
         code, output, doc = run_cli(tmp_path, "--base-url", url, "--api-key", KEY)
     assert_judged_nothing(code, output, doc, "not an AstrBot API", "HTTP 404")
+    answers = [e["data"] for e in doc["run"]["bootstrap"]["log"] if e["dir"] == "<<"]
+    assert answers and "<html" in answers[0]["body"].lower()
 
 
 def test_a_server_answering_404_json_to_everything_is_not_astrbot(tmp_path):
