@@ -60,7 +60,7 @@ class Fault:
     id: str
     kind: str
     count: int = 1
-    user: str = "*"
+    user: str | None = "*"  # turn faults only
     delay_ms: int | None = None
     after_deltas: int | None = None
     operation: str | None = None
@@ -109,6 +109,7 @@ class Faults:
                              f"{', '.join(allowed)}")
         fault = Fault(f"f{next(self._ids)}", kind, _integer(spec, "count", 1, 1_000_000, 1))
         if kind == "http":
+            fault.user = None
             operation = spec.get("operation")
             if not isinstance(operation, str) or not operation.strip():
                 raise FaultError("an http fault needs operation: an operationId or "

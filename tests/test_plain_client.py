@@ -182,3 +182,41 @@ def test_astrbot_sim_defaults_to_realistic_and_is_never_atomic(tmp_path):
         frames = asyncio.run(go())
     assert "timing profile realistic" in log.read_text()
     assert BUSY in frames and "stop_play" in types(frames) and "end" not in types(frames)
+
+
+def masked_text_frame(payload: str) -> bytes:
+    """One client text frame (RFC 6455: clients mask), built by hand."""
+    data = payload.encode()
+    mask = b"\x01\x02\x03\x04"
+    header = bytes((0x81, 0x80 | len(data))) if len(data) < 126 else \
+        bytes((0x81, 0x80 | 126)) + len(data).to_bytes(2, "big")
+    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data))
+
+
+async def test_text_input_and_interrupt_in_one_write_give_stop_play(plain):
+    """Both frames in one TCP write, on a raw socket: the interrupt is read inside the turn."""
+    host, port = plain.server.host, plain.server.port
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write((f"GET /api/v1/live/ws?api_key={KEY}&username=alice HTTP/1.1\r\n"
+                      f"Host: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
+        assert head.startswith(b"HTTP/1.1 101"), head
+        writer.write(masked_text_frame(json.dumps({"t": "text_input", "text": "hello"}))
+                     + masked_text_frame(json.dumps({"t": "interrupt"}))
+                     + masked_text_frame(json.dumps(MARKER)))
+        frames = []
+        while not frames or not is_marker_answer(frames[-1]):
+            first = await asyncio.wait_for(reader.readexactly(2), WAIT)
+            size = first[1] & 0x7F
+            if size == 126:
+                size = int.from_bytes(await reader.readexactly(2), "big")
+            elif size == 127:
+                size = int.from_bytes(await reader.readexactly(8), "big")
+            frames.append(json.loads(await asyncio.wait_for(reader.readexactly(size), WAIT)))
+    finally:
+        writer.close()
+    assert types(frames)[:3] == ["metrics", "user_msg", "stop_play"], types(frames)
+    assert "end" not in types(frames)
