@@ -8,9 +8,15 @@ bench         benchmarks against fresh simulators (print figures): REST at 16 cl
 real_astrbot  the suite against real AstrBot 4.26.2 from PyPI (tools/real_astrbot/) on fresh
               data, writes allowed, gated by baselines/astrbot-4.26.2.yaml; `-- --keep` leaves
               AstrBot running
+report        the Allure HTML of a run's allure-results (default reports/latest; or
+              `-- reports/<run-id>`) with Allure 3, the npm `allure` package (Node, no Java)
 """
 
 from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
 
 import nox
 
@@ -62,3 +68,38 @@ def real_astrbot(session: nox.Session) -> None:
     finally:
         if not keep:
             session.run("python", "tools/real_astrbot/down.py", external=True)
+
+
+ALLURE_HOWTO = ("Allure 3 is not installed. It is the npm package `allure` (Node 20+, no Java): "
+                "`npm install -g allure` (or `npm install allure` in this directory), then run "
+                "./noxw -s report again")
+
+
+def _allure3() -> list[str] | None:
+    """The Allure 3 command: `allure` on PATH if it is version 3, else ./node_modules/.bin."""
+    for candidate in (shutil.which("allure"), Path("node_modules/.bin/allure")):
+        if candidate and Path(candidate).exists():
+            try:
+                version = subprocess.run([str(candidate), "--version"], capture_output=True,
+                                         text=True, timeout=60).stdout.strip()
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+            if version.startswith("3."):
+                return [str(candidate)]
+    return None
+
+
+@nox.session(venv_backend="none")
+def report(session: nox.Session) -> None:
+    run_dir = Path(session.posargs[0] if session.posargs else "reports/latest")
+    results = run_dir / "allure-results"
+    if not results.is_dir():
+        session.error(f"no Allure results in {results}: run ./noxw -s conformance first, or "
+                      "name a run: ./noxw -s report -- reports/<run-id>")
+    allure = _allure3()
+    if allure is None:
+        session.skip(ALLURE_HOWTO)
+    out = run_dir.resolve() / "allure-report"
+    session.run(*allure, "generate", str(results.resolve()), "--output", str(out),
+                "--report-name", f"AstrBot conformance {run_dir.resolve().name}", external=True)
+    session.log(f"Allure report: {out / 'index.html'}")

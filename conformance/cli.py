@@ -189,7 +189,7 @@ def run_pytest(args, base_url: str | None, run_id: str, report_dir: Path) -> int
     pytest_args += ["-vv"] if args.verbose else ["-v"]
     pytest_args += ["--astrbot-output",
                     "quiet" if args.quiet else "pytest" if args.verbose else "progress",
-                    "--alluredir", str(report_dir / "allure-results")]
+                    "--alluredir", str(report_dir / "allure-results"), "--clean-alluredir"]
     collector = _Collector()
     # the plugin reads ASTRBOT_CONFORMANCE_* for what the command line lacks; a simulator the
     # suite starts itself takes nothing from them (a key there would be foreign to it)

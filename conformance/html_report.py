@@ -139,7 +139,7 @@ def _mark_log(ev: dict, problems: list[str], single: bool) -> None:
             if 0 < n <= len(received):
                 received[n - 1].setdefault("marks", []).append(line.removeprefix(title + ": "))
         for at in FRAME_AT.findall(line):
-            for entry in log:
-                if f"{entry.get('at_ms')}" == at and line not in entry.get("marks", []):
+            for entry in log:  # (a frame's own schema errors are marked already)
+                if f"{entry.get('at_ms')}" == at and not entry.get("schema_errors"):
                     entry.setdefault("marks", []).append(line.removeprefix(title + ": "))
 
