@@ -228,7 +228,10 @@ def install(app: web.Application, sim, report_dir: Path | None) -> None:
     app.router.add_delete(PATH, reset_report)
     app.on_shutdown.append(on_shutdown)
     if sim.clients.enabled:
-        check_rules()
+        try:
+            check_rules()
+        except ValueError as exc:  # a catalogue edit without its rule: one line, exit 2
+            raise SystemExit(f"astrbot-sim: {exc}") from None
         sim.bootstrap_messages.append(
             f"client mode: every client frame is graded; GET {PATH} for the report, written "
             f"to {report_dir or 'reports/<run id>'} when the simulator stops")
