@@ -4,7 +4,8 @@ A `LiveSession` takes client frames and back-end events and returns effects: fra
 turns to start or cancel. It owns every protocol rule (frame order, busy, interrupt, error
 frames) and does no I/O, no sleeping and no clock reading of its own (the clock is injected),
 so the rules can be driven exhaustively from tests. `ws.py` is the thin adapter that moves
-bytes and runs the LLM stream.
+bytes and carries out the slow effects (LLM stream, speech-to-text, text-to-speech) with the
+timing model, feeding their results back through the methods below.
 
 Turn order for `text_input` (seed 000, `_process_live_user_text`):
     metrics{input_type:"text"} -> user_msg -> (bot_delta_chunk... and, per TTS sentence,
