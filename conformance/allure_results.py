@@ -1,9 +1,10 @@
 """Allure results of a run, written by allure-pytest (`--alluredir`; `astrbot-conformance run`
 puts them in reports/<run-id>/allure-results).
 
-Each check is labelled epic = profile, feature = area (LIVE-TURN), story = requirement id,
-severity from the requirement's level (MUST critical, SHOULD normal, MAY minor) and tagged with
-its verdict; its wire logs are attached as JSON. After the run every file of the results
+Each check is labelled epic = profile, feature = area (LIVE-TURN), story = requirement id
+(and, for Allure's default tree, parent suite / suite / sub-suite the same), severity from the
+requirement's level (MUST critical, SHOULD normal, MAY minor) and tagged with its verdict; its
+wire logs are attached as JSON. After the run every file of the results
 directory goes through the Redactor, so no key, JWT or password reaches the Allure report
 either (allure-pytest also records exception texts and captured output).
 Render them with `./noxw -s report` (Allure 3, the npm `allure` package).
@@ -31,6 +32,11 @@ def label(item: pytest.Item, requirements) -> None:
         item.add_marker(pytest.mark.allure_label(req.profile, label_type="epic"))
         item.add_marker(pytest.mark.allure_label(req.id.rsplit("-", 1)[0], label_type="feature"))
         item.add_marker(pytest.mark.allure_label(req.id, label_type="story"))
+    if requirements:  # the tree Allure shows first: profile > area > requirement
+        first = requirements[0]
+        for kind, value in (("parentSuite", first.profile),
+                            ("suite", first.id.rsplit("-", 1)[0]), ("subSuite", first.id)):
+            item.add_marker(pytest.mark.allure_label(value, label_type=kind))
     levels = [r.level for r in requirements]
     strictest = next((lvl for lvl in SEVERITY if lvl in levels), "SHOULD")
     item.add_marker(pytest.mark.allure_label(SEVERITY[strictest], label_type="severity"))

@@ -81,12 +81,14 @@ class Console:
             self.line(f"{items} checks for {requirements} requirements "
                       f"({', '.join(profiles)})")
 
-    def check_done(self, nodeid: str, verdicts: list[str], judged: int, total: int) -> None:
-        """After each check: a line when its phase (scenario module) is over."""
+    def check_starting(self, nodeid: str, judged: int, total: int) -> None:
+        """Before each check: a line for the phase (scenario module) that just ended."""
         phase = nodeid.split("::", 1)[0]
         if phase != self.phase:
             self._end_phase(judged, total)
             self.phase, self.phase_items, self.phase_verdicts = phase, 0, {}
+
+    def check_done(self, nodeid: str, verdicts: list[str], judged: int, total: int) -> None:
         self.done_items += 1
         self.phase_items += 1
         for v in verdicts:

@@ -275,6 +275,10 @@ class ConformanceRun:
         self.console.collected(len(session.items), len(self.results),
                                sorted(self.profiles or self.catalogue.profiles))
 
+    def pytest_runtest_logstart(self, nodeid, location) -> None:
+        judged = sum(1 for r in self.results.values() if r.checks)
+        self.console.check_starting(nodeid, judged, len(self.results))
+
     def pytest_runtest_logfinish(self, nodeid, location) -> None:
         judged = sum(1 for r in self.results.values() if r.checks)
         verdicts = [c.verdict for r in self.results.values() for c in r.checks
