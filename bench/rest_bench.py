@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                                        args.seconds))
             rss = None
         else:
-            with launcher.simulator(env=env) as sim:
+            with launcher.simulator(env=env, timing_profile="instant") as sim:
                 result = asyncio.run(bench(sim.url, key, args.clients, args.seconds))
                 rss = _rss_mib(sim.process.pid)
     except (OSError, aiohttp.ClientError, SuiteError) as exc:
