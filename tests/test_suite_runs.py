@@ -85,6 +85,7 @@ def test_simulator_is_conformant_and_the_report_keeps_no_secret(tmp_path):
 def test_broken_live_endpoint_is_reported_not_blamed_on_the_suite(tmp_path, mode, expected):
     with broken_target(mode, tmp_path) as url:
         code, doc = run_suite(tmp_path, "--base-url", url, "--timeout", "1", "--setup-admin",
+                              "--allow-writes",  # a throw-away target this test started
                               "-k", "not openapi_fuzz")  # the spec fuzzing has its own tests
     live = verdicts(doc, "live-api")
     if mode == "silent":  # it does accept and keep the connection: that requirement holds
