@@ -285,6 +285,7 @@ class Run:
     offenders: list[Connection] = field(default_factory=list)
     clean: Counter = field(default_factory=Counter)  # rid -> closed connections that kept it
     refusals: dict[tuple, list[dict]] = field(default_factory=dict)
+    refused: Counter = field(default_factory=Counter)  # refused handshakes per request
     refusal_breaches: dict[str, list[tuple[str, list[dict]]]] = field(default_factory=dict)
 
 
@@ -330,16 +331,20 @@ class ClientMode:
         query_ct = (request.query.get("ct") or "").strip()
         request_id = (request.path, _credential(request), request.query.get("username"),
                       request.query.get("ct"))
-        attempts = self.run.refusals.setdefault(request_id, [])
+        attempts = self.run.refusals.setdefault(request_id, [])  # the first ones, as evidence
+        self.run.refused[request_id] += 1
+        count = self.run.refused[request_id]
         entry = {"at_ms": round((time.time() - self.run.started) * 1000, 1), "dir": "--",
                  "data": {"handshake": request.path, "credentials": request_id[1],
                           "username": request_id[2], "ct": request_id[3],
                           "close": 1008, "reason": getattr(refusal, "reason", str(refusal))}}
-        attempts.append(entry)
+        if len(attempts) < EVIDENCE_PER_RULE - 1:
+            attempts.append(entry)
         self.run.exercised["CLIENT-AUTH-001"] += 1
-        if len(attempts) > MAX_REFUSALS:
-            self._refusal_breach("CLIENT-AUTH-001", request_id, attempts,
-                                 f"the same refused handshake was tried {len(attempts)} times "
+        if count > MAX_REFUSALS:
+            earlier = [e for e in attempts if e is not entry]
+            self._refusal_breach("CLIENT-AUTH-001", request_id, [*earlier, entry],
+                                 f"the same refused handshake was tried {count} times "
                                  f"(at most {MAX_REFUSALS})")
         if channel is not None and channel.by == "query":
             self.run.exercised["CLIENT-CT-001"] += 1

@@ -98,7 +98,7 @@ def build(grader: ClientMode, base_url: str = "") -> dict:
                 "target": {"name": "clients of astrbot-sim", "base_url": base_url},
                 "profiles": sorted({r["profile"] for r in results}),
                 "connections": run.connections,
-                "refused_handshakes": sum(len(v) for v in run.refusals.values()),
+                "refused_handshakes": sum(run.refused.values()),
                 "simulator_version": __version__, "python": platform.python_version()},
         "summary": counts,
         "requirements": results,
