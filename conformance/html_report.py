@@ -107,8 +107,9 @@ def _cls(verdict: str) -> str:
 
 def mark_rules(doc: dict) -> dict:
     """A copy of `doc` where each wire-log entry a failure points at carries `marks`: the
-    schema errors recorded on it, an undocumented type, or the frame-order problem that names
-    it ("frame #N" of that log, counted over the frames the target sent)."""
+    schema errors recorded on it, an undocumented type, the rule a check named on it
+    (`transcript.add(..., violation="...")`), or the problem that names it ("frame #N" of that
+    log, counted over the frames the target sent, or "frame at T ms")."""
     data = copy.deepcopy(doc)
     for req in data.get("requirements", []):
         for check in req.get("checks", []):
@@ -129,6 +130,8 @@ def _mark_log(ev: dict, problems: list[str], single: bool) -> None:
         marks = [str(x) for x in entry.get("schema_errors") or []]
         if entry.get("undocumented"):
             marks.append(f"type {entry['undocumented']!r} is not defined by the contract")
+        if entry.get("violation"):
+            marks.append(str(entry["violation"]))
         if marks:
             entry["marks"] = marks
     for line in problems:

@@ -250,3 +250,33 @@ def test_reports_latest_points_at_the_newest_run(tmp_path):
     assert latest.is_symlink() and not list(reports.glob(".latest-*"))
     other = report.write(full_run(sample_doc()), tmp_path / "elsewhere")  # not under reports/
     assert other["html"].exists() and not (tmp_path / "latest").exists()
+
+
+def test_the_html_marks_the_frames_a_failure_names():
+    from conformance.html_report import mark_rules
+
+    log = [{"at_ms": 1.0, "dir": ">>", "data": {"t": "text_input"}},
+           {"at_ms": 2.0, "dir": "<<", "data": {"t": "user_msg"}},
+           {"at_ms": 3.0, "dir": "<<", "data": {"t": "end"}},
+           {"at_ms": 4.0, "dir": "<<", "data": {"t": "bot_msg"}, "violation": "after end"}]
+    res = report.RequirementResult(requirement("A-B-001"), [report.CheckRecord(
+        "t", FAIL, "turn: frame #2 (end): a new turn opened", evidence=[
+            {"title": "turn", "log": log}])])
+    doc = mark_rules(report.build([res], {"target": {}}, Redactor()))
+    marked = [e.get("marks") for e in doc["requirements"][0]["checks"][0]["evidence"][0]["log"]]
+    assert marked == [None, None, ["frame #2 (end): a new turn opened"], ["after end"]]
+
+
+def test_the_quiet_table_folds_rows_with_one_reason():
+    from conformance.console import fold
+
+    same = [report.RequirementResult(requirement(f"A-B-00{i}"), [report.CheckRecord(
+        "t", UNIMPLEMENTED, "handshake answered 403")]) for i in range(1, 6)]
+    other = report.RequirementResult(requirement("A-C-001"), [report.CheckRecord(
+        "t", FAIL, f"no busy error with {KEY}")])
+    rows = fold([*same, other], Redactor())
+    assert rows[0][:2] == (FAIL, "A-C-001") and KEY not in rows[0][3]  # worst first, redacted
+    assert rows[1] == (UNIMPLEMENTED, "5 live-api", "",
+                       "(A-B-001 .. A-B-005) handshake answered 403")
+    assert len(rows) == 2
+    assert len(fold(same[:3], Redactor())) == 3  # too few to fold
