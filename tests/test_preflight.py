@@ -29,6 +29,7 @@ SCENARIOS = ROOT / "conformance" / "scenarios"
 HANG_GUARD = 180  # a run that still has not ended by then is hung (never a timing assertion)
 ADMIN, PASSWORD = "admin", "Preflight-" + secrets.token_hex(6)
 KEY = "abk_preflight_" + secrets.token_hex(16)
+OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback, no proxy
 
 
 def run_cli(tmp_path: Path, *args: str, env: dict | None = None):
@@ -75,7 +76,7 @@ def http(method: str, url: str, body=None, token: str | None = None):
     req.add_header("Content-Type", "application/json")
     if token:
         req.add_header("Authorization", f"Bearer {token}")
-    with urllib.request.urlopen(req, timeout=10) as resp:
+    with OPENER.open(req, timeout=10) as resp:
         return json.loads(resp.read())
 
 
@@ -136,7 +137,7 @@ def http_server(tmp_path: Path):
         url = f"http://127.0.0.1:{port}"
         for _ in range(100):
             try:
-                urllib.request.urlopen(url, timeout=1).close()
+                OPENER.open(url, timeout=1).close()
                 break
             except OSError:
                 assert proc.poll() is None, "http.server exited"
