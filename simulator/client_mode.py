@@ -284,6 +284,7 @@ class Run:
     exercised: Counter = field(default_factory=Counter)  # of connections already closed
     offenders: list[Connection] = field(default_factory=list)
     clean: Counter = field(default_factory=Counter)  # rid -> closed connections that kept it
+    breached: Counter = field(default_factory=Counter)  # rid -> closed connections that broke it
     refusals: dict[tuple, list[dict]] = field(default_factory=dict)
     refused: Counter = field(default_factory=Counter)  # refused handshakes per request
     refusal_breaches: dict[str, list[tuple[str, list[dict]]]] = field(default_factory=dict)
@@ -375,6 +376,13 @@ class ClientMode:
             total.update(conn.exercised)
         return total
 
+    def breached(self) -> Counter:
+        """Connections that broke each rule, kept in the report or not."""
+        total = Counter(self.run.breached)
+        for conn in self.open.values():
+            total.update(conn.violations.keys())
+        return total
+
     def clean(self) -> Counter:
         total = Counter(self.run.clean)
         for conn in self.open.values():
@@ -406,6 +414,7 @@ class ClientMode:
         conn.session = None
         self.run.exercised.update(conn.exercised)
         self.run.clean.update(rid for rid in conn.exercised if rid not in conn.violations)
+        self.run.breached.update(conn.violations.keys())
         if conn.violations and len(self.run.offenders) < KEPT_CONNECTIONS:
             self.run.offenders.append(conn)
 

@@ -21,7 +21,7 @@ import yaml
 from aiohttp import web
 
 from . import __version__
-from .client_mode import RULES, ClientMode
+from .client_mode import KEPT_CONNECTIONS, RULES, ClientMode
 from .contract import specs_dir
 from .http.envelope import error
 
@@ -53,6 +53,7 @@ def check_rules() -> None:
 def build(grader: ClientMode, base_url: str = "") -> dict:
     run = grader.run
     exercised, clean, offenders = grader.exercised(), grader.clean(), grader.connections()
+    breached = grader.breached()
     results = []
     for req in requirements():
         rid = req["id"]
@@ -65,6 +66,12 @@ def build(grader: ClientMode, base_url: str = "") -> dict:
                     "duration_s": 0.0,
                     "evidence": [{"title": title, "kind": "handshakes", "log": log}]}
                    for title, log in run.refusal_breaches.get(rid, [])]
+        unkept = breached[rid] - sum(rid in c.violations for c in offenders)
+        if unkept > 0:
+            checks.append({"nodeid": f"{unkept} more connection(s) that broke the rule",
+                           "verdict": _bad(req), "duration_s": 0.0, "evidence": [],
+                           "message": "evidence not kept (the report keeps the first "
+                           f"{KEPT_CONNECTIONS} offending connections)"})
         if clean[rid]:
             checks.append({"nodeid": f"{clean[rid]} connection(s) that kept the rule",
                            "verdict": PASS, "message": "", "duration_s": 0.0, "evidence": []})

@@ -29,7 +29,8 @@ from conformance import report as suite_report
 from conformance.catalogue import load
 from conformance.launcher import simulator
 from conformance.redact import Redactor
-from simulator.client_mode import RULES, ClientMode
+from simulator import client_report
+from simulator.client_mode import KEPT_CONNECTIONS, RULES, ClientMode
 
 WAIT = 15.0  # seconds: bound of every single wait on the simulator
 SLOW = "[[sim:first_delay=3000]] tell me a long story"  # a turn still running when we send more
@@ -427,3 +428,22 @@ def test_a_frame_nested_too_deep_to_decode_is_graded_not_raised():
     (conn,) = grader.connections()
     assert [e["violation"] for e in conn.violations["CLIENT-FRAME-001"]] == [
         "JSON nested too deeply to decode"]
+
+
+def test_offenders_beyond_the_kept_ones_still_fail_the_rule():
+    """The report keeps evidence of the first KEPT_CONNECTIONS offenders only; the rest are
+    counted, so a rule that only later connections broke still FAILs."""
+    grader = ClientMode(enabled=True)
+    for n in range(KEPT_CONNECTIONS + 50):
+        request = SimpleNamespace(path="/api/v1/live/ws", query={"username": "alice"},
+                                  remote="127.0.0.1")
+        session = SimpleNamespace(phase=None, turns_started=0)
+        kind = WSMsgType.TEXT if n < KEPT_CONNECTIONS else WSMsgType.BINARY
+        data = '{"t": "dance"}' if kind is WSMsgType.TEXT else b"\x00"  # FRAME-002, -001
+        grader.frame(request, session, WSMessage(kind, data, None))
+        grader.closed(session)
+    by_id = {r["id"]: r for r in client_report.build(grader)["requirements"]}
+    assert by_id["CLIENT-FRAME-001"]["verdict"] == "FAIL"
+    assert by_id["CLIENT-FRAME-001"]["checks"][0]["nodeid"] == "50 more connection(s) that " \
+        "broke the rule"
+    assert len(by_id["CLIENT-FRAME-002"]["checks"]) == KEPT_CONNECTIONS  # all kept, as FAIL
