@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -297,8 +298,14 @@ def _record(result: FuzzResult, recorder) -> None:
 
 def refusal_excused(label: str, case) -> str:
     """Why refusing this schema-valid case is not the target's fault ("" when it is): a
-    contract note covers it, or a multipart field name no header can carry (schemathesis
-    generates control characters there; RFC 7578 names travel in Content-Disposition)."""
+    contract note covers it, the generated path is another operation's (a path parameter
+    equal to a literal segment, or empty: `/bots//test` is `/bots/test`), or a multipart field
+    name no header
+    can carry (schemathesis generates control characters there; RFC 7578 names travel in
+    Content-Disposition)."""
+    other = shadowing_operation(label, str(getattr(case, "formatted_path", "") or ""))
+    if other:
+        return f"the generated URL is {other}'s, an operation of the document"
     body = case.body if isinstance(case.body, dict | list | str) else None
     if (case.media_type or "").startswith("multipart/") and isinstance(body, dict) and any(
             not name.isprintable() for name in body):
@@ -306,6 +313,32 @@ def refusal_excused(label: str, case) -> str:
     note = notes.excusing(label, notes.Request(dict(case.query or {}),
                                                dict(case.path_parameters or {}), body))
     return note.cite() if note else ""
+
+
+@functools.cache
+def _literal_templates() -> dict[str, list[tuple[re.Pattern, str]]]:
+    """method -> (pattern, label) of every operation of both documents, most literal first."""
+    found: dict[str, list[tuple[int, re.Pattern, str]]] = {}
+    for key in DOCUMENTS:
+        for op in operations(key):
+            pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(op.path)) + "$")
+            found.setdefault(op.method, []).append((op.path.count("{"), pattern, op.label))
+    return {m: [(p, label) for _, p, label in sorted(v, key=lambda t: t[0])]
+            for m, v in found.items()}
+
+
+def shadowing_operation(label: str, path: str) -> str:
+    """The more literal operation a concrete `path` of `label` actually names, if any."""
+    method, _, template = label.partition(" ")
+    if not path or "{" not in template:
+        return ""
+    path = re.sub(r"/{2,}", "/", path)  # an empty parameter leaves `//`, merged by servers
+    own = template.count("{")
+    for pattern, other in _literal_templates().get(method, []):
+        other_params = other.split(" ", 1)[1].count("{")
+        if other != label and other_params < own and pattern.match(path):
+            return other
+    return ""
 
 
 LINKED = ("use_after_free", "ensure_resource_availability")

@@ -39,7 +39,7 @@ def test_each_rule_covers_what_it_says_and_nothing_else():
     upload = "POST /api/v1/skills"
     assert notes.excusing(upload, R(body={"file": b"\x89PNG"})).id == "NOTE-ZIP"
     assert notes.excusing(upload, R(body={"file": b"PK\x03\x04"})) is None
-    assert notes.excusing("POST /api/v1/backups/upload", R(body={"file": b"\x89PNG"})) is None
+    assert notes.excusing("POST /api/v1/file", R(body={"file": b"\x89PNG"})) is None
 
 
 def test_the_page_size_conflict_allows_refusing_only_what_seed_002_forbids():

@@ -315,8 +315,8 @@ async def test_validate_repo_and_bad_constraints(api):
     assert status == 200 and body["data"]["plugin_name"] == "thing"
     assert body["data"]["installed"] is False
     assert (await api("POST", "/plugins/validate/repo", json={}))[1]["data"]["valid"] is False
-    assert (await api("POST", "/plugins/validate/repo", json={"repository": "nothing"}))[0] \
-        == 400
+    assert (await api("POST", "/plugins/validate/repo", json={"repository": "nothing"}))[1][
+        "data"]["valid"] is False
 
 
 async def test_failed_plugins_reload_and_uninstall(api):

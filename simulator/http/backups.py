@@ -40,7 +40,7 @@ from ..history import now_iso
 from . import tasks
 from .envelope import ApiError
 from .forms import FormFile, read_form
-from .paths import inside, lookup, safe_name
+from .paths import escapes, inside, lookup, safe_name
 from .router import Ctx, operation
 from .system import event, installed_versions, read_task
 
@@ -200,7 +200,9 @@ async def upload_backup(ctx: Ctx):
 
 @operation("initBackupUpload")
 async def init_backup_upload(ctx: Ctx):
-    path = backup_path(ctx, ctx.body["filename"], must_exist=False)
+    # an empty name is replaced by a generated one, as AstrBot does for uploads (FILE-003)
+    raw_name = ctx.body["filename"].strip() or f"upload_{uuid.uuid4().hex[:12]}.zip"
+    path = backup_path(ctx, raw_name, must_exist=False)
     total = ctx.body["total_size"]
     if total > MAX_BACKUP_BYTES:
         raise ApiError(413, f"total_size exceeds {MAX_BACKUP_BYTES} bytes")
@@ -299,7 +301,7 @@ async def delete_backup(ctx: Ctx):
 @operation("renameBackup")
 async def rename_backup(ctx: Ctx):
     new_name = ctx.body["new_name"]
-    if str(new_name).strip():  # a new name that can never be valid: 400 before anything else
+    if escapes(new_name):  # a way out is refused before anything else
         backup_path(ctx, new_name, must_exist=False)
     path = backup_path(ctx, ctx.param("filename"))  # an unknown backup: 404
     target = backup_path(ctx, new_name, must_exist=False)

@@ -49,7 +49,7 @@ from .envelope import ApiError
 from .forms import files_of, read_form
 from .open_api import attachment_kind, chat_text, stream_reply
 from .open_api import safe_name as upload_name
-from .paths import inside, safe_name
+from .paths import inside, lookup, safe_name
 from .router import Ctx, operation
 
 THREAD = "chat thread"
@@ -484,7 +484,7 @@ async def upload_v1_file(ctx: Ctx):
 
 @operation("getFileByName")
 async def get_file_by_name(ctx: Ctx):
-    name = safe_name(ctx.query.get("filename"), "filename")
+    name = lookup(lambda raw: safe_name(raw, "filename"), ctx.query.get("filename"), "File")
     if len(name.encode()) > 255:
         raise ApiError(400, "Invalid filename: longer than 255 bytes")
     path = inside(folder(ctx.sim), name, "filename")

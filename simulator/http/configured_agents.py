@@ -273,8 +273,6 @@ async def create_t2i_template(ctx: Ctx):
     name = template_name(ctx.body["name"].strip() or f"template-{uuid.uuid4().hex[:8]}")
     if name in RESERVED:
         raise ApiError(400, f"Template name {name!r} is reserved")
-    if not ctx.body["content"].strip():
-        raise ApiError(400, "Template content is required")
     if template_content(ctx, name) is not None:
         raise ApiError(409, f"Template {name} already exists")
     write_template(ctx, name, ctx.body["content"])

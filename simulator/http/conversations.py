@@ -412,8 +412,7 @@ def target_umos(store, body: dict) -> list[str]:
                     or _is_group(u) == (scope == "group")]
         if not umos:
             raise ApiError(404, f"No session matches scope {scope}")
-    if not umos:
-        raise ApiError(400, "Missing key: umo, umos or scope")
+    # none named: an empty batch, nothing changes
     return list(dict.fromkeys(umos))
 
 

@@ -51,11 +51,14 @@ def inside(root: Path, raw: str, what: str = "path") -> Path:
 def escapes(raw) -> bool:
     """Whether a client-named path tries to leave its folder or hide a separator (refused
     with 400 everywhere): `..`, separators, NUL, `~`, absolute, also once percent-decoded."""
-    text = str(raw)
-    for candidate in (text, unquote(text)):
-        if any(c in candidate for c in "\x00\\/") or candidate.startswith("~"):
+    candidates = [str(raw)]
+    while len(candidates) < 4 and unquote(candidates[-1]) != candidates[-1]:
+        candidates.append(unquote(candidates[-1]))  # %252e%252e%252f is still a way out
+    for candidate in candidates:
+        posix = candidate.replace("\\", "/")
+        if "\x00" in candidate or "/" in candidate or candidate.startswith("~"):
             return True
-        if ".." in PurePosixPath(candidate).parts:
+        if ".." in PurePosixPath(posix).parts or posix.startswith("/"):
             return True
     return False
 

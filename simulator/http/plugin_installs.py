@@ -142,7 +142,10 @@ def github_plugin(body: dict, method: str) -> dict:
 @operation("installPluginFromGithub")
 async def install_from_github(ctx: Ctx):
     if ctx.body.get("download_url"):
-        http_url(ctx.body["download_url"], "download_url")
+        try:
+            http_url(ctx.body["download_url"], "download_url")
+        except ApiError as exc:  # a download from nowhere finds no archive
+            raise ApiError(404, f"No plugin archive at {ctx.body['download_url']!r}") from exc
     plugin = github_plugin(ctx.body, ctx.body.get("install_method") or "github")
     if ctx.body.get("ref"):
         plugin["ref"] = ctx.body["ref"]
@@ -244,9 +247,10 @@ async def install_from_upload(ctx: Ctx):
 async def validate_plugin_repo(ctx: Ctx):
     ensure_seeded(ctx.sim)
     raw = ctx.body.get("repository") or ctx.body.get("url")
-    if not raw:  # nothing named: not a valid plugin repository
-        return {"valid": False, "repository": None, "message": "no repository named"}
-    plugin = github_plugin({"repository": raw}, "github")
+    try:
+        plugin = github_plugin({"repository": raw}, "github")
+    except ApiError as exc:  # validating answers the verdict, whatever was named
+        return {"valid": False, "repository": raw, "message": exc.message}
     return {"valid": True, "repository": plugin["repo"], "plugin_name": plugin["name"],
             "author": plugin["author"], "version": plugin["version"],
             "astrbot_version": plugin["astrbot_version"],

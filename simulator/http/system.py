@@ -410,9 +410,11 @@ async def update_dashboard(ctx: Ctx):
 
 @operation("installPipPackage")
 async def install_pip_package(ctx: Ctx):
-    if not ctx.body["package"].strip():  # pip's answer for a name no index has
-        raise ApiError(404, "No matching distribution found for ''")
-    match = PIP_REQUIREMENT.match(ctx.body["package"].strip())
+    package = ctx.body["package"].strip()
+    match = PIP_REQUIREMENT.match(package)
+    if match is None and not re.search(r"[\s;|&$`<>]|^-", package):
+        # not a name any index has (options and shell syntax stay refused below)
+        raise ApiError(404, f"No matching distribution found for {package!r}")
     if match is None:
         raise ApiError(400, f"Invalid package requirement: {ctx.body['package']!r}")
     if ctx.body.get("mirror"):
