@@ -26,6 +26,7 @@ class ChannelFrames:
     path: str
     selection: dict  # x-astrbot-mode-selection of the channel
     validators: dict  # (mode, type) -> (message key, validator)
+    query: dict  # the handshake's query parameters (bindings.ws.query: required, properties)
 
     @property
     def by(self) -> str:
@@ -37,6 +38,18 @@ class ChannelFrames:
 
     def types(self, mode: str) -> set[str]:
         return {t for m, t in self.validators if m == mode}
+
+    def missing_in_handshake(self, query, headers) -> list[str]:
+        """What a handshake lacks of the channel's required query parameters (blank counts as
+        missing) and, on API-key channels, of any API key carrier (query `api_key`/`key`,
+        `X-API-Key`, `Authorization`)."""
+        missing = [f"query parameter {name!r}" for name in self.query.get("required", ())
+                   if not (query.get(name) or "").strip()]
+        if "api_key" in self.query.get("properties", {}) and not any(
+                (query.get("api_key"), query.get("key"), headers.get("X-API-Key"),
+                 headers.get("Authorization"))):
+            missing.insert(0, "API key")
+        return missing
 
     def chat_only_types(self) -> set[str]:
         """Chat frame types that live mode does not have (`bind`, `send`)."""
@@ -86,8 +99,9 @@ def channels() -> dict[str, ChannelFrames]:
                     {"$ref": f"{DOC_URI}#/components/messages/{key}/payload"},
                     registry=registry)
             validators[(meta["mode"], meta["type"])] = (key, validator)
+        query = channel.get("bindings", {}).get("ws", {}).get("query", {})
         result[channel["address"]] = ChannelFrames(
-            channel["address"], channel["x-astrbot-mode-selection"], validators)
+            channel["address"], channel["x-astrbot-mode-selection"], validators, query)
     return result
 
 

@@ -52,6 +52,7 @@ RULES: dict[str, Rule] = {
     "CLIENT-SPEAK-001": Rule("a client starts or ends a voice segment"),
     "CLIENT-SPEAK-002": Rule("a client sends a speaking_part"),
     "CLIENT-BUSY-001": Rule("a turn runs on a client's connection"),
+    "CLIENT-CONN-001": Rule("a client opens a WebSocket (refused or not)"),
     "CLIENT-AUTH-001": Rule("a client opens a WebSocket (refused or not)"),
 }
 
@@ -311,6 +312,7 @@ class ClientMode:
             conn = self.open[id(session)] = self._connection(request)
             conn.session = session
             conn.exercised["CLIENT-AUTH-001"] += 1  # it connected: no refusal loop so far
+            conn.exercised["CLIENT-CONN-001"] += 1  # and its handshake was accepted
         try:
             conn.receive(session, msg)
         except Exception:  # a grading bug must never break the simulator for the client
@@ -347,6 +349,12 @@ class ClientMode:
             self._refusal_breach("CLIENT-AUTH-001", request_id, [*earlier, entry],
                                  f"the same refused handshake was tried {count} times "
                                  f"(at most {MAX_REFUSALS})")
+        missing = channel.missing_in_handshake(request.query, request.headers) \
+            if channel is not None else []
+        self.run.exercised["CLIENT-CONN-001"] += 1
+        if missing:
+            self._refusal_breach("CLIENT-CONN-001", request_id, [entry],
+                                 f"the handshake has no {' and no '.join(missing)}")
         if channel is not None and channel.by == "query":
             self.run.exercised["CLIENT-CT-001"] += 1
             if query_ct and query_ct not in channel.ct_values:

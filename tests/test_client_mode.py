@@ -346,6 +346,21 @@ async def busy_twice(t):
         await until(ws, live_type("stop_play"))
 
 
+async def no_username(t):
+    await refused(f"{t.ws}/api/v1/live/ws?api_key={t.key}")
+
+
+async def no_api_key(t):
+    await refused(f"{t.ws}/api/v1/live/ws?username=alice")
+
+
+async def jwt_path_without_token(t):
+    async with websockets.connect(f"{t.ws}/api/live_chat/ws", open_timeout=WAIT) as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await frame(ws)  # no frame: the JWT paths close at once (seed 000)
+    assert closed.value.rcvd.code == 1008
+
+
 async def reconnect_loop(t):
     for _ in range(3):  # the same refused request a third time: a loop
         await refused(t.live().replace(t.key, "abk_not-a-key-0000"))
@@ -364,6 +379,8 @@ BAD_CLIENTS = [
     ("CLIENT-SPEAK-001", end_without_stamp),
     ("CLIENT-SPEAK-002", part_before_start), ("CLIENT-SPEAK-002", part_after_end),
     ("CLIENT-BUSY-001", busy_twice),
+    ("CLIENT-CONN-001", no_username), ("CLIENT-CONN-001", no_api_key),
+    ("CLIENT-CONN-001", jwt_path_without_token),
     ("CLIENT-AUTH-001", reconnect_loop),
 ]
 
