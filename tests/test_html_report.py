@@ -208,6 +208,9 @@ def test_the_report_of_a_failing_run_reads_in_a_browser(broken_run, browser):
     assert [sent.nth(i).inner_text() for i in range(sent.count())].count("text_input") == 2
     assert timeline.locator("tr.dir-in").count() == sum(e["dir"] == "<<" for e in log)
     assert "no busy error" in row.locator("pre.reason").inner_text()
+    marked = timeline.locator("tr.marked")  # the rule it broke, on the input it broke it on
+    assert marked.count() == 1 and marked.locator("td.type").inner_text() == "text_input"
+    assert "no busy error answered this input" in marked.locator(".mark").inner_text()
     first_payload = timeline.locator("td.payload details").first
     first_payload.locator("summary").click()  # a folded payload opens
     assert first_payload.locator("pre").is_visible()

@@ -24,6 +24,15 @@ class Transcript:
     def note(self, text: str) -> None:
         self.add("--", text)
 
+    def mark_sent(self, types: tuple[str, ...], violation: str) -> None:
+        """Name the rule the target broke on the last frame of one of `types` the suite sent:
+        report.html shows it on that frame of the timeline."""
+        for entry in reversed(self.entries):
+            data = entry["data"]
+            if entry["dir"] == ">>" and isinstance(data, dict) and data.get("t") in types:
+                entry["violation"] = violation
+                return
+
     def received(self) -> list:
         """What the target sent, in order (decoded frames or HTTP answers)."""
         return [e["data"] for e in self.entries if e["dir"] == "<<"

@@ -69,6 +69,9 @@ def audio_race(target, creds) -> BusyRace:
 
 def assert_busy_answer(race: BusyRace):
     errors = race.busy_errors()
+    if not errors:
+        race.transcript.mark_sent(("text_input", "end_speaking"),
+                                  "no busy error answered this input while the turn ran")
     assert errors, ("no busy error: after the second input the target sent "
                     f"{[f.get('t') for f in race.after_send()]}")
     assert errors[0].get("data") == BUSY_TEXT and errors[0].get("code") == "PROCESSING_ERROR", \
