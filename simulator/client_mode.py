@@ -14,6 +14,12 @@ served on `GET /_sim/client-report`.
 
 Evidence entries use the suite's wire-log shape: `{"at_ms", "dir", "data"}`, with `dir` `>>`
 for what the client sent and `--` for a note; the offending entry carries `violation`.
+
+Adding a client rule: an entry in specs/requirements.yaml (profile `client`, a seed source),
+its id in `RULES`, then in `Connection` (or `ClientMode.refused` for handshakes) count
+`exercised[id]` where it applies and call `breach(id, entry, why)` where it is broken; and a
+bad client in tests/test_client_mode.py `BAD_CLIENTS`. The simulator refuses to start in client
+mode while the catalogue and `RULES` differ.
 """
 
 from __future__ import annotations
