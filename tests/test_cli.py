@@ -165,3 +165,14 @@ def test_preflight_and_baseline_headlines():
 def test_the_cli_docstring_is_the_help():
     """What --help prints is the module docstring the code is documented by."""
     assert cli.build_parser().description == cli.__doc__
+
+
+def test_the_simulator_run_sets_itself_up_and_ignores_foreign_settings(tmp_path):
+    """`run --simulator` sets up the simulator it started, silently (no credentials file), and
+    takes no target setting from the environment (a key there belongs to another server)."""
+    proc = cli_run(tmp_path, "run", "--simulator", "-q", "--report-dir", "report", "--profile",
+                   "openapi-v1", "-k", "test_setup_status_is_public",
+                   env={"ASTRBOT_CONFORMANCE_API_KEY": "abk_of_another_server_0123456789",
+                        "ASTRBOT_CONFORMANCE_BASE_URL": "http://127.0.0.1:1"})
+    assert proc.returncode == EXIT_CONFORMANT, proc.stdout + proc.stderr
+    assert "first-run setup" not in proc.stdout and not list(tmp_path.glob("*admin*"))
