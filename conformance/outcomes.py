@@ -84,9 +84,17 @@ def exit_status(summary: dict) -> int:
 
 def headline(summary: dict) -> str:
     """The last line of a run: what happened, in words that match the exit status."""
-    total = f"({summary.get('total', 0)} requirements)"
     if summary.get("preflight"):
         return f"not judged, preflight failed: {summary['preflight']}"
+    line = _verdict_line(summary)
+    if "baseline" in summary:
+        line += "; the baseline " + ("matches" if summary["baseline"]["passed"]
+                                     else "does NOT match")
+    return line
+
+
+def _verdict_line(summary: dict) -> str:
+    total = f"({summary.get('total', 0)} requirements)"
     if summary.get(FAIL) or summary.get(UNIMPLEMENTED):
         return f"NOT conformant: {_counts(summary)} {total}"
     if summary.get(ERROR):

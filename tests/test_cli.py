@@ -157,9 +157,12 @@ def test_preflight_and_baseline_headlines():
     failed = {**summary(**{ERROR: 99}), "preflight": "cannot reach http://x: refused"}
     assert exit_status(failed) == EXIT_PREFLIGHT
     assert headline(failed) == "not judged, preflight failed: cannot reach http://x: refused"
-    for passed, code in ((True, EXIT_CONFORMANT), (False, EXIT_NOT_CONFORMANT)):
+    for passed, code, end in ((True, EXIT_CONFORMANT, "the baseline matches"),
+                              (False, EXIT_NOT_CONFORMANT, "the baseline does NOT match")):
         gated = {**summary(**{PASS: 3, FAIL: 2}), "baseline": {"passed": passed}}
         assert exit_status(gated) == code
+        assert headline(gated).startswith("NOT conformant: 3 PASS, 2 FAIL")
+        assert headline(gated).endswith(end)
 
 
 def test_the_cli_docstring_is_the_help():
