@@ -1,7 +1,8 @@
 """The client mode's report, in the suite's formats: `results.json` (same top-level shape as
 the suite's: schema, run, summary, requirements with checks and evidence), `junit.xml` (one
 test case per requirement) and `summary.md`; and the loopback-only `/_sim/client-report`
-(GET: the results as JSON; DELETE: end the run and start a new one).
+(GET: the results as JSON, or `?format=markdown|junit`; DELETE: end the run and start a
+new one).
 
 The CLIENT-* requirements are read from specs/requirements.yaml (the profiles listed in its
 `simulator_profiles`); the simulator never imports the suite.
@@ -28,6 +29,7 @@ from .http.envelope import error
 PASS, FAIL, NON_STRICT, SKIPPED = "PASS", "FAIL", "NON-STRICT", "SKIPPED"
 VERDICTS = (PASS, FAIL, NON_STRICT, "UNIMPLEMENTED", SKIPPED, "ERROR")
 PATH = "/_sim/client-report"
+FORMATS = {"json": "application/json", "markdown": "text/markdown", "junit": "application/xml"}
 
 
 @functools.cache
@@ -212,7 +214,16 @@ def install(app: web.Application, sim, report_dir: Path | None) -> None:
 
     async def get_report(request: web.Request) -> web.StreamResponse:
         refusal = guard(request)
-        return refusal or web.json_response(build(sim.clients, base_url(request)))
+        if refusal:
+            return refusal
+        kind = request.query.get("format", "json")
+        if kind not in FORMATS:
+            return error(400, f"format must be one of {', '.join(FORMATS)}")
+        doc = build(sim.clients, base_url(request))
+        if kind == "json":
+            return web.json_response(doc)
+        body = markdown(doc).encode() if kind == "markdown" else junit_xml(doc)
+        return web.Response(body=body, content_type=FORMATS[kind], charset="utf-8")
 
     async def reset_report(request: web.Request) -> web.StreamResponse:
         refusal = guard(request)

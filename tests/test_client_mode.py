@@ -16,11 +16,13 @@ import io
 import json
 import math
 import struct
+import urllib.error
 import urllib.request
 import wave
 from pathlib import Path
 from types import SimpleNamespace
 
+import aiohttp
 import pytest
 import websockets
 from aiohttp import WSMessage, WSMsgType
@@ -464,3 +466,31 @@ def test_offenders_beyond_the_kept_ones_still_fail_the_rule():
     assert by_id["CLIENT-FRAME-001"]["checks"][0]["nodeid"] == "50 more connection(s) that " \
         "broke the rule"
     assert len(by_id["CLIENT-FRAME-002"]["checks"]) == KEPT_CONNECTIONS  # all kept, as FAIL
+
+
+def test_the_report_is_served_as_markdown_and_junit_and_bad_formats_get_an_error(target):
+    target.new_run()
+    asyncio.run(stamp_mismatch(target))
+    with urllib.request.urlopen(target.url + "/_sim/client-report?format=markdown",
+                                timeout=WAIT) as resp:
+        assert resp.headers["Content-Type"].startswith("text/markdown")
+        assert "| FAIL | `CLIENT-SPEAK-001` |" in resp.read().decode()
+    with urllib.request.urlopen(target.url + "/_sim/client-report?format=junit",
+                                timeout=WAIT) as resp:
+        assert b'name="CLIENT-SPEAK-001 [MUST]"' in resp.read()
+    with pytest.raises(urllib.error.HTTPError) as bad:
+        urllib.request.urlopen(target.url + "/_sim/client-report?format=pdf", timeout=WAIT)
+    assert bad.value.code == 400
+    assert json.loads(bad.value.read())["message"].startswith("format must be one of")
+
+
+async def test_without_client_mode_the_report_is_a_404_and_nothing_is_graded(sim):
+    status, body = await sim.call("GET", "/_sim/client-report")
+    assert status == 404 and body["status"] == "error" and "--client-mode" in body["message"]
+    key = (await sim.new_key(["chat"]))["api_key"]
+    url = sim.ws_url(f"/api/v1/live/ws?api_key={key}&username=alice")
+    async with sim.http.ws_connect(url, timeout=aiohttp.ClientWSTimeout(ws_close=WAIT)) as ws:
+        await ws.send_bytes(b"\x00")  # a breach, were the mode on
+        assert (await ws.receive_json(timeout=WAIT))["t"] == "error"
+    grader = sim.sim.clients
+    assert not grader.enabled and grader.run.connections == 0 and not grader.exercised()
