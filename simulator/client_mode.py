@@ -29,6 +29,7 @@ import binascii
 import hashlib
 import json
 import logging
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ MAX_REFUSALS = 2  # the same refused handshake, this many times per run at most 
 EVIDENCE_PER_RULE = 20  # offending entries kept per connection and requirement
 KEPT_CONNECTIONS = 200  # connections with a breach kept for the report
 CLIP = 160  # characters of a string kept in evidence
+SECRET = re.compile(r"abk_[A-Za-z0-9_\-]{8,}|eyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+")
 
 
 @dataclass(frozen=True)
@@ -74,8 +76,10 @@ OWN_FIELDS = {"speaking_part": "data",  # CLIENT-AUDIO-001
 
 
 def clip(value):
-    """A frame as kept in evidence: long strings (Base64 audio) shortened."""
+    """A frame as kept in evidence: long strings (Base64 audio) shortened, anything shaped like
+    an API key or a JWT masked (secrets never reach a report)."""
     if isinstance(value, str):
+        value = SECRET.sub("***", value)
         return value if len(value) <= CLIP else f"{value[:CLIP]}... ({len(value)} chars)"
     if isinstance(value, dict):
         return {k: clip(v) for k, v in value.items()}

@@ -243,6 +243,12 @@ async def undeclared_field(t):
         await until(ws, turn_over)
 
 
+async def key_in_a_frame(t):  # an undeclared field; the key must not reach the report
+    async with websockets.connect(t.live(), open_timeout=WAIT) as ws:
+        await send(ws, {"t": "text_input", "text": f"my key is {t.key}", "api_key": t.key})
+        await until(ws, turn_over)
+
+
 async def openchat_without_username(t):
     async with websockets.connect(f"{t.ws}/api/v1/chat/ws?api_key={t.key}",
                                   open_timeout=WAIT) as ws:
@@ -372,7 +378,7 @@ BAD_CLIENTS = [
     ("CLIENT-FRAME-001", binary_frame), ("CLIENT-FRAME-001", not_json),
     ("CLIENT-FRAME-001", json_array), ("CLIENT-FRAME-001", invalid_utf8),
     ("CLIENT-FRAME-002", unknown_type), ("CLIENT-FRAME-002", undeclared_field),
-    ("CLIENT-FRAME-002", openchat_without_username),
+    ("CLIENT-FRAME-002", openchat_without_username), ("CLIENT-FRAME-002", key_in_a_frame),
     ("CLIENT-CT-001", query_ct_unknown), ("CLIENT-CT-001", frame_ct_unknown),
     ("CLIENT-CT-001", chat_frame_without_ct), ("CLIENT-CT-001", chat_ct_on_live_socket),
     ("CLIENT-AUDIO-001", audio_not_base64), ("CLIENT-AUDIO-001", audio_empty),
