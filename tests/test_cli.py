@@ -179,3 +179,13 @@ def test_the_simulator_run_sets_itself_up_and_ignores_foreign_settings(tmp_path)
                         "ASTRBOT_CONFORMANCE_BASE_URL": "http://127.0.0.1:1"})
     assert proc.returncode == EXIT_CONFORMANT, proc.stdout + proc.stderr
     assert "first-run setup" not in proc.stdout and not list(tmp_path.glob("*admin*"))
+
+
+def test_an_invalid_baseline_is_a_usage_error(tmp_path):
+    (tmp_path / "b.yaml").write_text("known:\n  NOPE-XXX-001: {verdict: FAIL}\n")
+    proc = cli_run(tmp_path, "run", "-q", "--report-dir", "report", "--base-url",
+                   f"http://127.0.0.1:{free_port()}", "--baseline", "b.yaml")
+    assert proc.returncode == EXIT_USAGE, proc.stdout + proc.stderr
+    assert "NOPE-XXX-001: not a requirement of the catalogue" in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+    assert not (tmp_path / "report" / "results.json").exists()
