@@ -409,7 +409,7 @@ class ConformanceRun:
         self.paths = report.write(doc, self.report_dir)
         if allure_results.enabled(self.config):
             allure_results.finish(self.config.option.allure_report_dir, doc["run"],
-                                  self.redactor)
+                                  self.redactor, doc["requirements"])
             self.paths["allure"] = Path(self.config.option.allure_report_dir)
         # the same exit status as `astrbot-conformance run` (outcomes.EXIT_*)
         self.exit_status = EXIT_NOT_JUDGED if exitstatus == pytest.ExitCode.INTERNAL_ERROR \
