@@ -280,3 +280,25 @@ def test_the_quiet_table_folds_rows_with_one_reason():
                        "(A-B-001 .. A-B-005) handshake answered 403")
     assert len(rows) == 2
     assert len(fold(same[:3], Redactor())) == 3  # too few to fold
+
+
+def test_allure_results_get_the_run_wide_checks_and_lose_their_secrets(tmp_path):
+    from conformance import allure_results
+
+    leaked = tmp_path / "0-result.json"
+    leaked.write_text(json.dumps({"statusDetails": {"message": f"GET /x?api_key={KEY}"}}))
+    sweep = report.RequirementResult(requirement("A-B-001"), [report.CheckRecord(
+        "<frame-order invariants over all 2 live frame logs>", FAIL, "frame #2 (end): late",
+        evidence=[{"title": "turn", "log": [{"at_ms": 1.0, "dir": "<<", "data": {"t": "end"}}]}])])
+    doc = report.build([sweep], {"target": {"base_url": "http://127.0.0.1:1"}, "profiles": ["x"],
+                                 "depth": "quick", "seed": 3}, Redactor())
+    allure_results.finish(tmp_path, doc["run"], Redactor(), doc["requirements"])
+    assert KEY not in leaked.read_text()
+    assert "seed=3" in (tmp_path / "environment.properties").read_text()
+    results = [json.loads(p.read_text()) for p in tmp_path.glob("*-result.json") if p != leaked]
+    assert len(results) == 1 and results[0]["status"] == "failed"
+    labels = {(x["name"], x["value"]) for x in results[0]["labels"]}
+    assert {("epic", "live-api"), ("feature", "A-B"), ("story", "A-B-001"),
+            ("severity", "critical")} <= labels
+    attached = tmp_path / results[0]["attachments"][0]["source"]
+    assert json.loads(attached.read_text())["title"] == "turn"
