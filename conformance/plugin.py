@@ -205,7 +205,15 @@ class ConformanceRun:
         if self.console.muted:
             self.console.internal_error(str(excrepr))
 
+    def pytest_keyboard_interrupt(self, excinfo) -> None:
+        if self.console.muted:
+            self.console.line("astrbot-conformance: interrupted; the report holds what was judged")
+
     def pytest_unconfigure(self, config) -> None:
+        tr = config.pluginmanager.get_plugin("terminalreporter")
+        if self.summary and not self.console.muted and tr is not None:
+            # pytest's own summary ("1 failed") came after the table: the verdict ends the run
+            tr.write_line(f"astrbot-conformance: {headline(self.summary)}")
         self.console.close()
 
     def _profiles(self, spec: str) -> set[str] | None:
