@@ -307,12 +307,28 @@ def refusal_excused(label: str, case) -> str:
     if other:
         return f"the generated URL is {other}'s, an operation of the document"
     body = case.body if isinstance(case.body, dict | list | str) else None
+    if _lone_surrogate([case.query, case.path_parameters, body]):
+        return "an unpaired surrogate in a string (RFC 8259 8.2: not interoperable text)"
     if (case.media_type or "").startswith("multipart/") and isinstance(body, dict) and any(
             not name.isprintable() for name in body):
         return "a multipart field name with control characters (not carried by HTTP)"
     note = notes.excusing(label, notes.Request(dict(case.query or {}),
                                                dict(case.path_parameters or {}), body))
     return note.cite() if note else ""
+
+
+LONE_SURROGATE = re.compile(r"(?<![\ud800-\udbff])[\udc00-\udfff]"
+                            r"|[\ud800-\udbff](?![\udc00-\udfff])")
+
+
+def _lone_surrogate(value) -> bool:
+    if isinstance(value, str):
+        return bool(LONE_SURROGATE.search(value))
+    if isinstance(value, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_lone_surrogate(v) for v in value)
+    return False
 
 
 @functools.cache

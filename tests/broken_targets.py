@@ -20,6 +20,12 @@ Modes:
               with a frame of a type the contract does not define, `run_started`
     odd-event  every POST /api/v1/chat stream carries an SSE event of a type the contract does
               not define, `run_started`, right after `session_id`
+    undocumented-error  GET /api/v1/conversations answers invalid input with FastAPI's 422
+              `{"detail": ...}` instead of the error envelope (research DIFF-014)
+    page-unbounded  GET /api/v1/chat/sessions takes any page and page_size, clamping them, as
+              real AstrBot 4.26.2 does (research DIFF-018)
+    im-extra-field  POST /api/v1/im/messages accepts fields ImMessageRequest forbids, as real
+              AstrBot 4.26.2 does (research DIFF-024)
 """
 
 from __future__ import annotations
@@ -37,19 +43,28 @@ from simulator.backends import speech
 from simulator.backends.llm import LLMFailure
 from simulator.config import SimConfig
 from simulator.http import open_api, validation
-from simulator.http.envelope import dumps
+from simulator.http.envelope import ApiError, dumps
 from simulator.live import engine
 from simulator.live.engine import Send, Speak, StartTurn, Transcribe
 
 LIVE_PATH = "/api/v1/live/ws"
 FAULT = web.AppKey("fault", str)
 MODES = ("no-live", "closes", "silent", "sequential", "bare", "no-scope", "wrong-type",
-         "negative-500", "extra-field", "odd-frame", "odd-event")
+         "negative-500", "extra-field", "odd-frame", "odd-event", "undocumented-error",
+         "page-unbounded", "im-extra-field")
 ODD_TYPE = "run_started"  # what AstrBot 4.29.3 sends first on a chat stream
 # the operation each schema fault is planted in, and the requirement that must name it
 FAULTS = {"wrong-type": ("GET /api/v1/bot-types", "V1-FUZZ-002"),
           "negative-500": ("GET /api/v1/chat/sessions", "V1-FUZZ-001"),
           "extra-field": ("POST /api/v1/chat/projects", "V1-FUZZ-003")}
+# spec faults the boundary and undocumented-answer checks must name: mode -> document ->
+# (operation, requirement, verdict)
+SPEC_FAULTS = {
+    "undocumented-error": {"v1": ("GET /api/v1/conversations", "V1-FUZZ-007", "NON-STRICT")},
+    "page-unbounded": {"legacy": ("GET /api/v1/chat/sessions", "OPEN-FUZZ-003", "FAIL"),
+                       "v1": ("GET /api/v1/chat/sessions", "V1-FUZZ-003", "FAIL")},
+    "im-extra-field": {"v1": ("POST /api/v1/im/messages", "V1-FUZZ-003", "FAIL")},
+}
 UNGUARDED = "/api/v1/personas"
 
 
@@ -72,7 +87,37 @@ async def plant_fault(request: web.Request, handler):
         page = request.query.get("page", "1")
         if page.lstrip("-").isdigit() and int(page) < 1:
             raise RuntimeError("planted: page below 1 crashes")  # the envelope middleware: 500
+    if mode == "undocumented-error" and request.path == "/api/v1/conversations":
+        try:
+            return await handler(request)
+        except ApiError as exc:  # FastAPI's validation answer, not the envelope
+            return web.json_response({"detail": [{"type": "value_error", "loc": ["query"],
+                                                  "msg": exc.message}]}, status=422)
+    if mode == "page-unbounded" and request.path == "/api/v1/chat/sessions":
+        query = dict(request.query)
+        for name, low, high in (("page", 1, None), ("page_size", 1, 100)):
+            if query.get(name, "").lstrip("-").isdigit():
+                value = max(low, int(query[name]))
+                query[name] = str(min(value, high) if high else value)
+        return await handler(request.clone(rel_url=request.rel_url.with_query(query)))
     return await handler(request)
+
+
+def accept_extra_im_fields() -> None:
+    """sendImMessage's body validator without `additionalProperties: false`."""
+    original = validation.body_validator
+
+    def lenient(op):
+        validator, required = original(op)
+        if op.operation_id != "sendImMessage":
+            return validator, required
+        schema = dict(validation.openapi_v1()["components"]["schemas"]["ImMessageRequest"])
+        schema.pop("additionalProperties", None)
+        uri = validation.DOCUMENTS["v1"][0]
+        return Draft202012Validator(validation._absolute_refs(schema, uri),
+                                    registry=validation._registry("v1")), required
+
+    validation.body_validator = lenient
 
 
 def accept_extra_project_fields() -> None:
@@ -186,8 +231,10 @@ def build(mode: str, data_dir: str) -> web.Application:
         send_odd_frames()
     if mode == "odd-event":
         send_odd_events()
+    if mode == "im-extra-field":
+        accept_extra_im_fields()
     app = create_app(SimConfig(data_dir=data_dir))
-    if mode in FAULTS:
+    if mode in FAULTS or mode in SPEC_FAULTS:
         app[FAULT] = mode
         app.middlewares.append(plant_fault)  # inside the envelope middleware, like a handler
     elif mode not in ("odd-frame", "odd-event"):  # those two patch the simulator instead

@@ -79,3 +79,21 @@ def test_a_200_with_the_error_envelope_is_a_rejection_not_an_acceptance():
     assert not fuzz._error_envelope(answer(200, {"status": "ok", "data": {}}))
     assert not fuzz._error_envelope(answer(500, {"status": "error", "message": "boom"}))
     assert set(fuzz.REJECTIONS) <= set(fuzz.CHECKS)
+
+
+def test_refusals_that_are_not_the_targets_fault_are_told_apart():
+    from types import SimpleNamespace as NS
+
+    def case(path="/api/v1/bots/b1/test", query=None, body=None, media="application/json"):
+        return NS(formatted_path=path, query=query or {}, path_parameters={}, body=body,
+                  media_type=media)
+
+    label = "POST /api/v1/bots/{bot_id}/test"
+    assert fuzz.refusal_excused(label, case()) == ""  # a plain refusal: the target's
+    # an empty path parameter leaves `//`: the URL is another operation's
+    assert "POST /api/v1/bots/test" in fuzz.refusal_excused(label, case("/api/v1/bots//test"))
+    assert "surrogate" in fuzz.refusal_excused(label, case(body={"name": "x\udb4c"}))
+    assert "multipart" in fuzz.refusal_excused(label, case(body={"a\x1b": "1"},
+                                                           media="multipart/form-data"))
+    assert "NOTE-EMPTY-KEY" in fuzz.refusal_excused("GET /api/v1/file",
+                                                    case("/api/v1/file", {"attachment_id": ""}))

@@ -172,7 +172,7 @@ async def test_install_from_github_and_url_then_uninstall(api):
     assert status == 409
     for bad in ("not a repo", "https://gitlab.com/a/b", "a/b/c", "../x"):
         status, _ = await api("POST", "/plugins/install/github", json={"repository": bad})
-        assert status == 400, bad
+        assert status == 404, bad  # names no repository GitHub can have
     for bad in ({"url": "ftp://example.com/x.zip"}, {"url": "example.com/x.zip"}):
         status, _ = await api("POST", "/plugins/install/url", json=bad)
         assert status == 400, bad

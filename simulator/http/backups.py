@@ -40,7 +40,7 @@ from ..history import now_iso
 from . import tasks
 from .envelope import ApiError
 from .forms import FormFile, read_form
-from .paths import escapes, inside, lookup, safe_name
+from .paths import escapes, inside, lookup, safe_name, sanitize_name
 from .router import Ctx, operation
 from .system import event, installed_versions, read_task
 
@@ -200,8 +200,11 @@ async def upload_backup(ctx: Ctx):
 
 @operation("initBackupUpload")
 async def init_backup_upload(ctx: Ctx):
-    # an empty name is replaced by a generated one, as AstrBot does for uploads (FILE-003)
-    raw_name = ctx.body["filename"].strip() or f"upload_{uuid.uuid4().hex[:12]}.zip"
+    raw_name = ctx.body["filename"]
+    if not escapes(raw_name):  # made a backup file name as AstrBot does with uploads (FILE-003)
+        raw_name = sanitize_name(raw_name, f"upload_{uuid.uuid4().hex[:12]}").lstrip(".")[:190]
+        raw_name = raw_name.replace('"', "_") or f"upload_{uuid.uuid4().hex[:12]}"
+        raw_name += "" if raw_name.lower().endswith(".zip") else ".zip"
     path = backup_path(ctx, raw_name, must_exist=False)
     total = ctx.body["total_size"]
     if total > MAX_BACKUP_BYTES:

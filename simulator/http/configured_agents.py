@@ -34,7 +34,7 @@ from .configured_catalogue import (
     mcp_tool_names,
 )
 from .envelope import ApiError
-from .paths import inside, lookup, safe_name
+from .paths import escapes, inside, lookup, safe_name, sanitize_name
 from .router import Ctx, operation
 
 
@@ -207,7 +207,7 @@ async def list_subagent_available_tools(ctx: Ctx):
 
 # -- text-to-image templates ---------------------------------------------------------------
 T2I_ACTIVE = "t2i_active_template"
-TEMPLATE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
+TEMPLATE_NAME = re.compile(r"^[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]{0,63}$")
 RESERVED = ("active", "default")
 
 
@@ -218,7 +218,8 @@ def template_dir(ctx: Ctx):
 def template_name(raw: str) -> str:
     name = safe_name(raw, "template name")
     if not TEMPLATE_NAME.match(name):
-        raise ApiError(400, f"Invalid template name {raw!r}: letters, digits, _ - . only")
+        raise ApiError(400, f"Invalid template name {raw!r}: one printable file name segment "
+                            "of at most 64 characters, not starting with a dot")
     return name
 
 
@@ -269,8 +270,12 @@ async def list_t2i_templates(ctx: Ctx):
 
 @operation("createT2iTemplate")
 async def create_t2i_template(ctx: Ctx):
-    # an empty name is replaced by a generated one, as AstrBot does for file names (FILE-003)
-    name = template_name(ctx.body["name"].strip() or f"template-{uuid.uuid4().hex[:8]}")
+    raw = ctx.body["name"]
+    if escapes(raw):
+        template_name(raw)  # a way out: 400
+    # made a file name as AstrBot does with upload names (FILE-003): empty -> a generated one
+    name = template_name(sanitize_name(raw, f"template-{uuid.uuid4().hex[:8]}").lstrip(".")[:64]
+                         or f"template-{uuid.uuid4().hex[:8]}")
     if name in RESERVED:
         raise ApiError(400, f"Template name {name!r} is reserved")
     if template_content(ctx, name) is not None:

@@ -74,3 +74,12 @@ def lookup(check, raw, what: str):
         if exc.status == 400 and not escapes(raw):
             raise ApiError(404, f"{what} {raw!r} not found") from None
         raise
+
+
+def sanitize_name(raw, fallback: str) -> str:
+    """A name the client gives to something it creates, made a safe file name the way AstrBot
+    treats upload names (research FILE-003: NUL removed, spaces trimmed, an empty name replaced
+    by a generated one), control characters dropped too. A name that tries to leave its folder
+    is refused (400) before this."""
+    text = "".join(c for c in str(raw) if c.isprintable()).strip()
+    return fallback if text in ("", ".", "..") else text

@@ -61,8 +61,8 @@ def parse_github(raw) -> tuple[str, str]:
     match = GITHUB_RE.fullmatch(str(raw or "").strip())
     if not str(raw or "").strip():  # names no repository: GitHub has none by that name
         raise ApiError(404, "GitHub repository not found: no repository named")
-    if match is None or match["repo"] in (".", ".."):
-        raise ApiError(400, f"Invalid GitHub repository: {raw!r} (owner/repo or "
+    if match is None or match["repo"] in (".", ".."):  # names no repository GitHub can have
+        raise ApiError(404, f"GitHub repository not found: {raw!r} (owner/repo or "
                             "https://github.com/owner/repo)")
     return match["owner"], match["repo"]
 

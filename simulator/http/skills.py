@@ -246,8 +246,8 @@ async def upload_skills_batch(ctx: Ctx):
     form = await read_form(ctx)
     unpacked = [unpack(archive) for archive in files_of(form.get("files"))]
     names = [name for name, _ in unpacked]
-    if not unpacked or len(set(names)) != len(names):
-        raise ApiError(400, "Expected one or more archives of distinct skills")
+    if len(set(names)) != len(names):
+        raise ApiError(400, "Expected archives of distinct skills")
     root = root_of(ctx)
     taken = [name for name in names if is_skill(root / name)]
     if taken:
