@@ -20,6 +20,9 @@ from pathlib import Path
 
 from .outcomes import (
     ERROR,
+    EXIT_CONFORMANT,
+    EXIT_NOT_CONFORMANT,
+    EXIT_PREFLIGHT,
     FAIL,
     NON_STRICT,
     PASS,
@@ -57,13 +60,15 @@ def summary_html(doc: dict) -> str:
     run, s = doc.get("run", {}), doc.get("summary", {})
     target = run.get("target", {})
     esc = html.escape
-    ok = exit_status(s) == 0
+    status = exit_status(s)
+    ok = status == EXIT_CONFORMANT
     gate = s.get("baseline")
-    if gate:
+    if gate and not s.get("preflight"):
         verdict = ("Baseline passed" if ok else "Baseline FAILED") + \
             f": {len(gate.get('new', []))} new, {len(gate.get('stale', []))} stale"
     else:
-        verdict = "Conformant" if ok else "Not conformant"
+        verdict = {EXIT_CONFORMANT: "Conformant", EXIT_NOT_CONFORMANT: "Not conformant",
+                   EXIT_PREFLIGHT: "Not judged: preflight failed"}.get(status, "Not judged")
     facts = [("Target", f"{target.get('name', '?')} — {target.get('base_url', '?')}"),
              ("Version", target.get("version") or "not detected"),
              ("Profiles", ", ".join(run.get("profiles", []))),

@@ -302,3 +302,22 @@ def test_allure_results_get_the_run_wide_checks_and_lose_their_secrets(tmp_path)
             ("severity", "critical")} <= labels
     attached = tmp_path / results[0]["attachments"][0]["source"]
     assert json.loads(attached.read_text())["title"] == "turn"
+
+
+@pytest.mark.parametrize("verdicts, extra, title", [
+    ([PASS, NON_STRICT], {}, "Conformant"),
+    ([PASS, FAIL], {}, "Not conformant"),
+    ([PASS, ERROR], {}, "Not judged"),
+    ([ERROR], {"preflight": "cannot reach it"}, "Not judged: preflight failed"),
+])
+def test_the_html_headline_says_what_the_exit_status_says(verdicts, extra, title):
+    from conformance.html_report import render
+
+    results = [report.RequirementResult(requirement(f"A-B-00{i}"), [report.CheckRecord("t", v)])
+               for i, v in enumerate(verdicts, 1)]
+    doc = report.build(results, {"target": {"base_url": "u"}}, Redactor())
+    doc["summary"].update(extra)
+    page = render(doc)
+    assert f'<h1 id="headline">{title}</h1>' in page
+    blob = page.split('<script type="application/json" id="data">', 1)[1].split("</script>")[0]
+    assert json.loads(blob)["requirements"][0]["id"] == "A-B-001"  # the embedded data parses
