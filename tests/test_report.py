@@ -321,3 +321,15 @@ def test_the_html_headline_says_what_the_exit_status_says(verdicts, extra, title
     assert f'<h1 id="headline">{title}</h1>' in page
     blob = page.split('<script type="application/json" id="data">', 1)[1].split("</script>")[0]
     assert json.loads(blob)["requirements"][0]["id"] == "A-B-001"  # the embedded data parses
+
+
+def test_hostile_text_from_the_target_cannot_end_the_embedded_data():
+    from conformance.html_report import render
+
+    hostile = '</script><script>alert(1)</script><!-- <img src=x onerror=alert(2)>'
+    res = report.RequirementResult(requirement("A-B-001"), [report.CheckRecord(
+        "t", FAIL, hostile, evidence=[{"title": hostile, "log": [
+            {"at_ms": 1.0, "dir": "<<", "data": hostile}]}])])
+    page = render(report.build([res], {"target": {"name": hostile}}, Redactor()))
+    assert hostile not in page and "<img src=x" not in page
+    assert page.count("</script>") == 2  # the data block's and the page script's own
