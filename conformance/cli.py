@@ -145,7 +145,21 @@ def check_usage(args) -> TargetSettings:
                                  f"known: {', '.join(sorted(profiles))}, or all")
     if args.baseline and not Path(args.baseline).is_file():
         raise ConfigurationError(f"baseline file not found: {args.baseline}")
+    if args.report_dir:
+        _writable_dir(Path(args.report_dir))
     return settings
+
+
+def _writable_dir(path: Path) -> None:
+    """The report directory can be made there: a directory (or nothing yet) under a
+    writable one."""
+    if path.exists() and not path.is_dir():
+        raise ConfigurationError(f"--report-dir {path} exists and is not a directory")
+    parent = path.resolve()
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigurationError(f"--report-dir {path}: cannot write under {parent}")
 
 
 def print_baseline(results: str) -> int:

@@ -78,12 +78,15 @@ USAGE_ERRORS = {
                            "baseline file not found"),
     "an unknown option": (["--bogus"], "unrecognized arguments: --bogus"),
     "a bad depth": (["--base-url", "http://127.0.0.1:1", "--depth", "deep"], "invalid choice"),
+    "a report dir that is a file": (["--base-url", "http://127.0.0.1:1", "--report-dir",
+                                     "afile"], "is not a directory"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(USAGE_ERRORS))
 def test_a_usage_error_is_one_line_and_exit_2(tmp_path, case):
     args, needle = USAGE_ERRORS[case]
+    (tmp_path / "afile").write_text("not a directory")
     proc = cli_run(tmp_path, "run", "--report-dir", "report", *args)
     assert proc.returncode == EXIT_USAGE, proc.stderr
     assert proc.stdout == "" and len(proc.stderr.splitlines()) == 1, proc.stderr
