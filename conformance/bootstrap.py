@@ -121,7 +121,7 @@ async def obtain(call, creds: Credentials, *, credentials_file: Path | None = No
                                  "--password (or their ASTRBOT_CONFORMANCE_* variables)")
         _setup_allowed(settings, "to create an admin with generated credentials (printed "
                        "once and saved to a file only you can read)")
-        password = "Cf-" + secrets.token_urlsafe(12)
+        password = "Cf0-" + secrets.token_urlsafe(12)  # upper, lower, digit, symbol
         creds.redactor.add(password)
         saved = None
         if settings.setup_admin != "quiet" and credentials_file is not None:
