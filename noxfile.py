@@ -14,6 +14,7 @@ report        the Allure HTML of a run's allure-results (default reports/latest;
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
 from pathlib import Path
@@ -54,6 +55,14 @@ def bench(session: nox.Session) -> None:
 def real_astrbot(session: nox.Session) -> None:
     session.install("-e", ".")
     keep = "--keep" in session.posargs
+    # one session at a time: the deployment (port 6185, .real-astrbot/) is a single resource,
+    # and a second session would wipe it under the first one's checks
+    Path(".real-astrbot").mkdir(exist_ok=True)
+    lock = open(".real-astrbot/session.lock", "w")  # noqa: SIM115 (held until the session ends)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        session.error("another real_astrbot session is running (.real-astrbot/session.lock)")
     # a fresh deployment every time (the venv is kept): the run writes, so the data of an
     # earlier run (or of a --keep) must not decide this one
     session.run("python", "tools/real_astrbot/down.py", "--wipe", external=True)
