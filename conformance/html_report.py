@@ -21,8 +21,6 @@ from pathlib import Path
 from .outcomes import (
     ERROR,
     EXIT_CONFORMANT,
-    EXIT_NOT_CONFORMANT,
-    EXIT_PREFLIGHT,
     FAIL,
     NON_STRICT,
     PASS,
@@ -32,6 +30,7 @@ from .outcomes import (
     exit_status,
     headline,
 )
+from .report import title
 
 TEMPLATE = Path(__file__).with_name("report_template.html")
 # "frame #3 (end): ..." in a frame-order problem: the 3rd frame the target sent in that log
@@ -60,15 +59,8 @@ def summary_html(doc: dict) -> str:
     run, s = doc.get("run", {}), doc.get("summary", {})
     target = run.get("target", {})
     esc = html.escape
-    status = exit_status(s)
-    ok = status == EXIT_CONFORMANT
-    gate = s.get("baseline")
-    if gate and not s.get("preflight"):
-        verdict = ("Baseline passed" if ok else "Baseline FAILED") + \
-            f": {len(gate.get('new', []))} new, {len(gate.get('stale', []))} stale"
-    else:
-        verdict = {EXIT_CONFORMANT: "Conformant", EXIT_NOT_CONFORMANT: "Not conformant",
-                   EXIT_PREFLIGHT: "Not judged: preflight failed"}.get(status, "Not judged")
+    ok = exit_status(s) == EXIT_CONFORMANT
+    verdict = title(s)
     facts = [("Target", f"{target.get('name', '?')} — {target.get('base_url', '?')}"),
              ("Version", target.get("version") or "not detected"),
              ("Profiles", ", ".join(run.get("profiles", []))),

@@ -18,7 +18,21 @@ from pathlib import Path
 
 from . import __version__
 from .catalogue import Requirement
-from .outcomes import ERROR, FAIL, NON_STRICT, PASS, SKIPPED, UNIMPLEMENTED, VERDICTS, worst
+from .outcomes import (
+    ERROR,
+    EXIT_CONFORMANT,
+    EXIT_NOT_CONFORMANT,
+    EXIT_PREFLIGHT,
+    FAIL,
+    NON_STRICT,
+    PASS,
+    SKIPPED,
+    UNIMPLEMENTED,
+    VERDICTS,
+    exit_status,
+    headline,
+    worst,
+)
 from .redact import Redactor
 
 GATING = (FAIL, ERROR, UNIMPLEMENTED)
@@ -261,6 +275,17 @@ def score_line(profile: str, levels: dict) -> str:
     return f"{profile}: {', '.join(parts)}" + (f" ({extra})" if extra else "")
 
 
+def title(summary: dict) -> str:
+    """The verdict in two or three words, as the exit status has it (report.html, summary.md)."""
+    status = exit_status(summary)
+    gate = summary.get("baseline")
+    if gate and not summary.get("preflight"):
+        return ("Baseline passed" if status == EXIT_CONFORMANT else "Baseline FAILED") + \
+            f": {len(gate.get('new', []))} new, {len(gate.get('stale', []))} stale"
+    return {EXIT_CONFORMANT: "Conformant", EXIT_NOT_CONFORMANT: "Not conformant",
+            EXIT_PREFLIGHT: "Not judged: preflight failed"}.get(status, "Not judged")
+
+
 def markdown(doc: dict) -> str:
     """summary.md: the headline, a score per profile, the table of requirements that did not
     pass, then everything else folded. Short enough for a pull-request comment."""
@@ -274,8 +299,7 @@ def markdown(doc: dict) -> str:
         f"depth {run.get('depth', '?')}, seed {run.get('seed', '?')}, suite "
         f"{run['suite_version']}, run `{run.get('id', '?')}` ({run.get('duration_s', 0):.1f} s).",
         "",
-        "**" + ("Conformant" if s["conformant"] else "Not conformant") + "**: "
-        + ", ".join(f"{s[v]} {v}" for v in VERDICTS if s[v]) + f" of {s['total']} requirements.",
+        f"**{title(s)}**: {_cell(headline(s), 600)}",
         "",
         *_baseline_lines(s.get("baseline")),
         *(f"- {score_line(p, levels)}" for p, levels in s.get("scores", {}).items()),
