@@ -232,6 +232,8 @@ class ConformanceRun:
     def pytest_collection(self, session: pytest.Session):
         """Preflight before any check is even collected (preflight.py): a run that cannot
         judge the target collects nothing and ends with one line."""
+        if self.config.option.collectonly:
+            return None  # listing the checks needs no target
         if self.usage_error is None and self.credentials is None:
             try:
                 self.credentials = self._preflight()
