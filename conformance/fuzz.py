@@ -309,9 +309,11 @@ def refusal_excused(label: str, case) -> str:
     body = case.body if isinstance(case.body, dict | list | str) else None
     if _lone_surrogate([case.query, case.path_parameters, body]):
         return "an unpaired surrogate in a string (RFC 8259 8.2: not interoperable text)"
-    if (case.media_type or "").startswith("multipart/") and isinstance(body, dict) and any(
-            not name.isprintable() for name in body):
-        return "a multipart field name with control characters (not carried by HTTP)"
+    if (case.media_type or "").startswith("multipart/") and isinstance(body, dict):
+        if any(not name.isprintable() for name in body):
+            return "a multipart field name with control characters (not carried by HTTP)"
+        if any(value == [] for value in body.values()):  # indistinguishable from a missing one
+            return "an empty array in a multipart body (it has no part to send)"
     note = notes.excusing(label, notes.Request(dict(case.query or {}),
                                                dict(case.path_parameters or {}), body))
     return note.cite() if note else ""

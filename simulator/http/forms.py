@@ -54,10 +54,7 @@ async def read_form(ctx) -> dict:
         raise ApiError(400, f"Malformed multipart body: {exc}") from exc
     schema = _form_schema(ctx)
     for name in schema.get("required", []):
-        if name not in fields and schema.get("properties", {}).get(name, {}).get(
-                "type") == "array":
-            fields[name] = []  # an empty array has no part to send
-        elif name not in fields:
+        if name not in fields:
             raise ApiError(400, f"Missing multipart field: {name}")
     for name, prop in schema.get("properties", {}).items():
         if name not in fields or isinstance(fields[name], (FormFile, list)):
