@@ -26,7 +26,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
 
-from .timing import QUANTUM_S, Timing
+from .timing import GROUP_BELOW_S, QUANTUM_S, Timing
 
 DIRECTIVE = re.compile(r"\[\[sim:([a-z_]+)(?:=([^\]]*))?\]\]")
 MAX_SENTENCES = 500
@@ -116,8 +116,9 @@ class SimLLM:
             if d.fail_after is not None and index >= d.fail_after:
                 raise LLMFailure(f"simulated LLM failure after {index} deltas")
             if index:
-                due += timing.delta_seconds(delta, rng, d.delay_ms)
+                step = timing.delta_seconds(delta, rng, d.delay_ms)
+                due += step
                 pause = due - loop.time()
-                if pause > QUANTUM_S:  # due soon: goes out with this group
-                    await asyncio.sleep(pause)
+                if pause > QUANTUM_S or (step >= GROUP_BELOW_S and pause > 0):
+                    await asyncio.sleep(pause)  # else: a fast delta goes out with its group
             yield delta

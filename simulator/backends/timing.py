@@ -28,8 +28,9 @@ Floors, applied at every setting, directives and overrides included, so that no 
 atomic: a frame a client sends while a turn runs is read while it runs. 20 ms before the first
 delta (and before an LLM failure), 2 ms per delta (a reply of 100 words stays open for at
 least 200 ms: long enough for a Python client on loopback to answer the first delta with an
-interrupt), 20 ms of speech-to-text. Deltas due within `QUANTUM_S` of each other go out
-together (fewer wake-ups under load), never earlier than that.
+interrupt), 20 ms of speech-to-text. Deltas paced faster than `GROUP_BELOW_S` apart (faster
+than anyone reads) go out in groups spanning up to `QUANTUM_S`, each at most that early: fewer
+wake-ups under load, the same total duration. Slower deltas are paced one by one.
 
 Jitter is seeded: the same `seed`, username and turn number give the same durations.
 """
@@ -49,7 +50,8 @@ DEFAULT_PROFILE = "realistic"
 TTFT_FLOOR_MS = 20.0
 DELTA_FLOOR_MS = 2.0
 STT_FLOOR_MS = 20.0
-QUANTUM_S = 0.010
+QUANTUM_S = 0.025
+GROUP_BELOW_S = 0.005
 CHARS_PER_TOKEN = 4
 ENV_PREFIX = "ASTRBOT_SIM_"
 
