@@ -172,7 +172,7 @@ def test_astrbot_sim_defaults_to_realistic_and_is_never_atomic(tmp_path):
 
         async def go():
             async with websockets.connect(url) as ws:
-                await ws.send(json.dumps({"t": "text_input", "text": "first"}))
+                await ws.send(json.dumps({"t": "text_input", "text": LONG_TEXT}))
                 await ws.send(json.dumps({"t": "text_input", "text": "second"}))
                 frames = await until(ws, lambda f: f["t"] == "bot_delta_chunk")
                 await ws.send(json.dumps({"t": "interrupt"}))
