@@ -99,6 +99,9 @@ def summarize(results: list[RequirementResult]) -> dict:
     for r in results:
         counts[r.verdict] += 1
     counts["total"] = len(results)
+    # judged: a verdict on the target; not judged: ERROR (the suite, settings or network broke)
+    counts["judged"] = sum(counts[v] for v in (PASS, FAIL, NON_STRICT, UNIMPLEMENTED))
+    counts["not_judged"] = counts[ERROR]
     # conformant: nothing gating, and something was actually judged (no vacuous verdict)
     counts["conformant"] = not any(counts[v] for v in GATING) \
         and counts[PASS] + counts[NON_STRICT] > 0

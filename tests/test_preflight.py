@@ -58,6 +58,8 @@ def assert_judged_nothing(code: int, output: str, doc: dict | None, *needles: st
     assert doc is not None and doc["summary"]["preflight"] in line
     assert {r["verdict"] for r in doc["requirements"]} == {ERROR}  # not a single FAIL
     assert doc["summary"][FAIL] == 0 and doc["summary"]["conformant"] is False
+    assert doc["summary"]["judged"] == 0 and doc["summary"]["not_judged"] == len(
+        doc["requirements"])
     assert doc["run"]["bootstrap"]["log"], "the preflight's wire log is the evidence"
 
 
@@ -262,6 +264,7 @@ def test_only_errors_is_not_judged_exit_4(sim, tmp_path):
                                 "openapi-v1", "-k", "test_missing_scope_is_403")
     assert code == 4, output
     assert {r["id"]: r["verdict"] for r in doc["requirements"]}["V1-AUTH-004"] == ERROR
+    assert (doc["summary"]["judged"], doc["summary"]["not_judged"]) == (0, 1)
     assert "not judged: 1 ERROR" in output and "NOT conformant" not in output
 
 
