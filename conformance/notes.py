@@ -11,12 +11,13 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
+from urllib.parse import unquote, urlsplit
 
 from .contract import load_yaml
 
 NOTES_FILE = "contract-notes.yaml"
 UMO = re.compile(r"^[^:]+:(FriendMessage|GroupMessage|OtherMessage):.+$", re.S)
-MEDIA_TYPES = ("image", "record", "file", "video")
+SLUG = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 
 
 @dataclass(frozen=True)
@@ -93,8 +94,36 @@ def _not_zip(value) -> bool:
     return isinstance(data, bytes) and not data.startswith(b"PK")
 
 
+def _not_url(value) -> bool:
+    if not isinstance(value, str) or not value.strip():
+        return False  # blank: NOTE-EMPTY-KEY's business, or an absent optional URL
+    try:
+        parts = urlsplit(value.strip())
+        return parts.scheme not in ("http", "https") or not parts.hostname \
+            or any(c.isspace() for c in value.strip())
+    except ValueError:
+        return True
+
+
+def _not_repository(value) -> bool:
+    return _not_url(value) and not (isinstance(value, str) and SLUG.match(value.strip()))
+
+
+def _path_unsafe(value) -> bool:
+    if not isinstance(value, str):
+        return False
+    for text in (value, unquote(value), unquote(unquote(value))):
+        if any(c in text for c in "/\\\x00") or ".." in text.replace("\\", "/").split("/"):
+            return True
+    return False
+
+
 def _covers(note: Note, request: Request) -> bool:
     when = note.when
+    for rule, test in (("not_url", _not_url), ("not_repository", _not_repository),
+                       ("path_unsafe", _path_unsafe)):
+        if any(test(v) for name in when.get(rule, ()) for v in request.values(name)):
+            return True
     if any(_blank(v) for name in when.get("empty", ()) for v in request.values(name)):
         return True
     if any(_bad_umo(v) for name in when.get("umo", ()) for v in request.values(name)):

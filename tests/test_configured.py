@@ -226,8 +226,10 @@ async def test_provider_sources_providers_and_models(api):
     chat = await api("POST", "/api/v1/provider-sources/oa/providers", json={
         "id": "gpt", "capability": "chat", "config": {"model": "gpt-4o"}})
     assert chat["provider_source_id"] == "oa" and chat["enabled"] is True
-    await api("POST", "/api/v1/provider-sources/oa/providers", 400,
-              json={"provider_source_id": "local", "config": {}})
+    odd = await api("POST", "/api/v1/provider-sources/oa/providers", json={
+        "provider_source_id": "local", "config": {}})
+    assert odd["provider_source_id"] == "oa"  # the source in the path wins
+    await api("DELETE", f"/api/v1/providers/{odd['id']}")
     await api("POST", "/api/v1/provider-sources/ghost/providers", 404, json={"config": {}})
     await api("POST", "/api/v1/provider-sources/providers", json={
         "source_id": "oa", "config": {"id": "emb", "capability": "embedding",

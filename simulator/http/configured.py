@@ -424,8 +424,7 @@ async def list_providers_by_source(ctx: Ctx):
 @operation("createProviderInSource")
 async def create_provider_in_source(ctx: Ctx):
     sid, _ = PROVIDER_SOURCES.existing(ctx)
-    if ctx.body.get("provider_source_id") not in (None, "", sid):  # "": the path's source
-        raise ApiError(400, f"provider_source_id must be {sid} (the source in the path)")
+    # the source in the path wins over the body's provider_source_id
     return await PROVIDERS.create(with_body(ctx, {**ctx.body, "provider_source_id": sid}))
 
 

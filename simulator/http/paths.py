@@ -50,7 +50,8 @@ def inside(root: Path, raw: str, what: str = "path") -> Path:
 
 def escapes(raw) -> bool:
     """Whether a client-named path tries to leave its folder or hide a separator (refused
-    with 400 everywhere): `..`, separators, NUL, `~`, absolute, also once percent-decoded."""
+    with 400 everywhere, specs/contract-notes.yaml NOTE-PATH-SEGMENT): `..`, `/`, NUL, `~`,
+    absolute, also once or twice percent-decoded."""
     candidates = [str(raw)]
     while len(candidates) < 4 and unquote(candidates[-1]) != candidates[-1]:
         candidates.append(unquote(candidates[-1]))  # %252e%252e%252f is still a way out

@@ -263,7 +263,11 @@ async def validate_plugin_repo(ctx: Ctx):
 @operation("checkPluginVersionSupport")
 async def check_version_support(ctx: Ctx):
     constraint = (ctx.body.get("astrbot_version") or "").strip()
-    supported = satisfies(constraint)
+    try:
+        supported = satisfies(constraint)
+    except ApiError as exc:  # checking answers the verdict, whatever was asked
+        return {"supported": False, "constraint": constraint,
+                "current_version": ASTRBOT_VERSION, "message": exc.message}
     verdict = "satisfies" if supported else "does not satisfy"
     return {"supported": supported, "constraint": constraint, "current_version": ASTRBOT_VERSION,
             "message": f"AstrBot {ASTRBOT_VERSION} {verdict} {constraint or 'any version'}"}
@@ -358,8 +362,11 @@ SORTS = {"recommended": (lambda e: e["rank"], False), "downloads": (lambda e: e[
 @operation("listPluginMarket")
 async def list_plugin_market(ctx: Ctx):
     q = ctx.query
-    registry = http_url(q["custom_registry"], "custom_registry") if q.get("custom_registry") \
-        else None
+    try:
+        registry = http_url(q["custom_registry"], "custom_registry") \
+            if q.get("custom_registry") else None
+    except ApiError as exc:  # the document types it as any string: a registry found nowhere
+        raise ApiError(404, f"No plugin registry at {q['custom_registry']!r}") from exc
     installed = {p["name"]: p for p in plugins(ctx)}
     entries = sorted(MARKET, key=lambda e: e["name"])
     if q.get("category"):

@@ -380,9 +380,11 @@ def market_entry(market_id: str) -> dict:
 # plugin sources ----------------------------------------------------------------------------
 def source_of(raw: dict, taken_ids: set, taken_urls: set, status: int) -> dict:
     url = http_url(raw["url"], "url")
-    sid = raw.get("id") or uuid.uuid4().hex
-    if not 0 < len(sid) <= 128 or any(ch < " " or ch in "/\\\x7f" for ch in sid):
-        raise ApiError(400, f"Invalid source id: {sid!r}")
+    # an id is kept printable (as AstrBot does with names, FILE-003); a separator is refused
+    sid = "".join(ch for ch in str(raw.get("id") or "") if ch.isprintable()).strip()[:128] \
+        or uuid.uuid4().hex
+    if any(ch in "/\\" for ch in sid):
+        raise ApiError(400, f"Invalid source id: {sid!r} must not contain a separator")
     if sid in taken_ids or url in taken_urls:
         raise ApiError(status, f"Plugin source {sid if sid in taken_ids else url} "
                                "already exists")

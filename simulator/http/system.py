@@ -118,6 +118,16 @@ def http_url(raw: str, what: str) -> str:
     return raw.strip()
 
 
+def reachable(raw: str, what: str) -> str:
+    """A proxy or mirror address: the document types it as any string, so one that is no
+    http(s) URL is not invalid input but reaches nothing (404)."""
+    try:
+        return http_url(raw, what)
+    except ApiError as exc:
+        raise ApiError(404, f"Nothing reachable at {what} {raw!r}: not an http(s) URL") \
+            from exc
+
+
 def _rows(store, sql: str, args: tuple = ()) -> list[tuple]:
     """A read-only query on the store's SQLite file (the store has no counting helpers)."""
     con = sqlite3.connect(store.path.resolve().as_uri() + "?mode=ro", uri=True)
@@ -389,7 +399,7 @@ async def _update(ctx: Ctx, kind: str):
     body = ctx.body or {}
     version = find_release(body.get("version"))[0]
     if body.get("proxy"):
-        http_url(body["proxy"], "proxy")
+        reachable(body["proxy"], "proxy")
     reboot = body.get("reboot", True)
     task = tasks.start(ctx.sim.store, f"update_{kind}", 3,
                        result={"type": kind, "version": version, "reboot": reboot},
@@ -418,7 +428,7 @@ async def install_pip_package(ctx: Ctx):
     if match is None:
         raise ApiError(400, f"Invalid package requirement: {ctx.body['package']!r}")
     if ctx.body.get("mirror"):
-        http_url(ctx.body["mirror"], "mirror")
+        reachable(ctx.body["mirror"], "mirror")
     pinned = re.fullmatch(r"\s*===?\s*(\S+)", match["spec"] or "")
     name = re.sub(r"[-_.]+", "-", match["name"]).lower()
     result = {"package": ctx.body["package"].strip(), "name": name, "installed": True,
