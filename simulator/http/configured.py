@@ -446,8 +446,7 @@ async def create_provider_in_source_by_id(ctx: Ctx):
 @operation("upsertProviderSourceById")
 async def upsert_provider_source(ctx: Ctx):
     sid = ctx.param("source_id")
-    if ctx.body.get("id") not in (None, "", sid):  # "": the path's source
-        raise ApiError(400, f"id must be {sid} (the source in the path)")
+    # the source in the path wins over the body's id
     document = {"id": sid, "config": ctx.body["config"]}
     return PROVIDER_SOURCES.save(ctx, sid, document)
 
@@ -517,7 +516,7 @@ async def test_provider(ctx: Ctx):
 async def get_provider_embedding_dimension(ctx: Ctx):
     rid, provider = PROVIDERS.existing(ctx)
     if provider.get("capability") not in (None, "embedding"):
-        raise ApiError(400, f"Provider {rid} is not an embedding provider")
+        raise ApiError(409, f"Provider {rid} is not an embedding provider")  # its state
     body = as_dict(ctx.body)
     overlay = body["provider_config"] if isinstance(body.get("provider_config"), dict) else {
         k: v for k, v in body.items() if k != "provider_id"}

@@ -422,7 +422,7 @@ async def update_dashboard(ctx: Ctx):
 async def install_pip_package(ctx: Ctx):
     package = ctx.body["package"].strip()
     match = PIP_REQUIREMENT.match(package)
-    if match is None and not re.search(r"[\s;|&$`<>]|^-", package):
+    if match is None and not re.search(r"[ \t\n\r;|&$`<>]|^-", package):
         # not a name any index has (options and shell syntax stay refused below)
         raise ApiError(404, f"No matching distribution found for {package!r}")
     if match is None:
