@@ -165,9 +165,7 @@ def test_audio_turn():
     assert "wav_assemble_time" in out[0]["data"] and out[1]["data"] == {"stt": "sim_stt"}
     stt = effects[-1]
     assert isinstance(stt, Transcribe) and stt.pcm == pcm and len(out) == 2
-    # speech-to-text runs: the session is processing, an interrupt does nothing (seed 000
-    # resets the flag when the text turn starts), another input is busy
-    assert session.receive_text('{"t":"interrupt"}') == []
+    # speech-to-text runs: the session is processing, another input is busy
     assert frames(session.receive_text('{"t":"text_input","text":"x"}'))[0]["data"] \
         == "Session is busy"
     session.receive_text('{"t":"start_speaking","stamp":"s2"}')
@@ -179,6 +177,20 @@ def test_audio_turn():
     assert frames(after)[0]["data"]["text"].startswith("Audio of 1.00 seconds")
     assert isinstance(after[-1], StartTurn) and after[-1].turn == stt.turn
     assert session.transcribed(stt.turn, "again") == []  # a late answer is dropped
+
+
+def test_interrupt_during_speech_to_text_stops_right_after_user_msg():
+    session = new_session()
+    session.receive_text('{"t":"start_speaking","stamp":"s1"}')
+    session.receive_text(json.dumps({"t": "speaking_part", "data": "AAAA"}))
+    stt = session.receive_text('{"t":"end_speaking","stamp":"s1"}')[-1]
+    assert session.receive_text('{"t":"interrupt"}') == []  # no user_msg yet to close
+    out = session.transcribed(stt.turn, "hello")
+    assert [f["t"] for f in frames(out)] == ["user_msg", "stop_play"]
+    assert not any(isinstance(e, StartTurn) for e in out)
+    assert session.history.rows[-1]["interrupted"]
+    assert frames(session.receive_text('{"t":"text_input","text":"next"}'))[1]["t"] \
+        == "user_msg"
 
 
 def test_speech_to_text_failure_ends_the_turn():
@@ -290,12 +302,14 @@ class LiveProtocol(RuleBasedStateMachine):
         self.log: list[dict] = []
         self.turn: int | None = None  # the running turn as the model sees it
         self.transcribing = False
+        self.interrupted = False  # during speech-to-text
         self.speak: Speak | None = None  # the sentence being synthesized
         self.llm_done = False
         self.deltas: list[str] = []
 
     def _end_turn(self) -> None:
         self.turn, self.transcribing, self.speak, self.llm_done = None, False, None, False
+        self.interrupted = False
 
     def _apply(self, effects) -> list[dict]:
         out = frames(effects)
@@ -348,6 +362,9 @@ class LiveProtocol(RuleBasedStateMachine):
         if fails:
             out = self._apply(self.session.transcribe_failed(self.turn, "stt down"))
             assert [f["t"] for f in out] == ["error"] and self.turn is None
+        elif self.interrupted:
+            out = self._apply(self.session.transcribed(self.turn, "heard you"))
+            assert [f["t"] for f in out] == ["user_msg", "stop_play"] and self.turn is None
         else:
             out = self._apply(self.session.transcribed(self.turn, "heard you"))
             assert [f["t"] for f in out] == ["user_msg"] and not self.transcribing
@@ -358,6 +375,7 @@ class LiveProtocol(RuleBasedStateMachine):
         out = self._apply(self.session.receive_text('{"t":"interrupt"}'))
         assert out == ([{"t": "stop_play"}] if running and not transcribing else [])
         assert (self.turn is not None) == transcribing
+        self.interrupted = self.interrupted or transcribing
 
     @rule(junk=st.sampled_from(["nope", "[]", "{}", '{"t":"x"}', '{"t":"text_input"}']))
     def junk(self, junk):

@@ -118,6 +118,16 @@ async def test_end_speaking_twice_is_busy(plain):
     assert types(frames).count("user_msg") == 1 and types(frames).count("end") == 1
 
 
+async def test_end_speaking_then_interrupt_gives_stop_play_and_no_end(plain):
+    async with websockets.connect(live_url(plain)) as ws:
+        await voice(ws, "s1")
+        await ws.send(json.dumps({"t": "interrupt"}))
+        frames = await until(ws, lambda f: f["t"] in ("end", "stop_play"))
+        frames += await settle(ws)
+    assert "stop_play" in types(frames) and "end" not in types(frames), types(frames)
+    assert types(frames).index("user_msg") < types(frames).index("stop_play")
+
+
 async def test_the_next_input_right_after_end_is_taken(plain):
     async with websockets.connect(live_url(plain)) as ws:
         await ws.send(json.dumps({"t": "text_input", "text": "one"}))

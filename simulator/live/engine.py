@@ -17,7 +17,8 @@ metrics{wav_assemble_time, input_type:"audio"} and metrics{stt} instead, then sp
 runs (a `Transcribe` effect; the adapter answers with `transcribed`) and the turn goes on from
 user_msg. The session is processing from `end_speaking` on.
 `interrupt` during a turn: stop_play, the turn is cancelled and its partial text kept. During
-speech-to-text it does nothing (seed 000 resets the flag when the text turn starts).
+speech-to-text it is kept until the transcript is known: user_msg (a turn opens with it), then
+stop_play at once, and no reply.
 A second `text_input` / `end_speaking` during a turn: the busy error; the turn goes on.
 
 Speech takes time, so the engine asks for it and is told when it is done: `Speak` one sentence
@@ -140,6 +141,7 @@ class Turn:
     first_audio_at: float | None = None
     tts_seconds: float = 0.0
     transcribing: bool = False  # speech-to-text still running: no user_msg yet
+    interrupted: bool = False  # an interrupt came during speech-to-text
     speaking: str | None = None  # the sentence being synthesized
     speak_started: float = 0.0
     to_speak: list[str] = field(default_factory=list)  # sentences waiting for their turn
@@ -360,8 +362,12 @@ class LiveSession:
         turn.user_text = text
         _, directives = sim_llm.parse(text)
         turn.tts = self.tts_enabled and directives.tts
-        return [Send({"t": "user_msg", "data": {"text": text, "ts": self._ms()}}),
-                StartTurn(turn.id, text)]
+        user_msg = Send({"t": "user_msg", "data": {"text": text, "ts": self._ms()}})
+        if turn.interrupted:  # stopped before the model said anything
+            self._save_live_turn(turn, interrupted=True)
+            self._finish()
+            return [user_msg, Send({"t": "stop_play"})]
+        return [user_msg, StartTurn(turn.id, text)]
 
     def transcribe_failed(self, turn_id: int, message: str) -> list[Effect]:
         if self._current(turn_id) is None:
@@ -383,8 +389,11 @@ class LiveSession:
 
     def _interrupt(self, frame: dict) -> list[Effect]:
         turn = self.turn
-        if self.phase is not Phase.PROCESSING or turn is None or turn.transcribing:
+        if self.phase is not Phase.PROCESSING or turn is None:
             return []  # nothing to stop: seed 000 only raises a flag the next turn resets
+        if turn.transcribing:  # the turn opens with user_msg: it stops right after it
+            turn.interrupted = True
+            return []
         self._save_live_turn(turn, interrupted=True)
         self._finish()
         return [Send({"t": "stop_play"}), CancelTurn(turn.id)]
