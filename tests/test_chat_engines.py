@@ -102,6 +102,8 @@ def test_chat_ws_checks_in_order_and_queues_sends():
     for frame, code in cases:
         assert frames(sock.receive_text(json.dumps(frame)))[0]["code"] == code, frame
     assert frames(sock.receive_text("[1]"))[0]["data"] == "message must be an object"
+    deep = frames(sock.receive_text("[" * 100_000 + "]" * 100_000))
+    assert deep[0]["code"] == "INVALID_MESSAGE" and "nested too deeply" in deep[0]["data"]
     first = sock.receive_text(json.dumps({"message": "one", "username": "al",
                                           "session_id": "s", "message_id": 5}))
     assert frames(first)[0] == {"type": "session_id", "data": None, "session_id": "s",

@@ -261,7 +261,9 @@ def test_audio_errors():
 def test_malformed_frames_get_error_frames():
     session = new_session()
     for raw in ("not json", "[1, 2]", '"text"', "{}", '{"t": "dance"}',
-                '{"t":"text_input","text":"   "}', '{"t":"text_input","text":5}'):
+                '{"t":"text_input","text":"   "}', '{"t":"text_input","text":5}',
+                '{"t": [1]}', '{"t": {"a": 1}}', '[' * 100_000 + ']' * 100_000,
+                '{"t": ' * 50_000 + '1' + '}' * 50_000):
         out = frames(session.receive_text(raw))
         assert len(out) == 1 and out[0]["t"] == "error" \
             and out[0]["code"] == "INVALID_MESSAGE_FORMAT", raw

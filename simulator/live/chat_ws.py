@@ -61,6 +61,8 @@ class ChatSocket:
     def receive_text(self, raw: str) -> list[Effect]:
         try:
             frame = json.loads(raw)
+        except RecursionError:
+            return [Send(error("Invalid JSON: nested too deeply", "INVALID_MESSAGE"))]
         except ValueError as exc:
             return [Send(error(f"Invalid JSON: {exc}", "INVALID_MESSAGE"))]
         if not isinstance(frame, dict):

@@ -199,6 +199,8 @@ class LiveSession:
             return [Send(live_error(f"Frame larger than {self.max_frame_chars} characters"))]
         try:
             frame = json.loads(raw)
+        except RecursionError:
+            return [Send(live_error("Invalid JSON: nested too deeply"))]
         except ValueError as exc:
             return [Send(live_error(f"Invalid JSON: {exc}"))]
         if not isinstance(frame, dict):
@@ -206,7 +208,8 @@ class LiveSession:
         mode = self.mode or ("chat" if frame.get("ct") == "chat" else "live")
         if mode == "chat":
             return self._chat_frame(frame)
-        handler = self._LIVE_HANDLERS.get(frame.get("t"))
+        kind = frame.get("t")
+        handler = self._LIVE_HANDLERS.get(kind) if isinstance(kind, str) else None
         if handler is None:
             return [Send(live_error(f"Unsupported message type: {frame.get('t')}"))]
         return handler(self, frame)
