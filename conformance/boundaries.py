@@ -311,7 +311,7 @@ async def _run(base_url: str, ops: list[Operation], headers: dict, timeout: floa
 
     async with aiohttp.ClientSession() as session:
         await asyncio.gather(*(one(session, op) for op in ops))
-    return results
+    return {op.label: results[op.label] for op in ops}  # the plan's order: a stable report
 
 
 def run(key: str, doc: dict, base_url: str, headers: dict, *, sent: set[str], writes: bool,

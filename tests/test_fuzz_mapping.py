@@ -97,3 +97,18 @@ def test_refusals_that_are_not_the_targets_fault_are_told_apart():
                                                            media="multipart/form-data"))
     assert "NOTE-EMPTY-KEY" in fuzz.refusal_excused("GET /api/v1/file",
                                                     case("/api/v1/file", {"attachment_id": ""}))
+
+
+def test_an_answer_is_documented_by_a_declared_status_or_the_error_envelope():
+    label = "GET /api/v1/bots"
+    assert fuzz.documented("v1", label, 200, "anything: FUZZ-002 judges declared bodies")
+    assert fuzz.documented("v1", label, 404, '{"status":"error","message":"Bot x not found"}')
+    assert not fuzz.documented("v1", label, 422, '{"detail":[{"type":"missing"}]}')
+    assert not fuzz.documented("v1", label, 405, '{"detail":"Method Not Allowed"}')
+    assert not fuzz.documented("v1", label, 400, "<html>Bad Request</html>")
+    assert not fuzz.documented("v1", label, 201, '{"status":"ok","data":{}}')
+    assert fuzz.documented("v1", label, 500, "boom")  # FUZZ-001's business, not counted twice
+    legacy = "GET /api/v1/im/bots"
+    assert fuzz.documented("legacy", legacy, 401, "seed 002 declares 401")
+    assert fuzz.documented("legacy", legacy, 400, '{"status":"error","message":"Missing key"}')
+    assert not fuzz.documented("legacy", legacy, 422, '{"detail":"x"}')
