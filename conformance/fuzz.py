@@ -7,6 +7,12 @@ check keeps its evidence (request, response, curl reproducer). Nothing of the ch
 reimplemented here: to judge something new, map another schemathesis check, or register a
 custom one with `@schemathesis.check` and map it.
 
+Beside the engine's checks: every answer is classified documented or not (FUZZ-007,
+`documented`); the deterministic boundary cases of conformance/boundaries.py are recorded
+onto FUZZ-003/-004 (`record_boundaries`); a refusal of schema-valid input is not blamed when
+a contract note (specs/contract-notes.yaml, conformance/notes.py) or the transport explains it
+(`refusal_excused`); an operation is absent only by conformance/routes.py's rule.
+
 What is not sent to the engine, and why (each such operation still gets a verdict):
 - streaming operations (`STREAMING`): a bounded incremental reader judges them instead
   (conformance/scenarios/http/test_openapi_fuzz.py), never a read to the end of an endless body;

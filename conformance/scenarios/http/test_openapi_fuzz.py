@@ -4,7 +4,9 @@ document (open-api), one run per document, mapped onto requirements by conforman
 Each requirement check below fails with the operations that broke it, the first failing cases
 as evidence (request, response, curl reproducer) and a per-operation verdict for every
 operation of the document in results.json. The streaming operations are read here, event by
-event with a bound, instead of by the engine.
+event with a bound, instead of by the engine; then both sides of every declared bound are sent
+(conformance/boundaries.py) and the target's own route list, if it serves one, is read for the
+absent-route rule (conformance/routes.py).
 """
 
 from __future__ import annotations
