@@ -582,6 +582,8 @@ VALID_EXTRA = [
     ("live_server_error", {"t": "error", "data": "x", "code": "SOMETHING_NEW"}),
     ("live_server_response", {"t": "response", "data": ""}),
     ("chat_client_send", {"t": "send", "message": [{"type": "plain", "text": "hi"}]}),
+    # seed 001: the message-part schema of POST /api/v1/chat, where seed 004 allows a string
+    ("chat_client_send", {"ct": "chat", "t": "send", "message": "hi"}),
     ("chat_server_plain", {"ct": "chat", "type": "plain", "data": "x", "reasoning": "r"}),
     (
         "chat_server_forwarded",
@@ -640,7 +642,6 @@ INVALID = [
     ("live_client_interrupt", {"t": "interrupt", "ct": "chat"}),
     ("live_client_interrupt", {"type": "interrupt"}),
     # chat client
-    ("chat_client_send", {"ct": "chat", "t": "send", "message": "hi"}),
     ("chat_client_send", {"ct": "chat", "t": "send", "message": []}),
     (
         "chat_client_send",
