@@ -30,7 +30,7 @@ import aiohttp
 
 from .clients.http import HttpResult, arequest
 from .clients.transcript import Transcript
-from .outcomes import PreflightError, SuiteError
+from .outcomes import NotConfigured, PreflightError
 from .redact import Redactor
 from .target import TargetSettings
 
@@ -59,7 +59,7 @@ class Credentials:
         """The key with exactly the scope set `name` (for checks that need a scope missing)."""
         if name in self.keys:
             return self.keys[name]
-        raise SuiteError(f"this check needs a key with exactly the scopes {KEY_SETS[name]}; "
+        raise NotConfigured(f"this check needs a key with exactly the scopes {KEY_SETS[name]}; "
                          "the run only has a configured key (give username/password or a JWT "
                          "so the suite can create keys)")
 
@@ -69,7 +69,8 @@ class Credentials:
 
     def require_jwt(self) -> str:
         if not self.jwt:
-            raise SuiteError("this check needs a dashboard JWT: configure username/password")
+            raise NotConfigured("this check needs a dashboard JWT: give --username/--password "
+                                "or --jwt")
         return self.jwt
 
     @property

@@ -39,6 +39,11 @@ class SuiteError(Exception):
     failure. Reported as ERROR."""
 
 
+class NotConfigured(SuiteError):
+    """A check needs a credential this run was not given (the dashboard JWT, a key with other
+    scopes): the requirement is SKIPPED with the reason, never an ERROR or a verdict."""
+
+
 class ConfigurationError(SuiteError):
     """The user's settings are unusable (no URL, a URL without a scheme, a missing config
     file, an unknown profile, a bad timeout): a usage error, exit status 2, nothing judged."""

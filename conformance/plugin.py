@@ -30,7 +30,7 @@ from .baseline import Baseline
 from .bootstrap import Credentials, cleanup
 from .catalogue import Catalogue, CatalogueError, load
 from .clients import http
-from .clients.transcript import Transcript
+from .clients.transcript import Transcript, undocumented_findings
 from .console import MODES, Console
 from .invariants import live_violations
 from .outcomes import (
@@ -42,6 +42,7 @@ from .outcomes import (
     PASS,
     SKIPPED,
     UNIMPLEMENTED,
+    NotConfigured,
     PreflightError,
     SuiteError,
     Unimplemented,
@@ -57,6 +58,10 @@ ORDER_REQUIREMENT = "LIVE-ORDER-001"
 # which requirement judges the frame schemas of the logs of each WebSocket path
 SCHEMA_REQUIREMENTS = {"/api/v1/live/ws": "LIVE-FRAME-001", "/api/v1/chat/ws": "V1-CHATWS-005",
                        **dict.fromkeys(JWT_PATHS, "JWT-FRAME-001")}
+# which requirement reports the frame (or SSE event) types the contract does not define
+UNDOCUMENTED_REQUIREMENTS = {"/api/v1/live/ws": "LIVE-FRAME-002",
+                             "/api/v1/chat/ws": "V1-CHATWS-006", "/api/v1/chat": "OPEN-CHAT-006",
+                             **dict.fromkeys(JWT_PATHS, "JWT-FRAME-002")}
 SESSION_PLUGIN = "astrbot-conformance-session"
 OPTIONS = ("base_url", "api_key", "jwt", "username", "password", "config", "timeout", "name",
            "slow_text", "allow_writes", "sandboxed", "setup_admin")
@@ -324,11 +329,15 @@ class ConformanceRun:
         ids = [i for i in requirement_ids(item) if i in self.results]
         transcripts = collect_transcripts(item)
         self.transcripts.extend(t for t in transcripts if t not in self.transcripts)
-        if call.excinfo is not None and isinstance(call.excinfo.value, Unimplemented):
-            # shown by pytest as a skip: the target lacks the feature, the check did not fail
+        if call.excinfo is not None and isinstance(call.excinfo.value,
+                                                   (Unimplemented, NotConfigured)):
+            # shown by pytest as a skip: the target lacks the feature, or the run lacks a
+            # credential the check needs; the check did not fail
+            label = "UNIMPLEMENTED" if isinstance(call.excinfo.value, Unimplemented) \
+                else "SKIPPED"
             rep.outcome = "skipped"
             rep.longrepr = (str(item.path), item.location[1] or 0,
-                            f"UNIMPLEMENTED: {call.excinfo.value}")
+                            f"{label}: {call.excinfo.value}")
         verdicts = []
         for rid in ids:
             requirement = self.results[rid].requirement
@@ -374,6 +383,24 @@ class ConformanceRun:
                 verdict=FAIL if problems else PASS, message="\n".join(problems[:20]),
                 evidence=[t.as_evidence() for t in logs if t.schema_problems()][:3]))
 
+    def sweep_undocumented_types(self) -> None:
+        """Frames and SSE events of a type the contract does not define, on every path the run
+        read, whatever check read them: reported (NON-STRICT for a SHOULD), not absorbed."""
+        by_requirement: dict[str, list[Transcript]] = {}
+        for t in self.transcripts:
+            rid = UNDOCUMENTED_REQUIREMENTS.get(t.path or "")
+            if rid in self.results and any(e["dir"] == "<<" for e in t.entries):
+                by_requirement.setdefault(rid, []).append(t)
+        for rid, logs in by_requirement.items():
+            findings = undocumented_findings(logs)
+            broken = FAIL if self.results[rid].requirement.strict else NON_STRICT
+            self.results[rid].checks.append(report.CheckRecord(
+                nodeid=f"<frame and event types in {len(logs)} logs>",
+                verdict=broken if findings else PASS,
+                message="types the contract does not define:\n" + "\n".join(findings[:20])
+                if findings else "",
+                evidence=[t.as_evidence() for t in logs if t.undocumented()][:3]))
+
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
         self.console.finish_checks()
         if self.usage_error is not None or exitstatus == pytest.ExitCode.USAGE_ERROR:
@@ -390,6 +417,7 @@ class ConformanceRun:
                 result.checks.append(report.CheckRecord("<preflight>", ERROR, reason))
         self.sweep_frame_logs()
         self.sweep_frame_schemas()
+        self.sweep_undocumented_types()
         if self.load_errors:  # checks that could not even be loaded decide nothing
             reason = "the suite could not load its checks: " + "; ".join(self.load_errors)
             for result in self.results.values():
@@ -472,6 +500,8 @@ def classify(excinfo, strict: bool) -> tuple[str, str]:
         return UNIMPLEMENTED, str(exc)
     if isinstance(exc, pytest.skip.Exception):
         return SKIPPED, str(exc.msg if hasattr(exc, "msg") else exc)
+    if isinstance(exc, NotConfigured):
+        return SKIPPED, f"not configured: {exc}"
     if isinstance(exc, AssertionError):
         return (FAIL if strict else NON_STRICT), text
     return ERROR, text

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from conformance import launcher
-from conformance.outcomes import ERROR, EXIT_PREFLIGHT, FAIL, PASS
+from conformance.outcomes import ERROR, EXIT_PREFLIGHT, FAIL, PASS, SKIPPED
 from conformance.preflight import SCOPE_PROBES
 
 from .test_suite_runs import broken_target
@@ -257,15 +257,17 @@ def test_credentials_from_the_environment(sim, tmp_path):
     assert code == 0, output
 
 
-def test_only_errors_is_not_judged_exit_4(sim, tmp_path):
-    """A check that needs a key the run could not create (only --api-key given) is ERROR, and
-    a run of only such checks says "not judged", exit 4, never "NOT conformant"."""
+def test_a_check_needing_a_credential_not_given_is_skipped_not_judged(sim, tmp_path):
+    """A check that needs a key the run could not create (only --api-key given) is SKIPPED
+    with the credential to give, never ERROR or FAIL; a run of only such checks judged
+    nothing: exit 4, never "NOT conformant"."""
     code, output, doc = run_cli(tmp_path, "--base-url", sim, "--api-key", KEY, "--profile",
                                 "openapi-v1", "-k", "test_missing_scope_is_403")
     assert code == 4, output
-    assert {r["id"]: r["verdict"] for r in doc["requirements"]}["V1-AUTH-004"] == ERROR
-    assert (doc["summary"]["judged"], doc["summary"]["not_judged"]) == (0, 1)
-    assert "not judged: 1 ERROR" in output and "NOT conformant" not in output
+    result = {r["id"]: r for r in doc["requirements"]}["V1-AUTH-004"]
+    assert result["verdict"] == SKIPPED and "username/password" in result["reason"], result
+    assert doc["summary"]["judged"] == 0 and not doc["summary"][ERROR]
+    assert "not judged: no requirement was judged" in output and "NOT conformant" not in output
 
 
 def test_verbose_adds_the_traceback(tmp_path):
