@@ -28,6 +28,10 @@ class History(Protocol):
 
     def ensure_session(self, session_id: str, creator: str) -> None: ...
 
+    def save_turn(self, session_id: str, creator: str, messages: list[tuple]) -> None:
+        """The session (created when new) and its messages `(sender, role, content,
+        interrupted)`, written together: one transaction for a whole live turn."""
+
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat()
@@ -50,6 +54,9 @@ class StoreHistory:
     def ensure_session(self, session_id, creator):
         self.store.add_chat_session(session_id, creator, now_iso())
 
+    def save_turn(self, session_id, creator, messages):
+        self.store.save_turn(session_id, creator, now_iso(), messages)
+
 
 @dataclass
 class MemoryHistory:
@@ -67,3 +74,8 @@ class MemoryHistory:
 
     def ensure_session(self, session_id, creator):
         self.owners.setdefault(session_id, creator)
+
+    def save_turn(self, session_id, creator, messages):
+        self.ensure_session(session_id, creator)
+        for sender, role, content, interrupted in messages:
+            self.save(session_id, sender, role, content, interrupted=interrupted)

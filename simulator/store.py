@@ -11,6 +11,7 @@ import json
 import secrets
 import sqlite3
 import threading
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -207,6 +208,30 @@ class Store:
             self._db.execute("UPDATE chat_sessions SET updated_at = ? WHERE session_id = ?",
                              (created_at, session_id))
             return cur.lastrowid
+
+    def save_turn(self, session_id: str, creator: str, created_at: str,
+                  messages: list[tuple]) -> None:
+        """A live turn's session (when new) and messages in one transaction (a turn's history
+        costs one commit, not five)."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO chat_sessions (session_id, platform_id, creator, "
+                    "created_at, updated_at) VALUES (?, 'webchat', ?, ?, ?)",
+                    (session_id, creator, created_at, created_at))
+                self._db.executemany(
+                    "INSERT INTO messages (session_id, sender, role, content, interrupted, "
+                    "llm_checkpoint_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [(session_id, sender, role, json.dumps(content, ensure_ascii=False),
+                      int(interrupted), str(uuid.uuid4()), created_at)
+                     for sender, role, content, interrupted in messages])
+                self._db.execute("UPDATE chat_sessions SET updated_at = ? WHERE session_id = ?",
+                                 (created_at, session_id))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def list_chat_sessions(self, creator: str, page: int, page_size: int,
                            platform_id: str | None = None) -> tuple[list[dict], int]:

@@ -439,3 +439,27 @@ class LiveProtocol(RuleBasedStateMachine):
 
 TestLiveProtocol = LiveProtocol.TestCase
 TestLiveProtocol.settings = settings(max_examples=200, stateful_step_count=30, deadline=None)
+
+
+@given(st.text(), st.sampled_from(["response", "end", "bot_text_chunk"]))
+def test_frames_are_written_as_the_json_encoder_would(data, kind):
+    from simulator.http.envelope import dumps
+    from simulator.live.ws import frame_json
+    frame = {"t": kind, "data": data}
+    assert frame_json(frame) == dumps(frame) and json.loads(frame_json(frame)) == frame
+
+
+def test_a_live_turn_is_kept_in_the_sqlite_store(tmp_path):
+    """Both messages of a turn, its session created once, in a real SQLite file."""
+    from simulator.history import StoreHistory
+    from simulator.store import Store
+    store = Store(tmp_path)
+    session = new_session(history=StoreHistory(store))
+    run_turn(session, "[[sim:reply=Hi there.]] hello")
+    run_turn(session, "[[sim:reply=Again.]] twice")
+    rows = store.messages(session.live_session_id)
+    assert [(r["role"], r["content"][0]["text"]) for r in rows] == [
+        ("user", "[[sim:reply=Hi there.]] hello"), ("assistant", "Hi there."),
+        ("user", "[[sim:reply=Again.]] twice"), ("assistant", "Again.")]
+    assert store.chat_session_creator(session.live_session_id) == "alice"
+    store.close()

@@ -423,12 +423,10 @@ class LiveSession:
 
     def _save_live_turn(self, turn: Turn, interrupted: bool) -> None:
         """Seed 000 keeps live turns, interrupted ones marked (`_save_interrupted_message`)."""
-        self.history.ensure_session(self.live_session_id, self.username)
-        self.history.save(self.live_session_id, self.username, "user",
-                          [{"type": "plain", "text": turn.user_text}])
         text = turn.text + (INTERRUPTED_SUFFIX if interrupted else "")
-        self.history.save(self.live_session_id, "bot", "assistant",
-                          [{"type": "plain", "text": text}], interrupted=interrupted)
+        self.history.save_turn(self.live_session_id, self.username, [
+            (self.username, "user", [{"type": "plain", "text": turn.user_text}], False),
+            ("bot", "assistant", [{"type": "plain", "text": text}], interrupted)])
 
     def _current(self, turn_id: int) -> Turn | None:
         turn = self.turn
