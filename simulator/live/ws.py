@@ -231,12 +231,18 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
             if seconds > 0:
                 spawn(effect.turn, run_tts(effect, seconds, failing))
                 return
-            if failing:
-                apply(session.speak_failed(effect.turn, "simulated text-to-speech failure"))
-                return
-            effects = session.spoken(effect.turn, speech.synthesize(effect.text))
-            effect = effects.pop() if effects and isinstance(effects[-1], Speak) else None
-            apply(effects)
+            effect = spoken(effect, failing)
+
+    def spoken(effect: Speak, failing: bool) -> Speak | None:
+        """Hand one sentence's audio (or its failure) to the engine; the next sentence to
+        synthesize, if the engine asks for one."""
+        if failing:
+            apply(session.speak_failed(effect.turn, "simulated text-to-speech failure"))
+            return None
+        effects = session.spoken(effect.turn, speech.synthesize(effect.text))
+        nxt = effects.pop() if effects and isinstance(effects[-1], Speak) else None
+        apply(effects)
+        return nxt
 
     async def run_turn(turn_id: int, text: str, turn_plan: TurnPlan) -> None:
         fault = turn_plan.fault
@@ -267,13 +273,7 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
 
     async def run_tts(effect: Speak, seconds: float, failing: bool) -> None:
         await asyncio.sleep(seconds)
-        if failing:
-            apply(session.speak_failed(effect.turn, "simulated text-to-speech failure"))
-            return
-        effects = session.spoken(effect.turn, speech.synthesize(effect.text))
-        nxt = effects.pop() if effects and isinstance(effects[-1], Speak) else None
-        apply(effects)
-        speak(nxt)
+        speak(spoken(effect, failing))
 
     async def writer() -> None:
         transport = request.transport
