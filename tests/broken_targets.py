@@ -103,32 +103,15 @@ async def plant_fault(request: web.Request, handler):
     return await handler(request)
 
 
-def accept_extra_im_fields() -> None:
-    """sendImMessage's body validator without `additionalProperties: false`."""
+def accept_extra_fields(operation_id: str, schema_name: str) -> None:
+    """One operation's body validator without `additionalProperties: false`."""
     original = validation.body_validator
 
     def lenient(op):
         validator, required = original(op)
-        if op.operation_id != "sendImMessage":
+        if op.operation_id != operation_id:
             return validator, required
-        schema = dict(validation.openapi_v1()["components"]["schemas"]["ImMessageRequest"])
-        schema.pop("additionalProperties", None)
-        uri = validation.DOCUMENTS["v1"][0]
-        return Draft202012Validator(validation._absolute_refs(schema, uri),
-                                    registry=validation._registry("v1")), required
-
-    validation.body_validator = lenient
-
-
-def accept_extra_project_fields() -> None:
-    """createChatProject's body validator without `additionalProperties: false`."""
-    original = validation.body_validator
-
-    def lenient(op):
-        validator, required = original(op)
-        if op.operation_id != "createChatProject":
-            return validator, required
-        schema = dict(validation.openapi_v1()["components"]["schemas"]["ChatProjectRequest"])
+        schema = dict(validation.openapi_v1()["components"]["schemas"][schema_name])
         schema.pop("additionalProperties", None)
         uri = validation.DOCUMENTS["v1"][0]
         return Draft202012Validator(validation._absolute_refs(schema, uri),
@@ -226,13 +209,13 @@ def build(mode: str, data_dir: str) -> web.Application:
     if mode == "bare":
         return web.Application()
     if mode == "extra-field":
-        accept_extra_project_fields()
+        accept_extra_fields("createChatProject", "ChatProjectRequest")
     if mode == "odd-frame":
         send_odd_frames()
     if mode == "odd-event":
         send_odd_events()
     if mode == "im-extra-field":
-        accept_extra_im_fields()
+        accept_extra_fields("sendImMessage", "ImMessageRequest")
     app = create_app(SimConfig(data_dir=data_dir))
     if mode in FAULTS or mode in SPEC_FAULTS:
         app[FAULT] = mode
