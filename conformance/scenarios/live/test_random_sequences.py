@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
-from conformance.clients.live import TargetClosed, ends_turn
+from conformance.clients.live import TargetClosed, TargetTimeout, ends_turn
 from conformance.clients.transcript import Transcript
 from conformance.invariants import BUSY_TEXT, live_violations, turn_is_open
 from conformance.scenario import live_key, open_live, run, send_audio
@@ -31,10 +31,16 @@ async def act(client, target, action: str) -> None:
         await send_audio(client, "A short voice question")
 
 
-async def drain(client, target, frames: list[dict]) -> None:
-    """Read until no turn is left open (or the target stops talking), then a short quiet."""
-    while turn_is_open(frames):
-        frames.append(await client.recv(waiting_for="the open turn to end"))
+async def drain(client, actions: list[str], frames: list[dict]) -> None:
+    """Read until every input is answered and no turn is left open, each wait bounded by the
+    run's timeout (a voice input is answered only once speech-to-text is done, which takes a
+    deployed server longer than any fixed quiet window), then a short quiet."""
+    while turn_is_open(frames) or unanswered(actions, frames):
+        try:
+            frames.append(await client.recv(waiting_for="the open turn to end"
+                                            if turn_is_open(frames) else "an input's answer"))
+        except TargetTimeout:
+            return  # judged below: the turn never ended, or an input was never answered
         if ends_turn(frames[-1]):
             frames.extend(await client.quiet(0.2))
     frames.extend(await client.quiet(0.3))
@@ -65,7 +71,7 @@ def play(target, creds, actions: list[str]) -> tuple[list[str], Transcript]:
                     done.append(action)
                     await act(client, target, action)
                     frames.extend(await client.quiet(REACT))
-                await drain(client, target, frames)
+                await drain(client, actions, frames)
             except TargetClosed as closed:
                 if "junk" in done:  # closing on junk is judged by LIVE-INPUT-*, not here
                     return live_violations(frames)
