@@ -1,0 +1,50 @@
+"""The fault catalogue: the real simulator with one behaviour changed, one small named fault
+per entry, each the most plausible way a real implementation breaks a rule (not the easiest
+to detect), plus allowed variations that break no rule. `./noxw -s mutants` starts each as a
+process (`python -m tests.faults NAME [astrbot-sim options]`), runs the suite against it over
+the network like against any target, and prints the kill matrix (tests/faults/mutants.py).
+
+Adding a fault: a `Fault` in the area module it belongs to (one module per area, listed in
+`AREAS`), with `breaks` naming every requirement the bug must make FAIL (NON-STRICT for a
+SHOULD), `may` the ones the same bug may also break, and `patch` a function that changes the
+simulator before its app is built (tests/faults/kit.py has the hooks). A fault with empty
+`breaks` is an allowed variation: the suite must not blame it at all.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# the area modules, in the kill matrix's order
+AREAS = ("live_turn", "live_interrupt", "live_busy", "live_auth", "live_chat", "jwt_paths",
+         "rest_auth", "rest_schema", "open_api", "allowed")
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str  # unique, kebab-case
+    doc: str  # what changed, and why an implementation would plausibly do it
+    patch: Callable[[], None]  # changes the simulator (in the fault's own process)
+    breaks: tuple[str, ...] = ()  # must each go FAIL (MUST) or NON-STRICT (SHOULD)
+    may: tuple[str, ...] = ()  # the same bug may also break these; any other verdict is blame
+    profiles: tuple[str, ...] = ()  # suite profiles to run; default: those of `breaks`
+    sim_args: tuple[str, ...] = ()  # astrbot-sim options the target starts with, e.g. --no-tts
+    area: str = field(default="", compare=False)  # filled in from its module
+
+    @property
+    def allowed(self) -> bool:
+        return not self.breaks
+
+
+def catalogue() -> dict[str, Fault]:
+    """Every fault by name, in AREAS order; refuses duplicate names."""
+    faults: dict[str, Fault] = {}
+    for area in AREAS:
+        module = importlib.import_module(f"{__name__}.{area}")
+        for fault in module.FAULTS:
+            if fault.name in faults:
+                raise ValueError(f"fault {fault.name!r} is defined twice")
+            faults[fault.name] = Fault(**{**fault.__dict__, "area": area})
+    return faults

@@ -1,0 +1,3 @@
+"""Faults: jwt_paths (to be filled)."""
+
+FAULTS: list = []

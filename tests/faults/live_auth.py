@@ -1,0 +1,3 @@
+"""Faults: live_auth (to be filled)."""
+
+FAULTS: list = []

@@ -1,0 +1,3 @@
+"""Faults: live_busy (to be filled)."""
+
+FAULTS: list = []

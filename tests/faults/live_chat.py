@@ -1,0 +1,3 @@
+"""Faults: live_chat (to be filled)."""
+
+FAULTS: list = []

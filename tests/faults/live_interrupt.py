@@ -1,0 +1,3 @@
+"""Faults: live_interrupt (to be filled)."""
+
+FAULTS: list = []

@@ -1,0 +1,3 @@
+"""Faults: open_api (to be filled)."""
+
+FAULTS: list = []

@@ -1,0 +1,3 @@
+"""Faults: rest_auth (to be filled)."""
+
+FAULTS: list = []

@@ -1,0 +1,3 @@
+"""Faults: rest_schema (to be filled)."""
+
+FAULTS: list = []
