@@ -8,6 +8,10 @@ bench         benchmarks against fresh simulators (print figures): REST at 16 cl
 real_astrbot  the suite against real AstrBot 4.26.2 from PyPI (tools/real_astrbot/) on fresh
               data, writes allowed, gated by baselines/astrbot-4.26.2.yaml; `-- --keep` leaves
               AstrBot running
+mutants       the fault catalogue (tests/faults/): each fault started as a target, the suite run
+              against it, the kill matrix printed and written to reports/mutants/ (fails on a
+              survivor, a wrong blame, or a MUST without a fault); `-- NAME...` for some,
+              `-- --subset ci` for the CI subset, `-- --jobs N`
 report        the Allure HTML of a run's allure-results (default reports/latest; or
               `-- reports/<run-id>`) with Allure 3, the npm `allure` package (Node, no Java)
 """
@@ -49,6 +53,12 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run("python", "bench/rest_bench.py")
     session.run("python", "bench/live_bench.py", *session.posargs)
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "tests.faults.mutants", *session.posargs)
 
 
 @nox.session(name="real_astrbot")
