@@ -38,13 +38,26 @@ class Fault:
         return not self.breaks
 
 
-def catalogue() -> dict[str, Fault]:
-    """Every fault by name, in AREAS order; refuses duplicate names."""
+def catalogue(problems: list[str] | None = None) -> dict[str, Fault]:
+    """Every fault by name, in AREAS order. A module that does not import, or a name defined
+    twice (the first one is kept), is a problem: raised, or appended to `problems` when given
+    (so one broken area does not stop the others from being run)."""
     faults: dict[str, Fault] = {}
+    found: list[str] = []
     for area in AREAS:
-        module = importlib.import_module(f"{__name__}.{area}")
+        try:
+            module = importlib.import_module(f"{__name__}.{area}")
+        except Exception as exc:  # noqa: BLE001 - reported with the module's name
+            found.append(f"tests/faults/{area}.py does not import: {exc!r}")
+            continue
         for fault in module.FAULTS:
             if fault.name in faults:
-                raise ValueError(f"fault {fault.name!r} is defined twice")
+                found.append(f"fault {fault.name!r} is defined twice (in "
+                             f"{faults[fault.name].area} and {area}): rename one")
+                continue
             faults[fault.name] = Fault(**{**fault.__dict__, "area": area})
+    if found and problems is None:
+        raise ValueError("; ".join(found))
+    if problems is not None:
+        problems.extend(found)
     return faults

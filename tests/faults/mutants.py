@@ -275,7 +275,8 @@ def parse_args(argv: list[str] | None):
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    faults = catalogue()
+    catalogue_problems: list[str] = []
+    faults = catalogue(catalogue_problems)
     cat = load()
     levels = {r.id: (r.level, r.profile) for r in cat.requirements.values()}
     from tests.test_client_mode import BAD_CLIENTS
@@ -320,7 +321,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{', '.join(sorted(row.caught)) or '-'}", flush=True)
     rows += clients
     uncovered = must_without_fault(rows) if selected is None else []
-    problems = problem_lines(rows, uncovered)
+    problems = catalogue_problems + problem_lines(rows, uncovered)
     cat_musts = [r for r in (*cat.requirements.values(), *cat.simulator_judged.values())
                  if r.level == "MUST"]
     totals = {"faults": len(rows), "server": len(rows) - len(clients), "client": len(clients),
