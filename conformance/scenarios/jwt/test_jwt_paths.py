@@ -5,7 +5,10 @@ paths route each frame by its `ct`."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import hmac
 import json
 import time
 import uuid
@@ -27,6 +30,9 @@ def refused(target, path: str, token: str | None, transcript: Transcript):
         client = await open_jwt(target, path, token, transcript)
         try:
             return await client.expect_close()
+        except TargetTimeout as exc:
+            raise Violation(f"the socket stayed open, a session without a valid token: {exc}") \
+                from exc
         finally:
             await client.close()
 
@@ -42,13 +48,53 @@ def test_missing_token_closes_with_1008(target, evidence, path):
     assert code == 1008, f"closed with {code} ({reason!r}), expected 1008"
 
 
+def _b64url(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _claims(real_jwt: str | None) -> dict:
+    """The claims of the run's own dashboard JWT (read, not verified: the suite has no
+    secret), or a plausible admin's; `exp` an hour ahead either way."""
+    claims = {"username": "admin"}
+    with contextlib.suppress(ValueError, IndexError, TypeError, AttributeError):
+        payload = (real_jwt or "").split(".")[1]
+        decoded = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        if isinstance(decoded, dict) and isinstance(decoded.get("username"), str):
+            claims = {**decoded}
+    return {**claims, "exp": int(time.time()) + 3600}
+
+
+def forged_token(kind: str, real_jwt: str | None) -> str:
+    """A token that is not valid although it may look so: garbage; the right claims signed
+    HS256 with a secret the target does not have; the right claims unsigned (`alg: none`)."""
+    if kind == "garbage":
+        return "not-a-jwt"
+    header = {"alg": "HS256" if kind == "other-secret" else "none", "typ": "JWT"}
+    signing_input = (_b64url(json.dumps(header).encode()) + "."
+                     + _b64url(json.dumps(_claims(real_jwt)).encode()))
+    if kind == "alg-none":
+        return signing_input + "."
+    secret = ("conformance-not-the-target-secret-" + uuid.uuid4().hex).encode()
+    return signing_input + "." + _b64url(hmac.new(secret, signing_input.encode(),
+                                                  hashlib.sha256).digest())
+
+
+INVALID_TOKENS = {"garbage": "a string that is not a JWT",
+                  "other-secret": "the run's JWT claims signed with another secret",
+                  "alg-none": "the run's JWT claims unsigned (alg none)"}
+
+
 @pytest.mark.requirement("JWT-AUTH-002")
+@pytest.mark.parametrize("kind", list(INVALID_TOKENS))
 @pytest.mark.parametrize("path", PATHS)
-def test_invalid_token_closes_with_1008(target, evidence, path):
-    transcript = Transcript(f"{path} with an invalid token")
+def test_invalid_token_closes_with_1008(target, creds, evidence, path, kind):
+    """Seed 000 closes 1008 "Invalid token" on any token that does not verify: garbage, and
+    JWTs that decode but are not the target's own (research AUTH-027: 4.26.2 does)."""
+    transcript = Transcript(f"{path} with an invalid token: {INVALID_TOKENS[kind]}")
     evidence.append(transcript)
-    _, code, reason = refused(target, path, "not-a-jwt", transcript)
-    assert code == 1008, f"closed with {code} ({reason!r}), expected 1008"
+    _, code, reason = refused(target, path, forged_token(kind, creds.jwt), transcript)
+    assert code == 1008, \
+        f"{INVALID_TOKENS[kind]}: closed with {code} ({reason!r}), expected 1008"
 
 
 def voice_turn(target, creds, path: str, transcript: Transcript):
@@ -71,12 +117,31 @@ def test_voice_turn(target, creds, evidence, path):
     assert turn.terminal == "end", f"the turn ended with {turn.terminal!r}: {turn.types()}"
 
 
+def voice_and_chat(target, creds, path: str, transcript: Transcript) -> list[str]:
+    """A voice turn on `path` and, on a unified path, a chat reply too; every frame the
+    socket sent (from the handshake on) is checked against its schema as it arrives: the
+    problems found."""
+    async def go():
+        client = await open_jwt(target, path, creds.require_jwt(), transcript)
+        async with client:
+            await send_audio(client, "Hello over the dashboard socket")
+            await client.turn()
+            if JWT_PATHS[path] == "unified":
+                await chat_reply(client, [{"type": "plain", "text": "Hello"}], "msg_frames")
+            await client.quiet(0.3)
+            return list(client.problems)
+
+    return run(go(), target)
+
+
 @pytest.mark.requirement("JWT-FRAME-001")
-def test_frames_match_their_schema(target, creds, evidence):
-    transcript = Transcript(f"voice turn on {RACE_PATH}, frames against their schemas")
+@pytest.mark.parametrize("path", PATHS)
+def test_frames_match_their_schema(target, creds, evidence, path):
+    kinds = "a voice turn and a chat reply" if JWT_PATHS[path] == "unified" else "a voice turn"
+    transcript = Transcript(f"{kinds} on {path}, frames against their schemas")
     evidence.append(transcript)
-    turn = voice_turn(target, creds, RACE_PATH, transcript)
-    assert not turn.problems, "frames off the contract:\n" + "\n".join(turn.problems)
+    problems = voice_and_chat(target, creds, path, transcript)
+    assert not problems, f"frames off the contract on {path}:\n" + "\n".join(problems)
 
 
 @pytest.mark.requirement("JWT-LIVE-002")
@@ -207,7 +272,7 @@ def test_unified_chat_send_takes_a_string_message(target, creds, evidence, path)
 
 
 V1_JWT_PATHS = ["/api/v1/live-chat/ws", "/api/v1/unified-chat/ws"]
-CARRIERS = ("query api_key", "X-API-Key", "Authorization: Bearer")
+CARRIERS = ("query api_key", "query token", "X-API-Key", "Authorization: Bearer")
 
 
 async def refused_key(target, path: str, key: str, carrier: str, transcript,
@@ -215,7 +280,8 @@ async def refused_key(target, path: str, key: str, carrier: str, transcript,
     """How a connection with `key` (and no token) was refused, or None if it was not: a
     socket still open after `listen` seconds (default: the timeout), or one that sent frames,
     has a session."""
-    query = {"api_key": key} if carrier == "query api_key" else {}
+    query = {"api_key": key} if carrier == "query api_key" else \
+        {"token": key} if carrier == "query token" else {}
     headers = {"X-API-Key": key} if carrier == "X-API-Key" else \
         {"Authorization": f"Bearer {key}"} if carrier.startswith("Authorization") else None
     try:
@@ -236,9 +302,9 @@ async def refused_key(target, path: str, key: str, carrier: str, transcript,
 @pytest.mark.parametrize("path", V1_JWT_PATHS)
 def test_a_key_without_chat_scope_opens_no_session(target, creds, evidence, path):
     """Seed 004 gives these paths the scope `chat` and a required `token` (research DIFF-022:
-    4.26.2 takes only the JWT). A key lacking `chat` must never get a session, by any
-    carrier; what a `chat` key gets is logged as evidence, not judged (the seed requires the
-    token)."""
+    4.26.2 takes only the JWT; AUTH-027: a key in `token` is an invalid token). A key lacking
+    `chat` must never get a session, by any carrier, `token` itself included; what a `chat`
+    key gets is logged as evidence, not judged (the seed requires the token)."""
     transcript = Transcript(f"API keys without token on {path}")
     evidence.append(transcript)
 
@@ -259,20 +325,12 @@ def test_a_key_without_chat_scope_opens_no_session(target, creds, evidence, path
 
 
 @pytest.mark.requirement("JWT-FRAME-002")
-def test_every_frame_type_is_in_the_contract(target, creds, evidence):
-    path = "/api/v1/unified-chat/ws"
-    transcript = Transcript(f"a voice turn and a chat reply on {path}, frame types")
+@pytest.mark.parametrize("path", PATHS)
+def test_every_frame_type_is_in_the_contract(target, creds, evidence, path):
+    kinds = "a voice turn and a chat reply" if JWT_PATHS[path] == "unified" else "a voice turn"
+    transcript = Transcript(f"{kinds} on {path}, frame types")
     evidence.append(transcript)
-
-    async def go():
-        client = await open_jwt(target, path, creds.require_jwt(), transcript)
-        async with client:
-            await send_audio(client, "Hello over the unified socket")
-            await client.turn()
-            await chat_reply(client, [{"type": "plain", "text": "Hello"}], "msg_types")
-            await client.quiet(0.3)
-
-    run(go(), target)
+    voice_and_chat(target, creds, path, transcript)
     findings = undocumented_findings([transcript])
     assert not findings, "frame types the contract does not define:\n" + "\n".join(findings)
 
