@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from conformance.audio import chunks_b64, speech_pcm
 from conformance.clients.transcript import Transcript
 from conformance.scenario import live_key, open_live, run, send_audio
 
@@ -67,7 +68,10 @@ def test_end_speaking_with_another_stamp_is_an_error(target, creds, evidence):
     async def go():
         client = await open_live(target, "", key=live_key(creds), transcript=transcript)
         async with client:
+            # with audio in between, so that only the stamp is wrong (not an empty segment)
             await client.send({"t": "start_speaking", "stamp": "seg_a"})
+            for part in chunks_b64(speech_pcm(SPOKEN)):
+                await client.send({"t": "speaking_part", "data": part})
             await client.send({"t": "end_speaking", "stamp": "seg_b"})
             return await client.quiet(1.0)
 

@@ -17,6 +17,7 @@ from conformance.scenario import (
     open_live,
     require_placed,
     run,
+    send_audio,
     start_slow_turn,
 )
 
@@ -72,6 +73,27 @@ def twice(target, creds) -> Interrupted:
     return interrupt_race(target, creds, "between deltas", times=2)
 
 
+@pytest.fixture(scope="module")
+def during_stt(target, creds) -> Interrupted:
+    """An interrupt right after `end_speaking`, while speech-to-text runs (or, on a fast
+    target, before the first delta). Whether it stops the voice turn is not judged (no model
+    or TTS response runs yet); what follows it is: one terminal frame, nothing after a
+    stop_play, and the next input taken."""
+    transcript = Transcript("interrupt during speech-to-text")
+
+    async def go():
+        client = await open_live(target, "", key=live_key(creds), transcript=transcript)
+        async with client:
+            await send_audio(client, target.slow_text, stamp="seg_interrupt")
+            await client.send({"t": "interrupt"})
+            rest = await client.turn(trailing_grace=1.0)
+            await client.send({"t": "text_input", "text": "Hello again"})
+            next_turn = await client.turn()
+            return Interrupted(rest, next_turn, transcript)
+
+    return run(go(), target)
+
+
 RACES = ["before_first_delta", "between_deltas"]
 
 
@@ -88,7 +110,7 @@ def test_interrupt_sends_stop_play(request, race):
 
 
 @pytest.mark.requirement("LIVE-INT-002")
-@pytest.mark.parametrize("race", [*RACES, "twice"])
+@pytest.mark.parametrize("race", [*RACES, "twice", "during_stt"])
 def test_nothing_of_the_turn_after_stop_play(request, race):
     outcome: Interrupted = request.getfixturevalue(race)
     if outcome.turn.index("stop_play") is None:
@@ -124,7 +146,7 @@ def test_a_second_interrupt_gives_no_second_stop_play(twice):
 
 
 @pytest.mark.requirement("LIVE-INT-005")
-@pytest.mark.parametrize("race", [*RACES, "twice"])
+@pytest.mark.parametrize("race", [*RACES, "twice", "during_stt"])
 def test_a_new_turn_after_an_interrupt(request, race):
     outcome: Interrupted = request.getfixturevalue(race)
     assert outcome.next_turn.terminal == "end", (

@@ -92,6 +92,7 @@ def test_random_client_sequences_keep_the_turn_structure(target, creds, depth, e
     @example(["slow", "interrupt", "short"])
     @example(["slow", "short", "interrupt", "interrupt"])
     @example(["slow", "voice", "junk"])
+    @example(["voice", "interrupt", "short"])
     def sequence(actions):
         problems, transcript = play(target, creds, actions)
         if problems:
