@@ -9,6 +9,7 @@ import dataclasses
 
 from aiohttp import web
 
+from simulator import app
 from simulator.live import engine, ws
 
 from . import Fault, kit
@@ -64,7 +65,7 @@ def live_auth(key_principal):
     """The live handshakes see `sim.auth.key_principal` as `key_principal(original, raw)`;
     the HTTP API keeps the real one (the WebSocket code has its own auth helper)."""
     def patch() -> None:
-        @kit.wrap(ws, "make_live_handlers")
+        @kit.wrap(app, "make_live_handlers")  # the name app.py builds the routes with
         def make(original, sim):
             class Auth:
                 def __getattr__(self, name):
@@ -180,8 +181,8 @@ FAULTS = [
           "code 1011: the lookup's exception reaches the framework's error handler",
           close_code(lambda sent: 1011 if "Invalid API key" in sent else None),
           breaks=("LIVE-AUTH-002",), may=("LIVE-AUTH-006",)),
-    Fault("revoked-key-cached", "the live handshake caches the keys it has looked up and never "
-          "invalidates the cache: a key revoked or deleted over the API still connects",
+    Fault("live-revoked-key-cached", "the live handshake caches the keys it has looked up "
+          "and never invalidates the cache: a key revoked or deleted over the API connects",
           live_auth(cached_keys()), breaks=("LIVE-AUTH-006",)),
     Fault("live-scope-unchecked", "the live endpoint is missing from the scope map: any valid "
           "key connects, with or without `chat`",

@@ -45,8 +45,8 @@ def assert_refused(result, code: str, reason: str | None = None):
     assert close_reason == expected, f"close reason {close_reason!r}, expected {expected!r}"
 
 
-# A connection is kept open for client frames: it takes one after a pause a user may make
-# before speaking, which no keep-alive timeout of a deployed server is shorter than.
+# A connection is kept open for client frames: it is still open, and takes one, after a pause
+# a user may make before speaking (no keep-alive timeout of a deployed server is that short).
 IDLE_SECONDS = 2.0
 
 
@@ -64,18 +64,17 @@ def test_query_api_key_with_username_is_accepted(target, creds, evidence):
         client = await open_live(target, "", key=live_key(creds), transcript=transcript)
         async with client:
             frames = await client.quiet(IDLE_SECONDS)
-            if closed(transcript):
-                return frames, None
-            await client.send({"t": "text_input", "text": "Hello after a pause"})
-            return frames, await client.turn()
+            if not closed(transcript):  # still open: it takes a client frame
+                await client.send({"t": "interrupt"})
+                await client.quiet(0.3)
+            return frames
 
-    frames, turn = run(go(), target)
+    frames = run(go(), target)
     closes = closed(transcript)
-    assert not closes, f"the target closed a correctly authenticated connection: {closes[0]}"
+    assert not closes, (f"the target closed a correctly authenticated connection that sent "
+                        f"nothing for {IDLE_SECONDS} s: {closes[0]}")
     errors = [f for f in frames if f.get("t") == "error" or f.get("type") == "error"]
     assert not errors, f"unexpected error frame on a valid connection: {errors[0]}"
-    assert turn.terminal == "end", f"after {IDLE_SECONDS} s without client frames, a " \
-        f"text_input got {turn.types()}, not a turn ending with end"
 
 
 @pytest.mark.requirement("LIVE-CONN-002")
@@ -156,11 +155,8 @@ def test_a_key_no_longer_valid_is_refused(target, creds, evidence, how):
         key, key_id = data["api_key"], str(data.get("key_id"))
         creds.remember_key(key)
         client = await open_live(target, "", key=key, transcript=log)
-        async with client:
-            await client.send({"t": "text_input", "text": "Hello before the key goes"})
-            turn = await client.turn(trailing_grace=0)
-        if turn.terminal != "end":
-            raise SuiteError(f"the fresh chat key's turn ended with {turn.terminal!r}")
+        async with client:  # accepting it is LIVE-CONN-001's to judge
+            await client.quiet(0.3)
         if how == "revoke":
             done = await api("POST", f"/api/v1/api-keys/{key_id}/revoke")
         else:
