@@ -6,7 +6,9 @@ Safe on a real deployment: credentials that must be let through are only sent to
 (401/403 come before body validation), so a target that wrongly lets a probe through still gets
 nothing to write. Path parameters are a placeholder id that names nothing. Operations without
 `x-astrbot-scope` (auth and API-key management) are taken as dashboard-only (research AUTH-012,
-AUTH-022).
+AUTH-022). Each operation with a developer scope is probed with the key of every other
+developer scope that does not include it (so one operation guarded by the wrong scope name is
+caught), and every success body of a read is checked against seed 004's SuccessEnvelope.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from conformance import routes
 from conformance.clients.http import TargetTimeout, arequest
 from conformance.clients.transcript import Transcript
 from conformance.contract import load_yaml
+from conformance.openapi import envelope_problem
 from conformance.outcomes import FAIL, PASS, UNIMPLEMENTED, SuiteError
 from conformance.report import merge_operation
 from conformance.scenario import run
@@ -39,6 +42,7 @@ class Op:
     path: str
     operation_id: str
     scope: str | None  # None: public
+    ok_envelope: bool = False  # its 200 response is seed 004's `Ok` (the SuccessEnvelope)
 
     @property
     def jwt_only(self) -> bool:
@@ -57,14 +61,31 @@ def spec_operations() -> list[Op]:
                 continue
             public = op.get("security") == []
             scope = None if public else op.get("x-astrbot-scope", "system")
-            ops.append(Op(method.upper(), path, op["operationId"], scope))
+            ok = op.get("responses", {}).get("200") == {"$ref": "#/components/responses/Ok"}
+            ops.append(Op(method.upper(), path, op["operationId"], scope, ok))
     return ops
 
 
 def lacking_scope(scope: str) -> str:
     """A developer scope that neither is nor includes `scope`."""
-    return next(s for s in DEVELOPER_SCOPES
-                if s != scope and scope not in INCLUDES.get(s, ()))
+    return lacking_scopes(scope)[0]
+
+
+def lacking_scopes(scope: str) -> list[str]:
+    """Every developer scope that neither is nor includes `scope`."""
+    return [s for s in DEVELOPER_SCOPES if s != scope and scope not in INCLUDES.get(s, ())]
+
+
+LACKING = "lacking key"  # the column of every `lacking <scope> key` credential
+
+
+def cells(matrix, op: Op, credential: str) -> list[tuple[str, str]]:
+    """The probes of `op` with `credential` (LACKING: one per lacking scope), as matrix keys."""
+    if credential == LACKING:
+        return sorted(k for k in matrix.statuses
+                      if k[0] == op.operation_id and k[1].startswith("lacking "))
+    key = (op.operation_id, credential)
+    return [key] if key in matrix.statuses else []
 
 
 @dataclass
@@ -74,6 +95,8 @@ class Matrix:
     transcript: Transcript = field(default_factory=lambda: Transcript("scope matrix"))
 
     bodies: dict[tuple[str, str], str] = field(default_factory=dict)
+    # (op id, credential) -> (operation, why its 200 body is not the SuccessEnvelope)
+    envelopes: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
     route_list: routes.RouteList | None = None  # the target's own, when it serves one
 
     def absent(self, op: Op) -> bool:
@@ -89,7 +112,8 @@ class Matrix:
         rows = [" | ".join(["operation", *credentials])]
         for op in ops:
             rows.append(" | ".join([f"{op.method} {op.path}",
-                                    *(str(self.statuses.get((op.operation_id, c), "-"))
+                                    *("/".join(sorted({str(self.statuses[k])
+                                                       for k in cells(self, op, c)})) or "-"
                                       for c in credentials)]))
         return "\n".join(rows)
 
@@ -104,7 +128,8 @@ def credentials_for(op: Op, keys: dict[str, str], jwt: str | None) -> dict[str, 
     if op.jwt_only:  # it must refuse even a key holding every developer scope
         creds["all-scope key"] = {"X-API-Key": keys["all"]}
     if op.scope in DEVELOPER_SCOPES:
-        creds["lacking key"] = {"X-API-Key": keys[lacking_scope(op.scope)]}
+        for scope in lacking_scopes(op.scope):
+            creds[f"lacking {scope} key"] = {"X-API-Key": keys[scope]}
         if op.method == "GET":
             creds["exact key"] = {"X-API-Key": keys[op.scope]}
     if op.method == "GET" and jwt:
@@ -130,6 +155,13 @@ async def probe(target, ops: list[Op], keys: dict[str, str], jwt: str | None) ->
         matrix.statuses[(op.operation_id, name)] = result.status
         matrix.messages[(op.operation_id, name)] = result.envelope_message()
         matrix.bodies[(op.operation_id, name)] = result.text[:300]
+        body = result.json
+        if name in ACCEPTED and op.ok_envelope and result.status == 200 \
+                and body is not None and not (isinstance(body, dict)
+                                              and body.get("status") == "error"):
+            problem = envelope_problem(body, "SuccessEnvelope")
+            if problem:
+                matrix.envelopes[(op.operation_id, name)] = (f"{op.method} {op.path}", problem)
 
     async with aiohttp.ClientSession() as session:
         await asyncio.gather(*(one(session, op, name, headers) for op in ops
@@ -181,15 +213,22 @@ def matrix(target, creds, ops) -> Matrix:
 
 
 def failures(ops, matrix: Matrix, credential: str, expect, which=lambda op: True) -> list[str]:
+    """One line per operation whose probes with `credential` broke the rule (the first
+    such answer, and for the lacking keys which scopes' keys were not refused)."""
     bad = []
     for op in ops:
-        key = (op.operation_id, credential)
-        if matrix.absent(op):
+        if matrix.absent(op) or not which(op):
             continue
-        if which(op) and key in matrix.statuses and not expect(op, matrix.statuses[key],
-                                                               matrix.messages[key]):
-            bad.append(f"{op.method} {op.path}: HTTP {matrix.statuses[key]} "
-                       f"{matrix.messages[key] or ''}".rstrip())
+        broken = [k for k in cells(matrix, op, credential)
+                  if not expect(op, matrix.statuses[k], matrix.messages[k])]
+        if broken:
+            first = broken[0]
+            line = f"{op.method} {op.path}: HTTP {matrix.statuses[first]} " \
+                   f"{matrix.messages[first] or ''}".rstrip()
+            if credential == LACKING:
+                line += " with the key of " + ", ".join(
+                    k[1].removeprefix("lacking ").removesuffix(" key") for k in broken)
+            bad.append(line)
     return bad
 
 
@@ -228,18 +267,18 @@ def ledgered(ops, matrix, operation_ledger) -> Matrix:
     for op in ops:
         verdicts, reason = {}, ""
         for rid, (credential, expect, which) in RULES.items():
-            key = (op.operation_id, credential)
+            probes = cells(matrix, op, credential)
             if matrix.absent(op):
                 verdicts[rid] = UNIMPLEMENTED
-            elif which(op) and key in matrix.statuses:
-                ok = expect(op, matrix.statuses[key], matrix.messages[key])
-                verdicts[rid] = PASS if ok else FAIL
-                if not ok and not reason:
-                    reason = f"{rid}: {credential} got HTTP {matrix.statuses[key]}"
+            elif which(op) and probes:
+                broken = [k for k in probes
+                          if not expect(op, matrix.statuses[k], matrix.messages[k])]
+                verdicts[rid] = FAIL if broken else PASS
+                if broken and not reason:
+                    reason = f"{rid}: {broken[0][1]} got HTTP {matrix.statuses[broken[0]]}"
         merge_operation(operation_ledger, "v1", op.method, op.path, op.operation_id, verdicts,
-                        reason, scope_matrix={c: matrix.statuses[(op.operation_id, c)]
-                                              for c in CREDENTIALS
-                                              if (op.operation_id, c) in matrix.statuses})
+                        reason, scope_matrix={k[1]: matrix.statuses[k] for c in CREDENTIALS
+                                              for k in cells(matrix, op, c)})
     return matrix
 
 
@@ -262,3 +301,13 @@ def test_scope_rule_holds_on_every_operation(rid, ops, ledgered):
     credential, expect, which = RULES[rid]
     bad = failures(ops, ledgered, credential, expect, which=which)
     assert not bad, report(bad, WHAT[rid])
+
+
+@pytest.mark.requirement("V1-ENV-001")
+def test_every_read_answers_the_success_envelope(ops, ledgered):
+    """Each 200 body (not an error envelope) of a read whose 200 response is seed 004's `Ok`,
+    as the exact key and the JWT got it, is the SuccessEnvelope."""
+    bad = sorted({f"{where}: {problem}" for where, problem in ledgered.envelopes.values()})
+    assert not bad, (f"{len(bad)} success bodies are not the SuccessEnvelope of seed 004 "
+                     "(`status` \"ok\", `data`, optional string `message`, nothing else):\n"
+                     + "\n".join(bad[:40]))

@@ -12,6 +12,7 @@ from conformance.openapi import envelope_problem
 IM_OP = "/api/v1/im/bots"
 BOT_OP = "/api/v1/bots"  # scope `bot`
 PROVIDER_OP = "/api/v1/providers"  # scope `provider`
+UNKNOWN_KEY = "abk_conformance_unknown_key_0000000000"
 
 
 def call(target, evidence, title, path, headers=None, method="GET", json_body=None, query=""):
@@ -60,9 +61,11 @@ def test_success_envelope_matches_the_schema(target, evidence):
 
 
 @pytest.mark.requirement("V1-ENV-002")
-@pytest.mark.parametrize("case", ["no credential", "chat-only key on an im operation"])
+@pytest.mark.parametrize("case", ["no credential", "unknown key",
+                                  "chat-only key on an im operation"])
 def test_auth_errors_use_the_error_envelope(target, creds, evidence, case):
-    headers = {} if case == "no credential" else {"X-API-Key": creds.key("chat")}
+    headers = {"no credential": {}, "unknown key": {"X-API-Key": UNKNOWN_KEY}}.get(case) \
+        or {"X-API-Key": creds.key("chat")}
     result = call(target, evidence, case, IM_OP, headers=headers)
     assert result.status in (401, 403), f"HTTP {result.status}: {result.text[:300]}"
     problem = envelope_problem(result.json, "ErrorEnvelope")
@@ -77,14 +80,26 @@ def test_no_credential_is_401(target, evidence):
 @pytest.mark.requirement("V1-AUTH-003")
 def test_unknown_key_is_401(target, evidence):
     result = call(target, evidence, "unknown key", IM_OP,
-                  headers={"X-API-Key": "abk_conformance_unknown_key_0000000000"})
+                  headers={"X-API-Key": UNKNOWN_KEY})
     assert_error(result, 401)
 
 
 @pytest.mark.requirement("V1-AUTH-004")
-def test_missing_scope_is_403(target, creds, evidence):
-    result = call(target, evidence, "chat-only key on an im operation", IM_OP,
-                  headers={"X-API-Key": creds.key("chat")})
+@pytest.mark.parametrize("carrier", ["X-API-Key", "Authorization: Bearer", "?api_key="])
+def test_missing_scope_is_403(target, creds, evidence, carrier):
+    """The scope is checked whichever way the key travels. A target that does not read the
+    `api_key` query parameter (V1-AUTH-006, a SHOULD) sees no key there: 401 is then right."""
+    key, headers, query = creds.key("chat"), {}, ""
+    if carrier == "X-API-Key":
+        headers = {"X-API-Key": key}
+    elif carrier == "Authorization: Bearer":
+        headers = {"Authorization": f"Bearer {key}"}
+    else:
+        query = f"?api_key={key}"
+    result = call(target, evidence, f"chat-only key as {carrier} on an im operation", IM_OP,
+                  headers=headers, query=query)
+    if carrier == "?api_key=" and result.status == 401:
+        return  # the query carrier is not read: no key was presented
     assert_error(result, 403, "Insufficient API key scope")
 
 
