@@ -35,6 +35,12 @@ SEED = {"v1": "openapi-v1.yaml, seed 004", "legacy": "openapi-open-api-legacy.js
 # same call (seed 002's im/message example), so the base request can be accepted
 BASE_BODIES = {"POST /api/v1/im/messages": {"umo": "webchat:FriendMessage:conformance",
                                             "message": "ping from the conformance suite"}}
+# the user the suite's own stream reads chat as (test_openapi_fuzz.py), so that the session
+# listing's base request lists sessions and its items' schema is judged
+FUZZ_USER = "conformance-fuzz"
+BASE_QUERIES = {"GET /api/v1/chat/sessions": {"username": FUZZ_USER}}
+# an integer with no maximum gets this too (2**63: past a signed 64-bit column or OFFSET)
+HUGE = 2**63
 # never sent a base request: sign-in and setup (rate limits, slow refusals, account changes)
 NOT_SENT = re.compile(r"^(POST|PUT|PATCH) /api/v1/auth/")
 FORMAT_VALUES = {"date-time": ("2026-01-01T00:00:00Z", "not-a-date-time"),
@@ -49,6 +55,7 @@ class Case:
     value: object  # ABSENT: the field left out
     inside: bool
     constraint: str  # "maximum 100 (openapi-open-api-legacy.json, seed 002)"
+    probe: bool = False  # schema-valid but extreme: judged only for 5xx and the answer schema
 
     def describe(self) -> str:
         shown = " absent" if self.value is ABSENT else f"={json.dumps(self.value)[:60]}"
@@ -143,6 +150,8 @@ def _bounds(name: str, schema: dict, doc: dict, where: str, label: str, source: 
                  if note and what.startswith(note.raw.get("constraint", "")) else "")
         found.append((value, inside, f"{what} ({source}{cited})"))
 
+    if kind == "integer" and "maximum" not in schema and "exclusiveMaximum" not in schema:
+        add(HUGE, True, "no maximum: 2**63, past a signed 64-bit integer")
     if kind in ("integer", "number"):
         step = 1
         if "minimum" in schema:
@@ -206,6 +215,7 @@ def plan(key: str, doc: dict, sent: set[str], writes: bool) -> list[Operation]:
             params = _parameters(op, doc)
             query = {p["name"]: _sample(p.get("schema", {}), doc) for p in params
                      if p.get("in") == "query" and p.get("required")}
+            query.update({k: v for k, v in BASE_QUERIES.get(label, {}).items() if k in query})
             concrete = re.sub(r"\{[^}]+\}", PLACEHOLDER, path)
             planned_op = Operation(label, {"query": query, "body": None}, concrete)
             if method == "get":
@@ -215,7 +225,7 @@ def plan(key: str, doc: dict, sent: set[str], writes: bool) -> list[Operation]:
                     for value, inside, what in _bounds(p["name"], p.get("schema", {}), doc,
                                                        "query", label, source):
                         planned_op.cases.append(Case(label, "query", p["name"], value, inside,
-                                                     what))
+                                                     what, probe=value is HUGE))
                     if p.get("required"):
                         planned_op.cases.append(Case(label, "query", p["name"], ABSENT, False,
                                                      f"required ({source})"))
@@ -233,7 +243,8 @@ def plan(key: str, doc: dict, sent: set[str], writes: bool) -> list[Operation]:
                 props = schema.get("properties", {})
                 for name, sub in props.items():
                     for value, inside, what in _bounds(name, sub, doc, "body", label, source):
-                        planned_op.cases.append(Case(label, "body", name, value, inside, what))
+                        planned_op.cases.append(Case(label, "body", name, value, inside, what,
+                                                     probe=value is HUGE))
                 for name in schema.get("required", []):
                     planned_op.cases.append(Case(label, "body", name, ABSENT, False,
                                                  f"required ({source})"))

@@ -58,6 +58,7 @@ CHECKS = {
 # deterministic boundary cases (conformance/boundaries.py, recorded by record_boundaries)
 UNDOCUMENTED = "FUZZ-007"
 REJECTED, ACCEPTED = "FUZZ-003", "FUZZ-004"
+SERVER_ERROR, SCHEMA = "FUZZ-001", "FUZZ-002"
 LEGACY_SUFFIXES = {"FUZZ-001", "FUZZ-002", "FUZZ-003", "FUZZ-004", UNDOCUMENTED}
 OFF = ("status_code_conformance", "object_level_authorization")
 STREAMING = {"GET /api/v1/logs/live", "POST /api/v1/chat"}
@@ -471,8 +472,11 @@ def record_boundaries(result: FuzzResult, outcomes: dict) -> None:
             result.statuses.setdefault(label, []).append(routes.Answer(outcome.status,
                                                                        outcome.body[:300]))
             _judge_documented(result, label, outcome.status, outcome.body, outcome.curl)
+            _judge_answer(result, label, outcome)
         for outcome in judged_cases:
             case = outcome.case
+            if case.probe:  # judged above only: no 5xx, a body of the declared schema
+                continue
             if case.inside:
                 refused = outcome.status in (400, 422) or (
                     200 <= outcome.status < 300 and not outcome.accepted)
@@ -496,6 +500,58 @@ def record_boundaries(result: FuzzResult, outcomes: dict) -> None:
                 judged.failures.insert(0, Failure("boundary", title, message, outcome.curl,
                                                   outcome.status, outcome.body[:600]))
                 del judged.failures[EVIDENCE_PER_REQUIREMENT:]
+
+
+@functools.cache
+def response_validator(key: str, label: str):
+    """The JSON schema validator of `label`'s 200 answer in document `key` (None when the
+    document gives none)."""
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    doc = document(key)
+    method, _, path = label.partition(" ")
+    answer = doc["paths"].get(path, {}).get(method.lower(), {}).get("responses", {}).get("200")
+    while isinstance(answer, dict) and "$ref" in answer:
+        section, name = answer["$ref"].split("/")[-2:]
+        answer = doc["components"][section][name]
+    schema = ((answer or {}).get("content") or {}).get("application/json", {}).get("schema")
+    if not schema:
+        return None
+    uri = f"urn:astrbot:{key}"
+    registry = Registry().with_resource(uri, Resource.from_contents(
+        doc, default_specification=DRAFT202012))
+    absolute = json.loads(json.dumps(schema).replace('"#/components/', f'"{uri}#/components/'))
+    return Draft202012Validator(absolute, registry=registry)
+
+
+def _judge_answer(result: FuzzResult, label: str, outcome) -> None:
+    """A boundary case's answer: a 5xx breaks FUZZ-001; an accepted JSON answer must match
+    the operation's 200 schema (FUZZ-002), as schemathesis' answers are. The deterministic
+    requests reach data the fuzzer's random values do not (a listing that is not empty)."""
+    asked = outcome.case.describe() if outcome.case else "the base request"
+    checks = [(SERVER_ERROR, outcome.status >= 500, "Server error",
+               f"HTTP {outcome.status} to {asked}")]
+    validator = response_validator(result.key, label) if outcome.status == 200 else None
+    if validator is not None:
+        try:
+            body = json.loads(outcome.body)
+        except ValueError:
+            body = None
+        if body is not None:
+            error = next(iter(sorted(validator.iter_errors(body), key=lambda e: e.path)), None)
+            where = "/".join(map(str, error.absolute_path)) if error else ""
+            checks.append((SCHEMA, error is not None, "Response violates schema",
+                           f"{where or '(body)'}: {error.message}" if error else ""))
+    for suffix, failed, title, message in checks:
+        judged = result.judged.setdefault((label, requirement_id(result.key, suffix)),
+                                          Judged())
+        if not failed:
+            judged.passed += 1
+        elif len(judged.failures) < EVIDENCE_PER_REQUIREMENT:
+            judged.failures.insert(0, Failure("boundary", title, message, outcome.curl,
+                                              outcome.status, outcome.body[:600]))
 
 
 def requirements_of(key: str) -> list[str]:

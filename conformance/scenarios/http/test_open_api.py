@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import aiohttp
 import pytest
@@ -37,6 +38,12 @@ def new_session_chat(target, creds) -> ChatRun:
     username = "conformance-" + uuid.uuid4().hex[:8]
     result = chat(target, creds, {"message": "Hello", "username": username}, transcript)
     return ChatRun(username, result, transcript)
+
+
+def session_of(result: SseResult):
+    """The session id the stream's `session_id` event names (None without one)."""
+    return next((e.get("session_id") for e in result.events
+                 if isinstance(e, dict) and e.get("type") == "session_id"), None)
 
 
 def is_error_envelope(body) -> bool:
@@ -99,22 +106,55 @@ def test_reply_only_message_is_refused(target, creds, evidence):
     assert is_error_envelope(result.body), f"not the error envelope: {result.body}"
 
 
-@pytest.mark.requirement("OPEN-SESS-001")
-def test_the_new_session_is_listed_for_its_user(target, creds, evidence, new_session_chat):
-    transcript = Transcript("GET /api/v1/chat/sessions for the chat's username")
-    evidence.append(transcript)
-    session_id = (new_session_chat.result.events or [{}])[0].get("session_id")
+def _sessions_page(target, creds, username: str, page: int, page_size: int,
+                   transcript: Transcript) -> tuple[dict | None, str]:
+    """The `data` of one page of U's sessions (None when it is not a success envelope), and
+    what was answered, for the reason."""
     result = request("GET", target.http_url(
-        f"/api/v1/chat/sessions?username={new_session_chat.username}&page=1&page_size=10"),
+        f"/api/v1/chat/sessions?username={username}&page={page}&page_size={page_size}"),
         timeout=target.timeout, transcript=transcript,
         headers={"X-API-Key": creds.key_for("chat")})
-    data = result.json.get("data") if isinstance(result.json, dict) else None
-    assert result.status == 200 and isinstance(data, dict), \
-        f"HTTP {result.status}: {result.text[:300]}"
+    data = result.json.get("data") if isinstance(result.json, dict) \
+        and result.json.get("status") == "ok" else None
+    return (data if isinstance(data, dict) else None), f"HTTP {result.status}: " \
+        f"{result.text[:300]}"
+
+
+@pytest.mark.requirement("OPEN-SESS-001")
+def test_the_new_session_is_listed_for_its_user(target, creds, evidence, new_session_chat):
+    """Then a second chat of the same user, and its two sessions one per page: each page
+    holds `page_size` sessions, `total` counts both, the pages together list both, and a
+    page past the last is an empty list (SESS-003, SESS-004), not an error."""
+    transcript = Transcript("GET /api/v1/chat/sessions for the chat's username")
+    evidence.append(transcript)
+    username = new_session_chat.username
+    session_id = session_of(new_session_chat.result)
+    data, answer = _sessions_page(target, creds, username, 1, 10, transcript)
+    assert data is not None, f"not the success envelope: {answer}"
     assert (data.get("page"), data.get("page_size")) == (1, 10) and isinstance(
         data.get("total"), int), f"not the paginated shape of seed 002: {data}"
     ids = [s.get("session_id") for s in data.get("sessions") or []]
     assert session_id in ids, f"session {session_id} not listed: {ids}"
+    second_log = Transcript("POST /api/v1/chat: a second session of the same username")
+    evidence.append(second_log)
+    second = chat(target, creds, {"message": "Hello again", "username": username}, second_log)
+    second_id = session_of(second)
+    assert second_id and second_id != session_id, \
+        f"the second chat did not open a new session: {second.types()}"
+    pages = []
+    for page in (1, 2, 3):
+        data, answer = _sessions_page(target, creds, username, page, 1, transcript)
+        assert data is not None, f"page {page} of page_size 1 is not the success envelope " \
+            f"(a page past the last is an empty list): {answer}"
+        listed = [s.get("session_id") for s in data.get("sessions") or []]
+        assert data.get("total") == 2, f"page {page}: total {data.get('total')!r}, but the " \
+            f"user has 2 sessions ({session_id}, {second_id})"
+        assert len(listed) == (1 if page < 3 else 0), f"page {page} of page_size 1 lists " \
+            f"{len(listed)} sessions ({listed}); the user has 2"
+        pages += listed
+    assert sorted(pages) == sorted([session_id, second_id]), \
+        f"pages 1 and 2 of page_size 1 list {pages}, not the user's two sessions " \
+        f"{[session_id, second_id]}"
 
 
 @pytest.mark.requirement("OPEN-CFG-001")
@@ -154,6 +194,51 @@ def test_upload_then_download_returns_the_same_bytes(target, creds, evidence):
     got = run(go(), target)
     assert got.status == 200 and got.text.encode() == content, \
         f"download gave HTTP {got.status}: {got.text[:200]!r}"
+
+
+@pytest.mark.requirement("OPEN-FILE-002")
+def test_file_names_are_not_paths(target, creds, evidence):
+    """Research FILE-003: only the base name of an upload is kept (`../../evil.txt` becomes
+    `evil.txt`); FILE-005: an id the store does not know is an error, never a file read."""
+    transcript = Transcript("POST /api/v1/file named ../<name>, then GET /api/v1/file")
+    evidence.append(transcript)
+    content = f"conformance path {uuid.uuid4().hex}\n".encode()
+    name = f"conformance-{uuid.uuid4().hex[:8]}.txt"
+    headers = {"X-API-Key": creds.key_for("file")}
+
+    async def go():
+        # the name as curl and browsers send it, unencoded (aiohttp would percent-encode it)
+        boundary = "conformance" + uuid.uuid4().hex
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+                f"filename=\"../{name}\"\r\nContent-Type: text/plain\r\n\r\n").encode() \
+            + content + f"\r\n--{boundary}--\r\n".encode()
+        up = await arequest("POST", target.http_url("/api/v1/file"), data=body,
+                            headers={**headers, "Content-Type":
+                                     f"multipart/form-data; boundary={boundary}"},
+                            timeout=target.timeout, transcript=transcript)
+        data = up.json.get("data") if isinstance(up.json, dict) else None
+        assert up.status == 200 and isinstance(data, dict) \
+            and isinstance(data.get("attachment_id"), str), \
+            f"an upload named ../{name} failed: HTTP {up.status} {up.text[:300]}"
+        stored = data.get("filename")
+        assert isinstance(stored, str) and "/" not in stored and "\\" not in stored \
+            and stored not in (".", ".."), \
+            f"an upload named ../{name} was stored as {stored!r}, a path, not a base name"
+        back = await arequest("GET", target.http_url(
+            f"/api/v1/file?attachment_id={data['attachment_id']}"), timeout=target.timeout,
+            transcript=transcript, headers=headers)
+        assert back.status == 200 and back.text.encode() == content, \
+            f"the upload named ../{name} does not read back: HTTP {back.status} " \
+            f"{back.text[:200]!r}"
+        probe = quote(f"../attachments/{data['attachment_id']}", safe="")
+        by_path = await arequest("GET", target.http_url(f"/api/v1/file?attachment_id={probe}"),
+                                 timeout=target.timeout, transcript=transcript,
+                                 headers=headers)
+        assert content not in by_path.text.encode(), \
+            f"GET /api/v1/file?attachment_id=../attachments/{data['attachment_id']} returned " \
+            "the stored file: the attachment id was read as a path"
+
+    run(go(), target)
 
 
 @pytest.mark.requirement("OPEN-IM-001")

@@ -36,7 +36,7 @@ BUDGET_S = {("v1", "quick"): 90, ("v1", "full"): 600, ("legacy", "quick"): 30,
             ("legacy", "full"): 120}
 STREAM_WINDOW_S = 2.0  # how long an endless stream (live logs) is read
 STREAM_MAX_EVENTS = 200
-CHAT_BODY = {"message": "[[sim:sentences=2]] Say hello.", "username": "conformance-fuzz",
+CHAT_BODY = {"message": "[[sim:sentences=2]] Say hello.", "username": boundaries.FUZZ_USER,
              "enable_streaming": True}
 
 
