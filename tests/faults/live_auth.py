@@ -10,6 +10,7 @@ import dataclasses
 from aiohttp import web
 
 from simulator import app
+from simulator.auth import Principal, hash_key
 from simulator.live import engine, ws
 
 from . import Fault, kit
@@ -91,6 +92,14 @@ def cached_keys():
             cache[raw] = original(raw)
         return cache[raw]
     return key_principal
+
+
+def revoked_flag_ignored(original, raw):
+    """The WebSocket's own key lookup matches the hash but forgets `revoked_at`."""
+    rec = original.__self__.store.keys_by_hash.get(hash_key(raw.strip()))
+    if rec is not None and rec.revoked_at is not None:
+        return Principal("api_key", rec.created_by, frozenset(rec.scopes), rec)
+    return original(raw)
 
 
 def scope_unchecked(original, raw):
@@ -184,6 +193,9 @@ FAULTS = [
     Fault("live-revoked-key-cached", "the live handshake caches the keys it has looked up "
           "and never invalidates the cache: a key revoked or deleted over the API connects",
           live_auth(cached_keys()), breaks=("LIVE-AUTH-006",)),
+    Fault("live-revoked-key-accepted", "the live handshake's own key lookup matches the hash "
+          "but does not check `revoked_at`: a revoked key connects (a deleted one is gone)",
+          live_auth(revoked_flag_ignored), breaks=("LIVE-AUTH-006",)),
     Fault("live-scope-unchecked", "the live endpoint is missing from the scope map: any valid "
           "key connects, with or without `chat`",
           live_auth(scope_unchecked), breaks=("LIVE-AUTH-003",)),
