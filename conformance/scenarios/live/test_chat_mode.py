@@ -3,6 +3,8 @@ Server frames carry `ct: "chat"` and `type`; chat errors use `t: "error"` with a
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
 from dataclasses import dataclass
@@ -51,6 +53,7 @@ class Exchange:
     session_id: str
     bound: dict  # the answer to bind
     frames: list[dict]  # the reply to send, up to its end
+    after_end: list[dict]  # what came in a short quiet after that end
     transcript: Transcript
 
 
@@ -67,10 +70,11 @@ def exchange(target, creds) -> Exchange:
             await client.send({"ct": "chat", "t": "send", "session_id": session_id,
                                "message_id": "msg_conformance_1",
                                "message": parts("Please summarize this")})
-            return bound, await reply_frames(client, "msg_conformance_1")
+            frames = await reply_frames(client, "msg_conformance_1")
+            return bound, frames, await client.quiet(0.5)
 
-    bound, frames = run(go(), target)
-    return Exchange(session_id, bound, frames, transcript)
+    bound, frames, after_end = run(go(), target)
+    return Exchange(session_id, bound, frames, after_end, transcript)
 
 
 @pytest.mark.requirement("LIVE-CHAT-001")
@@ -84,6 +88,30 @@ def test_bind_is_acknowledged(exchange):
         "session_bound has no message_id"
 
 
+@pytest.mark.requirement("LIVE-CHAT-001")
+def test_each_bind_names_its_own_session(target, creds, evidence):
+    """One socket may bind several sessions: each bind is acknowledged for the session it
+    names, not for one bound earlier."""
+    transcript = Transcript("chat mode: bind two sessions on one socket")
+    evidence.append(transcript)
+    first, second = ("conformance-bind-" + uuid.uuid4().hex[:8] for _ in range(2))
+
+    async def go():
+        client = await open_chat(target, creds, transcript)
+        async with client:
+            answers = []
+            for session_id in (first, second):
+                await client.send({"ct": "chat", "t": "bind", "session_id": session_id})
+                answers.append(await client.recv(waiting_for=f"session_bound for {session_id}"))
+            return answers
+
+    for session_id, bound in zip((first, second), run(go(), target), strict=True):
+        assert bound.get("type") == "session_bound" and bound.get("session_id") == session_id, \
+            f"bind of {session_id!r} was answered with {bound}"
+        assert isinstance(bound.get("message_id"), str) and bound["message_id"], \
+            f"session_bound for {session_id!r} has no message_id"
+
+
 @pytest.mark.requirement("LIVE-CHAT-003")
 def test_send_streams_a_reply_that_ends(exchange):
     frames = exchange.frames
@@ -91,7 +119,14 @@ def test_send_streams_a_reply_that_ends(exchange):
     plains = [f for f in frames if f.get("type") == "plain" and f.get("streaming") is True]
     assert plains, f"no streaming plain frames: {[f.get('type') for f in frames]}"
     assert all(f.get("ct") == "chat" for f in frames), "a chat-mode frame lacks ct=chat"
+    complete = next((i for i, f in enumerate(frames) if f.get("type") == "complete"),
+                    len(frames))
+    flat = [f for f in frames[:complete]
+            if f.get("type") == "plain" and f.get("streaming") is not True]
+    assert not flat, f"a streamed plain of the reply is not streaming=true: {flat[0]}"
     assert frames[-1].get("type") == "end", "the reply has no end"
+    late = [f.get("type") or f.get("t") for f in exchange.after_end]
+    assert not late, f"the reply went on after its end: {late}"
 
 
 @pytest.mark.requirement("LIVE-CHAT-004")
@@ -133,22 +168,30 @@ def chat_errors(target, creds, frames_to_send: list, title: str) -> tuple[list, 
 
 @pytest.mark.requirement("LIVE-CHAT-002")
 def test_bind_without_session_id_is_a_format_error(target, creds, evidence):
-    answers, transcript = chat_errors(
-        target, creds, ['{"ct": "chat", "t": "bind"}'], "bind without session_id")
+    """Absent and empty `session_id` alike (research CHAT-WS-003)."""
+    sent = ['{"ct": "chat", "t": "bind"}', '{"ct": "chat", "t": "bind", "session_id": ""}']
+    answers, transcript = chat_errors(target, creds, sent, "bind without session_id")
     evidence.append(transcript)
-    assert is_error(answers[0]) and answers[0].get("code") == "INVALID_MESSAGE_FORMAT", \
-        f"bind without session_id got {answers[0]}"
+    for frame, answer in zip(sent, answers, strict=True):
+        assert is_error(answer) and answer.get("code") == "INVALID_MESSAGE_FORMAT", \
+            f"{frame} got {answer}"
+        assert answer.get("ct") == "chat", f"the chat error frame for {frame} lacks ct=chat"
 
 
 @pytest.mark.requirement("LIVE-CHAT-006")
 def test_message_that_is_not_a_list_is_a_format_error(target, creds, evidence):
-    answers, transcript = chat_errors(
-        target, creds, ['{"ct": "chat", "t": "send", "session_id": "s-x", "message": 42}'],
-        "send with a number as message")
+    sent = ['{"ct": "chat", "t": "send", "session_id": "s-x", "message": 42}',
+            '{"ct": "chat", "t": "send", "session_id": "s-x", '
+            '"message": {"type": "plain", "text": "hello"}}']
+    answers, transcript = chat_errors(target, creds, sent,
+                                      "send with a number, then an object, as message")
     evidence.append(transcript)
-    assert is_error(answers[0]) and answers[0].get("code") == "INVALID_MESSAGE_FORMAT", \
-        f"a number as message got {answers[0]}"
-    assert answers[0].get("ct") == "chat", "the chat error frame lacks ct=chat"
+    for frame, answer in zip(sent, answers, strict=True):
+        assert is_error(answer) and answer.get("code") == "INVALID_MESSAGE_FORMAT", \
+            f"{frame} got {answer}"
+        assert answer.get("data") == "message must be list", \
+            f"{frame} got the error {answer.get('data')!r}, not 'message must be list'"
+        assert answer.get("ct") == "chat", f"the chat error frame for {frame} lacks ct=chat"
 
 
 @pytest.mark.requirement("LIVE-CHAT-010")
@@ -224,26 +267,70 @@ def test_a_second_send_while_replying_is_busy(target, creds, evidence):
         f"{[f.get('type') or f.get('t') for f in frames]}"
 
 
-@pytest.mark.requirement("LIVE-CHAT-009")
-def test_a_pushed_message_reaches_the_bound_socket(target, creds, evidence):
-    transcript, push_log = Transcript("chat mode: bound socket"), Transcript("IM push")
-    evidence += [transcript, push_log]
-    session_id = "conformance-push-" + uuid.uuid4().hex[:8]
-    text = "A proactive hello " + uuid.uuid4().hex[:6]
+@dataclass
+class Pushes:
+    texts: list[str]  # pushed to `session`, in order
+    statuses: list[tuple[int, str]]  # each push's HTTP status and body
+    got: dict[str, list[dict]]  # socket -> what it received after its session_bound
+    logs: list[Transcript]
+
+
+SOCKETS = ("first", "second", "other")  # first and second bind the session, other another
+
+
+@pytest.fixture(scope="module")
+def pushes(target, creds) -> Pushes:
+    """Three chat sockets of one user and key: two bound to one session, one to another;
+    then two messages pushed to the first session."""
+    logs = {name: Transcript(f"chat mode: socket {name!r}") for name in SOCKETS}
+    push_log = Transcript("IM push")
+    session_id, other_id = ("conformance-push-" + uuid.uuid4().hex[:8] for _ in range(2))
+    tag = uuid.uuid4().hex[:6]
+    texts = [f"A proactive hello {tag}", f"A second proactive hello {tag}"]
 
     async def go():
-        client = await open_chat(target, creds, transcript)
-        async with client:
-            await client.send({"ct": "chat", "t": "bind", "session_id": session_id})
-            await client.recv(waiting_for="session_bound")
-            pushed = await arequest("POST", target.http_url("/api/v1/im/messages"),
-                                    timeout=target.timeout, transcript=push_log,
-                                    headers={"X-API-Key": creds.key_for("im")},
-                                    json_body={"umo": f"webchat:FriendMessage:{session_id}",
-                                               "message": text})
-            return pushed, await client.quiet(1.5)
+        async with contextlib.AsyncExitStack() as stack:
+            clients = {}
+            for name in SOCKETS:
+                clients[name] = await stack.enter_async_context(
+                    await open_chat(target, creds, logs[name]))
+                await clients[name].send({"ct": "chat", "t": "bind",
+                                          "session_id": other_id if name == "other"
+                                          else session_id})
+                await clients[name].recv(waiting_for="session_bound")
+            statuses = []
+            for text in texts:
+                pushed = await arequest("POST", target.http_url("/api/v1/im/messages"),
+                                        timeout=target.timeout, transcript=push_log,
+                                        headers={"X-API-Key": creds.key_for("im")},
+                                        json_body={"umo": f"webchat:FriendMessage:{session_id}",
+                                                   "message": text})
+                statuses.append((pushed.status, pushed.text))
+            got = await asyncio.gather(*(clients[name].quiet(1.5) for name in SOCKETS))
+            return statuses, dict(zip(SOCKETS, got, strict=True))
 
-    pushed, frames = run(go(), target)
-    assert pushed.status == 200, f"the push itself failed: HTTP {pushed.status} {pushed.text}"
-    got = [f for f in frames if f.get("ct") == "chat" and f.get("data") == text]
-    assert got, f"the pushed message did not reach the bound socket; it got {frames}"
+    statuses, got = run(go(), target)
+    return Pushes(texts, statuses, got, [*logs.values(), push_log])
+
+
+@pytest.mark.requirement("LIVE-CHAT-009")
+def test_a_pushed_message_reaches_the_bound_socket(pushes, evidence):
+    """Every push reaches every socket bound to the session, not only the first push or the
+    last socket bound."""
+    evidence += pushes.logs
+    for status, body in pushes.statuses:
+        assert status == 200, f"the push itself failed: HTTP {status} {body}"
+    for name in ("first", "second"):
+        frames = pushes.got[name]
+        for text in pushes.texts:
+            got = [f for f in frames if f.get("ct") == "chat" and f.get("data") == text]
+            assert got, f"the push {text!r} did not reach the {name} socket bound to the " \
+                f"session; it got {frames}"
+
+
+@pytest.mark.requirement("LIVE-CHAT-011")
+def test_a_push_stays_in_its_session(pushes, evidence):
+    evidence += pushes.logs
+    leaked = [f for f in pushes.got["other"] if f.get("data") in pushes.texts]
+    assert not leaked, "a message pushed to one session reached a socket bound only to " \
+        f"another session (same user and key): {leaked}"
