@@ -141,6 +141,10 @@ def revoked_key_cached() -> None:
     kit.wrap(Authenticator, "lookup_key")(lookup)
 
 
+def expiry_not_enforced() -> None:
+    auth.key_expired = lambda rec: False  # the lookup filters on revoked_at only
+
+
 def revoked_key_403() -> None:
     def lookup(original, self, raw_key):
         rec = self.store.keys_by_hash.get(auth.hash_key(raw_key.strip()))
@@ -304,6 +308,9 @@ FAULTS = [
     Fault("revoked-key-cached", "validated keys are cached by their raw value: a key used "
           "once stays accepted after it is revoked", revoked_key_cached,
           breaks=("V1-AUTH-008",)),
+    Fault("expired-key-accepted", "the key lookup filters on `revoked_at` only: `expires_at` is "
+          "stored and listed but never enforced", expiry_not_enforced,
+          breaks=("V1-AUTH-010",)),
     Fault("revoked-key-403", "a revoked key is told apart from an unknown one and refused "
           "with 403 `API key revoked` (authorization) instead of 401", revoked_key_403,
           breaks=("V1-AUTH-008",)),

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
 import pytest
 
 from conformance.clients.http import request
 from conformance.clients.transcript import Transcript
 from conformance.openapi import envelope_problem
+from conformance.outcomes import Unimplemented
 
 # GET /api/v1/im/bots: scope `im` in seed 004, and listed in the legacy document (seed 002)
 IM_OP = "/api/v1/im/bots"
@@ -155,3 +160,45 @@ def test_api_keys_cannot_manage_keys(target, creds, evidence):
     as_jwt = call(target, evidence, "list keys with the dashboard JWT", "/api/v1/api-keys",
                   headers={"Authorization": f"Bearer {creds.require_jwt()}"})
     assert as_jwt.status == 200, f"the JWT was refused: HTTP {as_jwt.status} {as_jwt.text[:300]}"
+
+
+def server_clock_offset(result) -> timedelta:
+    """The target's clock minus ours, from the `Date` header of an answer (zero without one)."""
+    date = next((v for k, v in result.headers.items() if k.lower() == "date"), None)
+    try:
+        return parsedate_to_datetime(date) - datetime.now(UTC) if date else timedelta()
+    except (TypeError, ValueError):
+        return timedelta()
+
+
+EXPIRES_IN = 3  # seconds, by the target's clock
+
+
+@pytest.mark.requirement("V1-AUTH-010")
+def test_expired_key_is_401(target, creds, evidence):
+    jwt = {"Authorization": f"Bearer {creds.require_jwt()}"}
+    clock = call(target, evidence, "the target's clock (Date header)",
+                 "/api/v1/auth/setup-status")
+    offset = server_clock_offset(clock)
+    expires = datetime.now(UTC) + offset + timedelta(seconds=EXPIRES_IN)
+    created = call(target, evidence, f"create a key expiring in {EXPIRES_IN} s",
+                   "/api/v1/api-keys", headers=jwt, method="POST",
+                   json_body={"name": "conformance-expiring", "scopes": ["im"],
+                              "expires_at": expires.isoformat()})
+    data = created.json.get("data") if isinstance(created.json, dict) else None
+    assert created.status == 200 and isinstance(data, dict), \
+        f"creating a key with expires_at failed: HTTP {created.status} {created.text[:300]}"
+    key, key_id = data.get("api_key"), data.get("key_id")
+    creds.remember_key(key)
+    try:
+        if not data.get("expires_at"):
+            raise Unimplemented("the key was created without an expiry (its `expires_at` is "
+                                f"{data.get('expires_at')!r}): expires_at is not supported")
+        assert_allowed(call(target, evidence, "the key before it expires", IM_OP,
+                            headers={"X-API-Key": key}))
+        time.sleep(max(0.0, (expires - offset - datetime.now(UTC)).total_seconds()) + 1.5)
+        assert_error(call(target, evidence, f"the key {EXPIRES_IN} s later, expired", IM_OP,
+                          headers={"X-API-Key": key}), 401)
+    finally:
+        call(target, evidence, "delete it", f"/api/v1/api-keys/{key_id}", headers=jwt,
+             method="DELETE")
