@@ -62,7 +62,7 @@ def busy_after_interrupt() -> None:
     def interrupt(original, self, frame):
         effects = original(self, frame)
         if kit.sent(effects, "stop_play"):
-            self._busy_until = self.clock() + 3.0  # until the cancelled task has wound down
+            self._busy_until = self.clock() + 0.5  # until the cancelled task has wound down
         return effects
 
     for kind in ("text_input", "end_speaking"):
@@ -148,8 +148,8 @@ FAULTS = [
     Fault("one-delta-after-stop-play", "the model stream is cancelled only when its next "
           "chunk arrives, and that chunk is still forwarded after stop_play",
           one_delta_after_stop_play, breaks=("LIVE-INT-002", "LIVE-ORDER-001")),
-    Fault("busy-after-interrupt", "after stop_play the session stays busy for 3 s, until the "
-          "cancelled task has wound down: the next input gets `Session is busy`",
+    Fault("busy-after-interrupt", "after stop_play the session stays busy for 0.5 s, until "
+          "the cancelled task has wound down: an input sent at once gets `Session is busy`",
           busy_after_interrupt, breaks=("LIVE-INT-005",)),
     Fault("stop-play-on-every-interrupt", "every interrupt is answered with stop_play, also "
           "with no turn running and for a repeated interrupt",

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from conformance.clients.live import Turn
+from conformance.clients.live import Turn, ends_turn
 from conformance.clients.transcript import Transcript
-from conformance.invariants import CONTENT
+from conformance.invariants import BUSY_TEXT, CONTENT
 from conformance.scenario import (
     live_key,
     open_live,
@@ -36,8 +36,19 @@ class Interrupted:
         return [f.get("t") for f in frames[stop + 1:]] if stop is not None else []
 
 
-def interrupt_race(target, creds, point: str, times: int = 1) -> Interrupted:
-    transcript = Transcript(f"interrupt x{times} {point}")
+async def next_input_turn(client) -> Turn:
+    """The turn of the input sent after the interrupt, or the busy error it got instead."""
+    frames = await client.until(lambda f: ends_turn(f) or f.get("data") == BUSY_TEXT,
+                                waiting_for="the turn of the input sent after the interrupt")
+    return Turn(frames, await client.quiet(0.3))
+
+
+def interrupt_race(target, creds, point: str, times: int = 1,
+                   next_at_once: bool = False) -> Interrupted:
+    """With `next_at_once`, the next input goes out the moment stop_play arrives (as a client
+    does when the user speaks over the reply), not after a quiet second."""
+    transcript = Transcript(f"interrupt x{times} {point}"
+                            + (", the next input at once" if next_at_once else ""))
 
     async def go():
         client = await open_live(target, "", key=live_key(creds), transcript=transcript)
@@ -49,10 +60,10 @@ def interrupt_race(target, creds, point: str, times: int = 1) -> Interrupted:
             sent = time.monotonic()
             for _ in range(times):
                 await client.send({"t": "interrupt"})
-            rest = await client.turn(trailing_grace=1.0)
+            rest = await client.turn(trailing_grace=0.0 if next_at_once else 1.0)
             require_placed(rest.terminal == "stop_play", rest.ended_at - sent)
             await client.send({"t": "text_input", "text": "Hello again"})
-            next_turn = await client.turn()
+            next_turn = await next_input_turn(client)
             return Interrupted(Turn(opening + rest.frames, rest.trailing), next_turn, transcript)
 
     return run(go(), target)
@@ -74,6 +85,11 @@ def twice(target, creds) -> Interrupted:
 
 
 @pytest.fixture(scope="module")
+def next_at_once(target, creds) -> Interrupted:
+    return interrupt_race(target, creds, "between deltas", next_at_once=True)
+
+
+@pytest.fixture(scope="module")
 def during_stt(target, creds) -> Interrupted:
     """An interrupt right after `end_speaking`, while speech-to-text runs (or, on a fast
     target, before the first delta). Whether it stops the voice turn is not judged (no model
@@ -88,7 +104,7 @@ def during_stt(target, creds) -> Interrupted:
             await client.send({"t": "interrupt"})
             rest = await client.turn(trailing_grace=1.0)
             await client.send({"t": "text_input", "text": "Hello again"})
-            next_turn = await client.turn()
+            next_turn = await next_input_turn(client)
             return Interrupted(rest, next_turn, transcript)
 
     return run(go(), target)
@@ -146,12 +162,11 @@ def test_a_second_interrupt_gives_no_second_stop_play(twice):
 
 
 @pytest.mark.requirement("LIVE-INT-005")
-@pytest.mark.parametrize("race", [*RACES, "twice", "during_stt"])
+@pytest.mark.parametrize("race", [*RACES, "twice", "during_stt", "next_at_once"])
 def test_a_new_turn_after_an_interrupt(request, race):
     outcome: Interrupted = request.getfixturevalue(race)
     assert outcome.next_turn.terminal == "end", (
-        f"the turn after the interrupt ended with {outcome.next_turn.terminal!r}: "
-        f"{outcome.next_turn.types()}")
+        f"the input sent after the interrupt got no complete turn: {outcome.next_turn.frames[:6]}")
     users = outcome.next_turn.of("user_msg")
     assert users and (users[0].get("data") or {}).get("text") == "Hello again", \
         f"the next turn is not the new input's: {users}"
