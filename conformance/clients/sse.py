@@ -6,6 +6,7 @@ define (`conformance.frames.sse_types`) is marked `undocumented` in the wire log
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -28,13 +29,16 @@ class SseResult:
     heartbeats: int = 0  # comment lines (`: heartbeat`)
     body: object = None  # the JSON body when the answer was not a stream
     malformed: list[str] = field(default_factory=list)  # lines that are not SSE
+    after_end: list = field(default_factory=list)  # events after `end` (read when asked)
 
     def types(self) -> list:
         return [e.get("type") if isinstance(e, dict) else None for e in self.events]
 
 
 async def post_sse(url: str, *, json_body: dict, headers: dict, timeout: float,
-                   transcript: Transcript) -> SseResult:
+                   transcript: Transcript, after_end: float = 0.0) -> SseResult:
+    """`after_end` > 0: the body is read on after `end`, until it ends or for that many
+    seconds, its events kept in `after_end`."""
     transcript.add(">>", {"method": "POST", "url": url, "headers": headers, "json": json_body})
     transcript.kind, transcript.path = "sse", urlsplit(url).path
     try:
@@ -52,6 +56,10 @@ async def post_sse(url: str, *, json_body: dict, headers: dict, timeout: float,
                 transcript.add("<<", {"body": text[:2000]})
                 return result
             await _read_events(resp, result, timeout, transcript)
+            if after_end > 0 and result.types()[-1:] == ["end"]:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_read_after_end(resp, result, transcript),
+                                           after_end)
             return result
     except TimeoutError as exc:
         transcript.note(f"no line within {timeout} s")
@@ -87,3 +95,22 @@ async def _read_events(resp, result: SseResult, timeout: float, transcript: Tran
                 return
         elif line and not line.startswith(("event:", "id:", "retry:")):
             result.malformed.append(line[:200])
+
+
+async def _read_after_end(resp, result: SseResult, transcript: Transcript) -> None:
+    data_lines: list[str] = []
+    while len(result.after_end) < MAX_EVENTS:
+        raw = await resp.content.readline()
+        if not raw:
+            return
+        line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+        if line.startswith("data:"):
+            data_lines.append(line[5:].lstrip(" "))
+        elif line == "" and data_lines:
+            try:
+                event = json.loads("\n".join(data_lines))
+            except ValueError:
+                event = {"_raw": "\n".join(data_lines)}
+            data_lines = []
+            result.after_end.append(event)
+            transcript.add("<<", event, note="after end")

@@ -52,6 +52,18 @@ def no_end() -> None:
     _rewrite_sse(lambda original, event: b"" if event.get("type") == "end" else original(event))
 
 
+def end_twice() -> None:
+    """`end` is written by the reply loop and again by the stream's cleanup."""
+    _rewrite_sse(lambda original, event: original(event) * 2
+                 if event.get("type") == "end" else original(event))
+
+
+def no_heartbeats() -> None:
+    """Allowed: no `: heartbeat` comments while the reply is slow (seed 002 does not ask for
+    them; research SSE-003 records AstrBot's)."""
+    open_api.HEARTBEAT_SECONDS = 3600.0
+
+
 _HELD: dict[str, bytes] = {}
 
 
@@ -324,6 +336,11 @@ FAULTS = [
           breaks=("OPEN-CHAT-001",), may=STREAM_MAY),
     Fault("sse-no-end", "the stream closes after `message_saved` without an `end` event (the "
           "server thinks closing the response says it)", no_end, breaks=("OPEN-CHAT-003",)),
+    Fault("sse-end-twice", "the `end` event is written twice (by the reply loop and again "
+          "by the stream's cleanup)", end_twice, breaks=("OPEN-CHAT-003",)),
+    Fault("sse-no-heartbeats", "allowed: no `: heartbeat` comments during a slow reply (the "
+          "seeds do not ask for them)", no_heartbeats, profiles=("open-api",),
+          sim_args=("--timing", "llm_ttft_ms=1500")),
     Fault("sse-last-delta-unsent", "each `plain` delta is flushed when the next arrives and "
           "the last one never is: the plain deltas fall short of the `complete` text",
           last_delta_unsent, breaks=("OPEN-CHAT-003",)),

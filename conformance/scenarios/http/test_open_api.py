@@ -19,10 +19,15 @@ from conformance.scenario import run
 CHAT = "/api/v1/chat"
 
 
-def chat(target, creds, body: dict, transcript: Transcript) -> SseResult:
+AFTER_END_S = 2.0  # how long the new-session stream is read on after its `end`
+
+
+def chat(target, creds, body: dict, transcript: Transcript, after_end: float = 0.0
+         ) -> SseResult:
     return run(post_sse(target.http_url(CHAT), json_body=body,
                         headers={"X-API-Key": creds.key_for("chat")},
-                        timeout=target.timeout, transcript=transcript), target)
+                        timeout=target.timeout, transcript=transcript, after_end=after_end),
+               target)
 
 
 @dataclass
@@ -36,7 +41,8 @@ class ChatRun:
 def new_session_chat(target, creds) -> ChatRun:
     transcript = Transcript("POST /api/v1/chat without session_id")
     username = "conformance-" + uuid.uuid4().hex[:8]
-    result = chat(target, creds, {"message": "Hello", "username": username}, transcript)
+    result = chat(target, creds, {"message": "Hello", "username": username}, transcript,
+                  after_end=AFTER_END_S)
     return ChatRun(username, result, transcript)
 
 
@@ -72,6 +78,9 @@ def test_the_reply_streams_and_ends(new_session_chat):
     types = new_session_chat.result.types()
     assert "plain" in types, f"no plain event: {types}"
     assert types and types[-1] == "end", f"the stream does not end with end: {types}"
+    later = [e.get("type") if isinstance(e, dict) else e
+             for e in new_session_chat.result.after_end]
+    assert "end" not in later, f"the stream goes on after its end event: {types} then {later}"
     plains = "".join(e.get("data") or "" for e in new_session_chat.result.events
                      if e.get("type") == "plain" and e.get("streaming"))
     complete = [e for e in new_session_chat.result.events if e.get("type") == "complete"]
