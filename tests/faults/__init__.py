@@ -31,11 +31,20 @@ class Fault:
     may: tuple[str, ...] = ()  # the same bug may also break these; any other verdict is blame
     profiles: tuple[str, ...] = ()  # suite profiles to run; default: those of `breaks`
     sim_args: tuple[str, ...] = ()  # astrbot-sim options the target starts with, e.g. --no-tts
+    # run the spec fuzzing (schemathesis, boundaries: ~50 s of a run)? None: when a -FUZZ-
+    # requirement is in breaks or may, and for every allowed variation
+    fuzz: bool | None = None
     area: str = field(default="", compare=False)  # filled in from its module
 
     @property
     def allowed(self) -> bool:
         return not self.breaks
+
+    @property
+    def fuzzed(self) -> bool:
+        if self.fuzz is not None:
+            return self.fuzz
+        return self.allowed or any("-FUZZ-" in rid for rid in (*self.breaks, *self.may))
 
 
 def catalogue(problems: list[str] | None = None) -> dict[str, Fault]:
