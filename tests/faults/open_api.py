@@ -64,6 +64,13 @@ def no_heartbeats() -> None:
     open_api.HEARTBEAT_SECONDS = 3600.0
 
 
+def odd_event() -> None:
+    """Every stream carries a `run_started` event after `session_id` (as AstrBot 4.29.3)."""
+    from tests.broken_targets import send_odd_events
+
+    send_odd_events()
+
+
 _HELD: dict[str, bytes] = {}
 
 
@@ -239,6 +246,14 @@ def im_string_refused() -> None:
 
 # --- attachments --------------------------------------------------------------------------------
 
+def upload_type_null() -> None:
+    """An upload that is no image, audio or video answers `"type": null` (no media kind)."""
+    @kit.handler("uploadOpenApiFile")
+    async def upload(original, ctx):
+        data = await original(ctx)
+        return {**data, "type": None} if data.get("type") == "file" else data
+
+
 def upload_not_stored() -> None:
     kit.wrap(Store, "add_attachment")(lambda original, self, row: None)
 
@@ -341,6 +356,9 @@ FAULTS = [
     Fault("sse-no-heartbeats", "allowed: no `: heartbeat` comments during a slow reply (the "
           "seeds do not ask for them)", no_heartbeats, profiles=("open-api",),
           sim_args=("--timing", "llm_ttft_ms=1500")),
+    Fault("sse-run-started-event", "every stream carries a `run_started` event after "
+          "`session_id`, a type the contract does not define (AstrBot 4.29.3 sends it)",
+          odd_event, breaks=("OPEN-CHAT-006",)),
     Fault("sse-last-delta-unsent", "each `plain` delta is flushed when the next arrives and "
           "the last one never is: the plain deltas fall short of the `complete` text",
           last_delta_unsent, breaks=("OPEN-CHAT-003",)),
@@ -394,6 +412,9 @@ FAULTS = [
           "of parts and refuses a string message", im_string_refused,
           breaks=("OPEN-IM-001",), may=("OPEN-FUZZ-004",)),
     # attachments
+    Fault("upload-type-null-for-files", "an upload that is no image, audio or video answers "
+          "`\"type\": null` where ApiResponseUpload types a string", upload_type_null,
+          breaks=("OPEN-FUZZ-002",)),
     Fault("upload-not-stored", "the upload answers an attachment_id but the row is never "
           "committed, so the download is a 404", upload_not_stored,
           breaks=("OPEN-FILE-001",), may=("OPEN-FILE-002",)),
