@@ -155,6 +155,20 @@ def project_create_not_stored() -> None:
             store.put_resource = put
 
 
+def project_update_not_persisted() -> None:
+    """PATCH /api/v1/chat/projects/{id} answers the updated project, but the change is made
+    on the row read and never written back."""
+    @kit.handler("updateChatProject")
+    async def update(original, ctx):
+        put, store = ctx.sim.store.put_resource, ctx.sim.store
+        store.put_resource = lambda *args, **kwargs: None
+        try:
+            answer = await original(ctx)
+        finally:
+            store.put_resource = put
+        return answer
+
+
 def im_extra_field() -> None:
     accept_extra_fields("sendImMessage", "ImMessageRequest")
 
@@ -240,6 +254,9 @@ FAULTS = [
           "project readable", project_delete_kept, breaks=("V1-FUZZ-006",)),
     Fault("project-create-not-stored", "POST /api/v1/chat/projects answers the new project "
           "but never stores it", project_create_not_stored, breaks=("V1-FUZZ-006",)),
+    Fault("project-update-not-persisted", "PATCH /api/v1/chat/projects/{id} answers the "
+          "updated project, but the change is never written", project_update_not_persisted,
+          breaks=("V1-CHAT-005",)),
     # seed 004's chat and IM
     Fault("im-extra-field-taken", "POST /api/v1/im/messages accepts members ImMessageRequest "
           "forbids (research DIFF-024)", im_extra_field,

@@ -140,3 +140,39 @@ def test_im_message_with_a_text_part(target, creds, evidence):
     body = result.json if isinstance(result.json, dict) else {}
     assert result.status == 200 and body.get("status") == "ok", \
         f"a `text` part was refused: HTTP {result.status} {result.text[:300]}"
+
+
+@pytest.mark.requirement("V1-CHAT-005")
+def test_a_project_update_is_stored(target, creds, evidence):
+    """Create a ChatUI project, rename it, read it back (then delete it, not judged)."""
+    if not target.allow_writes:
+        pytest.skip("creating and updating a chat project are writes: pass --allow-writes on "
+                    "a disposable target")
+    transcript = Transcript("POST, PATCH, GET /api/v1/chat/projects/{project_id}")
+    evidence.append(transcript)
+    headers = {"Authorization": f"Bearer {creds.require_jwt()}"}
+    projects = target.http_url("/api/v1/chat/projects")
+
+    def call(method: str, url: str, body=None):
+        result = request(method, url, timeout=target.timeout, transcript=transcript,
+                         headers=headers, json_body=body)
+        data = result.json.get("data") if isinstance(result.json, dict) \
+            and result.json.get("status") == "ok" else None
+        return result, data
+
+    created, data = call("POST", projects, {"title": "conformance " + uuid.uuid4().hex[:8]})
+    project_id = data.get("project_id") if isinstance(data, dict) else None
+    if not isinstance(project_id, str) or not project_id:
+        pytest.skip(f"no project to update: the create answered HTTP {created.status} "
+                    f"{created.text[:200]} (judged by V1-FUZZ-006)")
+    title = "conformance renamed " + uuid.uuid4().hex[:8]
+    try:
+        updated, _ = call("PATCH", f"{projects}/{project_id}", {"title": title})
+        assert updated.status == 200 and (updated.json or {}).get("status") == "ok", \
+            f"the update was refused: HTTP {updated.status} {updated.text[:300]}"
+        read, data = call("GET", f"{projects}/{project_id}")
+        assert isinstance(data, dict) and data.get("title") == title, \
+            f"the update answered ok, but the project reads back as HTTP {read.status} " \
+            f"{read.text[:300]} (title {title!r} expected)"
+    finally:
+        call("DELETE", f"{projects}/{project_id}")
