@@ -139,6 +139,16 @@ def page_size_ignored() -> None:
             else original(self, creator, page, page_size, platform_id)
 
 
+def username_filter_ignored() -> None:
+    """The listing filters on the platform only: every user's sessions are listed."""
+    @kit.wrap(Store, "list_chat_sessions")
+    def listing(original, self, creator, page, page_size, platform_id=None):
+        rows = self._db.execute("SELECT DISTINCT creator FROM chat_sessions").fetchall()
+        everyone = [s for (who,) in rows for s in original(self, who, 1, 10**6, platform_id)[0]]
+        everyone.sort(key=lambda s: s["updated_at"], reverse=True)
+        return everyone[(page - 1) * page_size:page * page_size], len(everyone)
+
+
 def total_of_page() -> None:
     @kit.wrap(Store, "list_chat_sessions")
     def listing(original, self, creator, page, page_size, platform_id=None):
@@ -219,6 +229,17 @@ def huge_page_crashes() -> None:
 
 
 # --- configs, bots, IM --------------------------------------------------------------------------
+
+def is_default_only_on_default() -> None:
+    """`is_default` is set only on the default config (`if default: item["is_default"] =
+    True`): every other config item lacks it."""
+    @kit.handler("legacy GET /api/v1/configs")
+    async def configs(original, ctx):
+        data = await original(ctx)
+        extra = {k: v for k, v in data["configs"][0].items() if k != "is_default"}
+        extra.update(id="work", name="work", path=extra["path"].replace("default", "work"))
+        return {"configs": [*data["configs"], extra]}
+
 
 def config_without_is_default() -> None:
     @kit.handler("legacy GET /api/v1/configs")
@@ -378,6 +399,8 @@ FAULTS = [
     Fault("sessions-page-size-ignored", "page 1 lists up to 100 sessions whatever "
           "`page_size` asks (echoing the requested one)", page_size_ignored,
           breaks=("OPEN-SESS-001",)),
+    Fault("sessions-username-ignored", "the listing filters on the platform only and lists "
+          "every user's sessions", username_filter_ignored, breaks=("OPEN-SESS-001",)),
     Fault("sessions-total-of-page", "`total` counts the sessions on the page, not all the "
           "user's sessions", total_of_page, breaks=("OPEN-SESS-001",)),
     Fault("sessions-page-off-by-one", "the page's OFFSET is one too far: each page starts one "
@@ -406,6 +429,9 @@ FAULTS = [
     Fault("configs-without-is-default", "config items lack `is_default` (only the dashboard's "
           "list has it)", config_without_is_default, breaks=("OPEN-CFG-001",),
           may=("OPEN-FUZZ-002",)),
+    Fault("configs-is-default-only-on-default", "`is_default` is set on the default config "
+          "only; the other config items lack it", is_default_only_on_default,
+          breaks=("OPEN-CFG-001",), may=("OPEN-FUZZ-002",)),
     Fault("bots-null-when-empty", "`bot_ids` is `null` when no bot is configured (a nil "
           "slice)", bot_ids_null, breaks=("OPEN-BOTS-001",), may=("OPEN-FUZZ-002",)),
     Fault("im-legacy-string-refused", "the legacy POST /api/v1/im/message takes only a list "

@@ -131,9 +131,10 @@ def _sessions_page(target, creds, username: str, page: int, page_size: int,
 
 @pytest.mark.requirement("OPEN-SESS-001")
 def test_the_new_session_is_listed_for_its_user(target, creds, evidence, new_session_chat):
-    """Then a second chat of the same user, and its two sessions one per page: each page
-    holds `page_size` sessions, `total` counts both, the pages together list both, and a
-    page past the last is an empty list (SESS-003, SESS-004), not an error."""
+    """Then a second chat of the same user (and one of another user), and its two sessions
+    one per page: each page holds `page_size` sessions, `total` counts both and no other
+    user's, the pages together list both, and a page past the last is an empty list
+    (SESS-003, SESS-004), not an error."""
     transcript = Transcript("GET /api/v1/chat/sessions for the chat's username")
     evidence.append(transcript)
     username = new_session_chat.username
@@ -150,6 +151,11 @@ def test_the_new_session_is_listed_for_its_user(target, creds, evidence, new_ses
     second_id = session_of(second)
     assert second_id and second_id != session_id, \
         f"the second chat did not open a new session: {second.types()}"
+    other_log = Transcript("POST /api/v1/chat: a session of another username")
+    evidence.append(other_log)
+    other = chat(target, creds, {"message": "Hello", "username": username + "-other"},
+                 other_log)
+    other_id = session_of(other)
     pages = []
     for page in (1, 2, 3):
         data, answer = _sessions_page(target, creds, username, page, 1, transcript)
@@ -158,6 +164,8 @@ def test_the_new_session_is_listed_for_its_user(target, creds, evidence, new_ses
         listed = [s.get("session_id") for s in data.get("sessions") or []]
         assert data.get("total") == 2, f"page {page}: total {data.get('total')!r}, but the " \
             f"user has 2 sessions ({session_id}, {second_id})"
+        assert other_id is None or other_id not in listed, \
+            f"page {page} lists {other_id}, the session of user {username}-other"
         assert len(listed) == (1 if page < 3 else 0), f"page {page} of page_size 1 lists " \
             f"{len(listed)} sessions ({listed}); the user has 2"
         pages += listed
