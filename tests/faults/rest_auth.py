@@ -145,6 +145,27 @@ def expiry_not_enforced() -> None:
     auth.key_expired = lambda rec: False  # the lookup filters on revoked_at only
 
 
+def revoked_key_as_bearer() -> None:
+    def authenticate(original, self, headers, query, cookies, scope):
+        value = bearer_value(headers)
+        rec = self.store.keys_by_hash.get(auth.hash_key(value)) if value else None
+        if rec is not None and rec.revoked_at is not None and scope in auth.DEVELOPER_SCOPES:
+            principal = auth.Principal("api_key", rec.created_by, frozenset(rec.scopes), rec)
+            if principal.allows(scope):  # the Bearer fallback's own lookup: no revoked filter
+                return principal
+        return original(self, headers, query, cookies, scope)
+    on_auth(authenticate)
+
+
+def status_success(body):
+    return {**body, "status": "success"}
+
+
+def message_list_on_403() -> None:
+    rewrite_errors(lambda status, message: {"status": "error", "message": [message]
+                                            if status == 403 else message})
+
+
 def revoked_key_403() -> None:
     def lookup(original, self, raw_key):
         rec = self.store.keys_by_hash.get(auth.hash_key(raw_key.strip()))
@@ -190,7 +211,17 @@ def setup_status_int() -> None:
     @kit.handler("getAuthSetupStatus")
     async def status(original, ctx):
         data = await original(ctx)
-        return {**data, "setup_required": int(data["setup_required"])}
+        return data if data["setup_required"] else {**data, "setup_required": 0}
+
+
+def setup_status_private_after_setup() -> None:
+    @kit.handler("getAuthSetupStatus")
+    async def status(original, ctx):
+        data = await original(ctx)
+        if not data["setup_required"] and not any(
+                h in ctx.request.headers for h in ("Authorization", "X-API-Key")):
+            raise AuthError(401, "Missing API key")  # public only until an admin exists
+        return data
 
 
 # envelopes ---------------------------------------------------------------------------------
@@ -279,14 +310,15 @@ FAULTS = [
           "`im` (copied from the chat router)",
           lambda: rescope("listImBots", scope="chat"),
           breaks=("V1-AUTH-004", "V1-AUTH-005", "V1-SCOPE-004"),
-          may=("V1-AUTH-006", "V1-AUTH-008", "V1-ENV-002", "V1-SCOPE-003")),
+          may=("V1-AUTH-006", "V1-AUTH-008", "V1-AUTH-010", "V1-ENV-002", "V1-SCOPE-003")),
     Fault("im-send-guarded-by-chat", "POST /api/v1/im/messages checks the `chat` scope "
           "instead of `im`: a chat key reaches the IM sender",
           lambda: rescope("sendImMessage", scope="chat"), breaks=("V1-SCOPE-003",),
           may=("V1-IM-002",)),
     Fault("persona-list-scope-typo", "GET /api/v1/personas checks the scope `personas` (a "
           "typo no key can hold): every API key gets 403, only the JWT passes",
-          lambda: rescope("listPersonas", scope="personas"), breaks=("V1-SCOPE-004",)),
+          lambda: rescope("listPersonas", scope="personas"), breaks=("V1-SCOPE-004",),
+          may=("V1-SCOPE-002",)),  # outside the developer set, an unknown key gets 403 too
     Fault("jwt-refused-on-file", "the file routes check the literal scope `file` in the "
           "caller's scope list, so the dashboard JWT (scopes `*`) is refused",
           jwt_refused_on_file, breaks=("V1-SCOPE-005",)),
@@ -306,17 +338,20 @@ FAULTS = [
           breaks=("V1-SCOPE-007",)),
     # refusals
     Fault("revoked-key-cached", "validated keys are cached by their raw value: a key used "
-          "once stays accepted after it is revoked", revoked_key_cached,
-          breaks=("V1-AUTH-008",)),
+          "once stays accepted after it is revoked (or expired)", revoked_key_cached,
+          breaks=("V1-AUTH-008", "V1-AUTH-010")),
     Fault("expired-key-accepted", "the key lookup filters on `revoked_at` only: `expires_at` is "
           "stored and listed but never enforced", expiry_not_enforced,
           breaks=("V1-AUTH-010",)),
+    Fault("revoked-key-as-bearer", "the Bearer fallback (a value that is not a JWT) looks the "
+          "key up without the revoked filter: a revoked key still works as `Authorization: "
+          "Bearer`, not as X-API-Key", revoked_key_as_bearer, breaks=("V1-AUTH-008",)),
     Fault("revoked-key-403", "a revoked key is told apart from an unknown one and refused "
           "with 403 `API key revoked` (authorization) instead of 401", revoked_key_403,
           breaks=("V1-AUTH-008",)),
     Fault("unknown-key-403", "an unknown (or revoked) key is answered 403, as a failed "
           "permission check, instead of 401", unknown_key_403,
-          breaks=("V1-AUTH-003", "V1-AUTH-008", "V1-SCOPE-002")),
+          breaks=("V1-AUTH-003", "V1-AUTH-008", "V1-AUTH-010", "V1-SCOPE-002")),
     Fault("missing-key-403", "a request without any credential is an anonymous caller holding "
           "no scope, so it gets 403 instead of 401", missing_key_403,
           breaks=("V1-AUTH-002", "V1-SCOPE-001")),
@@ -324,9 +359,12 @@ FAULTS = [
           "'unauthorized') instead of 403", scope_failure_401,
           breaks=("V1-AUTH-004", "V1-SCOPE-003")),
     # envelopes
-    Fault("setup-status-int", "setup-status answers `setup_required` as 0/1 (an SQLite "
-          "integer passed through) instead of a boolean", setup_status_int,
-          breaks=("V1-AUTH-001",)),
+    Fault("setup-status-int", "once an admin exists setup-status answers `setup_required` as 0 "
+          "(an SQL `COUNT(*) = 0` passed through); the first-run answer is the literal true",
+          setup_status_int, breaks=("V1-AUTH-001",)),
+    Fault("setup-status-private-after-setup", "setup-status is public only until the admin "
+          "exists, then it asks for a credential like the other /auth routes",
+          setup_status_private_after_setup, breaks=("V1-AUTH-001", "V1-SCOPE-007")),
     Fault("no-status-on-401", "the auth layer writes its own 401 body `{\"message\": ...}` "
           "without `status`", no_status_on_401, breaks=("V1-ENV-002",)),
     Fault("detail-on-403", "403 bodies carry the text in `detail` (FastAPI HTTPException "
@@ -337,6 +375,13 @@ FAULTS = [
     Fault("total-on-personas", "GET /api/v1/personas puts a pagination `total` next to "
           "`data` at the top level of the success envelope", total_on_personas,
           breaks=("V1-ENV-001",), may=("V1-FUZZ-002",)),
+    Fault("status-success-on-mcp", "GET /api/v1/mcp/servers answers `\"status\": "
+          "\"success\"` (another framework's convention) instead of \"ok\"",
+          lambda: rewrite_success(status_success, "listMcpServers"), breaks=("V1-ENV-001",),
+          may=("V1-FUZZ-002",)),
+    Fault("message-list-on-403", "403 bodies carry `message` as a list of reasons, not a "
+          "string", message_list_on_403,
+          breaks=("V1-ENV-002", "V1-AUTH-004", "V1-SCOPE-003")),
     Fault("null-message-on-success", "success envelopes carry `\"message\": null` (a "
           "pydantic model's default), which the string-typed `message` does not allow",
           null_message, breaks=("V1-ENV-001",)),

@@ -57,9 +57,12 @@ def test_setup_status_is_public(target, evidence):
 
 
 @pytest.mark.requirement("V1-ENV-001")
-def test_success_envelope_matches_the_schema(target, evidence):
+def test_success_envelope_matches_the_schema(target, creds, evidence):
+    # with the JWT when there is one: this judges the body, whether setup-status is public is
+    # V1-AUTH-001's (the scope matrix checks the success body of every other read)
+    headers = {"Authorization": f"Bearer {creds.jwt}"} if creds.jwt else {}
     result = call(target, evidence, "setup-status body against SuccessEnvelope",
-                  "/api/v1/auth/setup-status")
+                  "/api/v1/auth/setup-status", headers=headers)
     assert result.status == 200, f"HTTP {result.status}: {result.text[:300]}"
     problem = envelope_problem(result.json, "SuccessEnvelope")
     assert problem is None, f"not the SuccessEnvelope of seed 004: {problem}"
@@ -92,8 +95,9 @@ def test_unknown_key_is_401(target, evidence):
 @pytest.mark.requirement("V1-AUTH-004")
 @pytest.mark.parametrize("carrier", ["X-API-Key", "Authorization: Bearer", "?api_key="])
 def test_missing_scope_is_403(target, creds, evidence, carrier):
-    """The scope is checked whichever way the key travels. A target that does not read the
-    `api_key` query parameter (V1-AUTH-006, a SHOULD) sees no key there: 401 is then right."""
+    """The scope is checked whichever way the key travels. A target that does not take a key
+    as Bearer or in the query sees no key there and answers 401: that is V1-AUTH-005 and
+    V1-AUTH-006's to judge, here only a key let through, or a 403 worded wrong, fails."""
     key, headers, query = creds.key("chat"), {}, ""
     if carrier == "X-API-Key":
         headers = {"X-API-Key": key}
@@ -103,8 +107,8 @@ def test_missing_scope_is_403(target, creds, evidence, carrier):
         query = f"?api_key={key}"
     result = call(target, evidence, f"chat-only key as {carrier} on an im operation", IM_OP,
                   headers=headers, query=query)
-    if carrier == "?api_key=" and result.status == 401:
-        return  # the query carrier is not read: no key was presented
+    if carrier != "X-API-Key" and result.status == 401:
+        return  # the carrier is not read: no key was presented (V1-AUTH-005, V1-AUTH-006)
     assert_error(result, 403, "Insufficient API key scope")
 
 
@@ -145,8 +149,12 @@ def test_revoked_key_is_401(target, creds, evidence):
         revoked = call(target, evidence, "revoke it", f"/api/v1/api-keys/{key_id}/revoke",
                        headers=jwt, method="POST")
         assert revoked.status == 200, f"revoking failed: HTTP {revoked.status} {revoked.text}"
-        assert_error(call(target, evidence, "revoked key", IM_OP, headers={"X-API-Key": key}),
-                     401)
+        for carrier, headers, query in (("X-API-Key", {"X-API-Key": key}, ""),
+                                        ("Authorization: Bearer",
+                                         {"Authorization": f"Bearer {key}"}, ""),
+                                        ("?api_key=", {}, f"?api_key={key}")):
+            assert_error(call(target, evidence, f"revoked key as {carrier}", IM_OP,
+                              headers=headers, query=query), 401)
     finally:
         call(target, evidence, "delete it", f"/api/v1/api-keys/{key_id}", headers=jwt,
              method="DELETE")
