@@ -104,6 +104,14 @@ def last_delta_unsent_without_audio() -> None:
         return original(self, turn_id)
 
 
+def no_end_without_audio() -> None:
+    @kit.wrap(LiveSession, "_close")
+    def close(original, self, turn):
+        audio = turn.audio_chunks
+        effects = original(self, turn)
+        return effects if audio else [e for e in effects if _t(e) != "end"]
+
+
 # text turns ---------------------------------------------------------------------------------
 
 def text_metrics_missing() -> None:
@@ -473,6 +481,15 @@ FAULTS = [
           "bot_msg but is never sent as a bot_delta_chunk (it arrives with the finish reason, "
           "handled by the completion branch)", last_delta_unsent_without_audio,
           breaks=("LIVE-TURN-004",), may=("LIVE-TURN-008",), sim_args=NO_TTS),
+    Fault("no-end-without-tts", "with TTS off, a turn closes with bot_msg and no `end` (the "
+          "end frame was sent by the TTS completion callback, and bot_msg read as final)",
+          no_end_without_audio, breaks=("LIVE-TURN-001", "LIVE-TURN-009", "LIVE-ORDER-001"),
+          # every check that reads a turn to its end waits in vain
+          may=("LIVE-INPUT-002", "LIVE-INPUT-003", "LIVE-INPUT-004", "LIVE-INPUT-005",
+               "LIVE-INPUT-006", "LIVE-INPUT-007", "LIVE-INT-003", "LIVE-INT-005",
+               "LIVE-BUSY-001", "LIVE-BUSY-002", "LIVE-BUSY-003", "LIVE-BUSY-004",
+               "LIVE-FRAME-002", "LIVE-AUDIO-003", "LIVE-TURN-004"),
+          sim_args=NO_TTS),
     # text turns
     Fault("text-metrics-missing", "a text turn sends no opening metrics{input_type:text} "
           "(only the audio pipeline emitted the opening metrics)",
