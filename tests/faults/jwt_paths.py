@@ -296,6 +296,22 @@ def v1_live_voice_interrupt_ignored() -> None:
     live_handler("interrupt", interrupt)
 
 
+def v1_live_busy_without_code() -> None:
+    rewrite_frames((V1_LIVE,), lambda session, method, frame:
+                   {"t": "error", "data": frame["data"]} if frame.get("code") == "PROCESSING_ERROR"
+                   and frame.get("data") == "Session is busy" else frame)
+
+
+def v1_live_stop_play_turn_goes_on() -> None:
+    track_voice_turns()
+
+    def interrupt(original, self, frame):
+        if on(V1_LIVE) and voice(self) and self.turn is not None and not self.turn.transcribing:
+            return [kit.Send({"t": "stop_play"})]  # the player stops; the LLM task is not cancelled
+        return original(self, frame)
+    live_handler("interrupt", interrupt)
+
+
 def v1_live_voice_no_deltas() -> None:
     track_voice_turns()
     rewrite_frames((V1_LIVE,), lambda session, method, frame:
@@ -470,6 +486,12 @@ FAULTS = [
     Fault("jwt-v1-live-voice-interrupt-ignored", "/api/v1/live-chat/ws ignores an interrupt "
           "during a voice turn (its adapter only cancels turns started by text_input)",
           v1_live_voice_interrupt_ignored, breaks=("JWT-LIVE-004",)),
+    Fault("jwt-v1-live-busy-without-code", "/api/v1/live-chat/ws sends the busy error "
+          "without its `code` (that adapter builds its own error frame)",
+          v1_live_busy_without_code, breaks=("JWT-LIVE-003",)),
+    Fault("jwt-v1-live-stop-play-turn-goes-on", "/api/v1/live-chat/ws answers an interrupt in a "
+          "voice turn with stop_play but never cancels the turn: its deltas and end follow",
+          v1_live_stop_play_turn_goes_on, breaks=("JWT-LIVE-004",)),
     Fault("jwt-v1-live-voice-no-deltas", "/api/v1/live-chat/ws streams no bot_delta_chunk in "
           "voice turns (only the TTS chunks), text turns keep them", v1_live_voice_no_deltas,
           breaks=("JWT-LIVE-005",)),

@@ -18,6 +18,7 @@ import pytest
 from conformance.clients.http import TargetTimeout
 from conformance.clients.live import LiveClient
 from conformance.clients.transcript import Transcript, undocumented_findings
+from conformance.invariants import CONTENT
 from conformance.outcomes import Unimplemented, Violation
 from conformance.scenario import JWT_PATHS, open_jwt, require_placed, run, send_audio
 
@@ -205,6 +206,8 @@ def test_interrupt_a_voice_turn(target, creds, evidence):
     turn, elapsed = run(go(), target)
     require_placed(turn.terminal == "stop_play", elapsed)
     assert turn.terminal == "stop_play", f"no stop_play: the turn went on {turn.types()}"
+    late = [f.get("t") for f in turn.trailing if f.get("t") in (*CONTENT, "end")]
+    assert not late, f"stop_play did not end the turn: {late} of it came after stop_play"
 
 
 @pytest.mark.requirement("JWT-UNI-001")
@@ -219,13 +222,22 @@ def test_unified_socket_routes_by_ct(target, creds, evidence, path):
             await client.send({"ct": "chat", "t": "bind", "session_id": "uc-conformance"})
             bound = await client.recv(waiting_for="session_bound")
             await send_audio(client, "And now a voice turn")
-            return bound, await client.turn()
+            try:
+                return bound, await client.turn()
+            except TargetTimeout as exc:
+                answered = [_short_frame(f) for f in client.received[1:6]]
+                raise Violation("a voice turn (frames without ct) after a chat bind got no end: "
+                                f"{exc}; it got {answered}") from exc
 
     bound, turn = run(go(), target)
     assert bound.get("ct") == "chat" and bound.get("type") == "session_bound", \
         f"a ct=chat bind got {bound}"
     assert turn.index("user_msg") is not None and turn.terminal == "end", \
         f"a frame without ct was not handled as live: {turn.types()}"
+
+
+def _short_frame(frame: dict) -> str:
+    return json.dumps(frame, ensure_ascii=False)[:120]
 
 
 async def chat_reply(client, message, message_id: str) -> list[dict]:
