@@ -345,3 +345,104 @@ def _request_of_case(outcome: Outcome) -> tuple[dict, object]:
     case = outcome.case
     values = {} if case.value is ABSENT else {case.name: case.value}
     return (values, None) if case.where == "query" else ({}, values)
+
+
+# --- resource lifecycles (FUZZ-006), sent whatever the stateful phase draws --------------------
+
+@dataclass
+class Lifecycle:
+    create: str  # "POST /api/v1/chat/projects"
+    item: str  # "/api/v1/chat/projects/{project_id}"
+    param: str  # "project_id"
+    body: dict
+    steps: list[Outcome] = field(default_factory=list)  # create, read, delete, read again
+    problem: str = ""  # what went wrong ("" when the resource behaved)
+
+
+def lifecycle_plan(doc: dict, allowed: set[str]) -> list[Lifecycle]:
+    """Every `POST P` with a JSON body whose `P/{id}` has a GET and a DELETE, all three in
+    `allowed` (labels): create, read back, delete, read again."""
+    planned = []
+    for path, item in doc["paths"].items():
+        op = item.get("post")
+        if op is None or "{" in path or f"POST {path}" not in allowed:
+            continue
+        for other, sub in doc["paths"].items():
+            match = re.fullmatch(re.escape(path) + r"/\{([^}/]+)\}", other)
+            if not match or not {"get", "delete"} <= set(sub) \
+                    or not {f"GET {other}", f"DELETE {other}"} <= allowed:
+                continue
+            schema, example = _json_body_schema(op, doc)
+            if not schema:
+                continue
+            body = BASE_BODIES.get(f"POST {path}", example)
+            if not isinstance(body, dict):
+                body = _sample(_resolve(schema, doc), doc)
+            if isinstance(body, dict):
+                planned.append(Lifecycle(f"POST {path}", other, match.group(1), body))
+    return planned
+
+
+def _created_id(outcome: Outcome, param: str):
+    try:
+        data = json.loads(outcome.body).get("data")
+    except (ValueError, AttributeError):
+        return None
+    value = data.get(param) if isinstance(data, dict) else None
+    return value if isinstance(value, str | int) and not isinstance(value, bool) \
+        and str(value) else None
+
+
+async def _one_lifecycle(session, base_url: str, life: Lifecycle, headers: dict,
+                         timeout: float) -> None:
+    def op(label: str, path: str, body=None) -> Operation:
+        return Operation(label, {"query": {}, "body": body}, path)
+
+    created = await _send(session, base_url, op(life.create, life.create.split(" ", 1)[1],
+                                                life.body), None, headers, timeout)
+    if created is None or not created.accepted:
+        return  # nothing created: not judged
+    life.steps.append(created)
+    rid = _created_id(created, life.param)
+    if rid is None:
+        return  # the id is not named where the path names it: not judged
+    concrete = life.item.replace("{" + life.param + "}", quote(str(rid), safe=""))
+    read = await _send(session, base_url, op(f"GET {life.item}", concrete), None, headers,
+                       timeout)
+    if read is None:
+        return
+    life.steps.append(read)
+    if not read.accepted:
+        life.problem = (f"{life.create} created {life.param} {rid!r}, but GET {concrete} "
+                        f"answered HTTP {read.status}: the created resource cannot be read")
+        return
+    deleted = await _send(session, base_url, op(f"DELETE {life.item}", concrete), None,
+                          headers, timeout)
+    if deleted is None or not deleted.accepted:
+        return  # not deleted: nothing more to judge
+    life.steps.append(deleted)
+    again = await _send(session, base_url, op(f"GET {life.item}", concrete), None, headers,
+                        timeout)
+    if again is None:
+        return
+    life.steps.append(again)
+    if again.accepted:
+        life.problem = (f"DELETE {concrete} answered ok, but GET {concrete} still answers "
+                        f"HTTP {again.status}: the deleted resource is still there")
+
+
+def lifecycles(doc: dict, base_url: str, headers: dict, *, allowed: set[str],
+               timeout: float) -> list[Lifecycle]:
+    """Each planned lifecycle run (sequentially per resource, CONCURRENCY at a time)."""
+    planned = lifecycle_plan(doc, allowed)
+
+    async def go():
+        limit = asyncio.Semaphore(CONCURRENCY)
+        async with aiohttp.ClientSession() as session:
+            async def one(life):
+                async with limit:
+                    await _one_lifecycle(session, base_url, life, headers, timeout)
+            await asyncio.gather(*(one(life) for life in planned))
+
+    asyncio.run(asyncio.wait_for(go(), timeout * 4 * (len(planned) + 2)))
+    return planned

@@ -557,6 +557,30 @@ def _judge_answer(result: FuzzResult, label: str, outcome) -> None:
                                               outcome.status, outcome.body[:600]))
 
 
+LIFECYCLE = "FUZZ-006"
+
+
+def record_lifecycles(result: FuzzResult, lives: list) -> None:
+    """The deterministic create / read / delete / read sequences (conformance/boundaries.py
+    `lifecycles`) onto FUZZ-006, beside what the stateful phase found: a created resource
+    that cannot be read, or a deleted one still there. A sequence cut short (the create or
+    the delete refused, no id where the path names it) is not judged."""
+    for life in lives:
+        if len(life.steps) < 2:
+            continue
+        label = f"DELETE {life.item}" if "deleted" in life.problem else life.create
+        judged = result.judged.setdefault((label, requirement_id(result.key, LIFECYCLE)),
+                                          Judged())
+        if not life.problem:
+            judged.passed += 1
+            continue
+        last = life.steps[-1]
+        judged.failures.insert(0, Failure("lifecycle", "Resource lifecycle broken",
+                                          life.problem, "\n".join(o.curl for o in life.steps),
+                                          last.status, last.body[:600]))
+        del judged.failures[EVIDENCE_PER_REQUIREMENT:]
+
+
 def requirements_of(key: str) -> list[str]:
     """The requirements a run over document `key` decides (the legacy document's catalogue
     judges only server errors, response schemas and invalid input)."""

@@ -140,6 +140,15 @@ def _fuzz(key: str, target, creds, depth: str, seed: int, ledger: dict, catalogu
     except (TimeoutError, OSError) as exc:
         raise SuiteError(f"the boundary cases of the {key} document failed: {exc!r}") from exc
     fuzz.record_boundaries(result, outcomes)
+    if key == "v1" and target.allow_writes:
+        allowed = {op.label for op in fuzz.operations(key) if op.label not in result.excluded}
+        try:
+            lives = boundaries.lifecycles(fuzz.document(key), target.base_url, headers,
+                                          allowed=allowed, timeout=target.timeout)
+        except (TimeoutError, OSError) as exc:
+            raise SuiteError(f"the resource lifecycles of the {key} document failed: "
+                             f"{exc!r}") from exc
+        fuzz.record_lifecycles(result, lives)
     result.route_list = routes.discover(target.base_url, headers, target.timeout)
     for op in fuzz.operations(key):
         verdicts = {rid: result.verdict(op.label, rid, strict)[0]
