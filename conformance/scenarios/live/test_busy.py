@@ -12,7 +12,7 @@ import pytest
 from conformance.clients.http import TargetTimeout
 from conformance.clients.live import Turn, ends_turn
 from conformance.clients.transcript import Transcript
-from conformance.invariants import BUSY_TEXT
+from conformance.invariants import BUSY_TEXT, turn_is_open
 from conformance.outcomes import SuiteError
 from conformance.scenario import (
     live_key,
@@ -183,8 +183,13 @@ def phase_race(target, creds, running: str, second: str) -> PhaseRace:
                     await second_input(client, len(sent))
             require_placed(any(f.get("data") == BUSY_TEXT for f in frames),
                            time.monotonic() - started)
-            frames.extend(await client.quiet(0.3))  # answers of inputs still in flight
-            return PhaseRace(frames, sent, transcript, running, second)
+            # answers of inputs still in flight; a turn one of them started after the end is
+            # read to its end, so that no turn is left running when the socket closes
+            after = await client.quiet(0.5)
+            while turn_is_open(after):
+                after.append(await client.recv(waiting_for="the end of a turn started after "
+                                               "the running one"))
+            return PhaseRace(frames + after, sent, transcript, running, second)
 
     return run(go(), target)
 
