@@ -297,13 +297,47 @@ def voice_user_msg_ts_float() -> None:
         if _t(e) == "user_msg" else e for e in effects])
 
 
-def voice_turn_no_end() -> None:
+def mark_voice_turns() -> None:
+    """Voice turns get `voice = True` once transcribed (the engine keeps no such flag)."""
     @kit.wrap(LiveSession, "transcribed")
     def transcribed(original, self, turn_id, text):
         effects = original(self, turn_id, text)
         if self.turn is not None and self.turn.id == turn_id:
             self.turn.voice = True
         return effects
+
+
+def voice_no_deltas() -> None:
+    mark_voice_turns()
+
+    @kit.wrap(LiveSession, "llm_delta")
+    def delta(original, self, turn_id, text):
+        turn = self._current(turn_id)
+        effects = original(self, turn_id, text)
+        if turn is not None and getattr(turn, "voice", False):
+            return [e for e in effects if _t(e) != "bot_delta_chunk"]
+        return effects
+
+
+def voice_no_bot_msg() -> None:
+    mark_voice_turns()
+
+    @kit.wrap(LiveSession, "_close")
+    def close(original, self, turn):
+        effects = original(self, turn)
+        if getattr(turn, "voice", False):
+            return [e for e in effects if _t(e) != "bot_msg"]
+        return effects
+
+
+def voice_user_msg_ts_seconds() -> None:
+    rewrite_frames("transcribed", lambda session, effects: [
+        Send({"t": "user_msg", "data": {**e.frame["data"], "ts": e.frame["data"]["ts"] // 1000}})
+        if _t(e) == "user_msg" else e for e in effects])
+
+
+def voice_turn_no_end() -> None:
+    mark_voice_turns()
 
     @kit.wrap(LiveSession, "_close")
     def close(original, self, turn):
@@ -548,8 +582,18 @@ FAULTS = [
     Fault("voice-user-msg-ts-float", "a voice turn's user_msg.ts is a float (milliseconds "
           "with a fraction); text turns are right", voice_user_msg_ts_float,
           breaks=("LIVE-FRAME-001",)),
+    Fault("voice-user-msg-ts-seconds", "a voice turn's user_msg.ts is epoch seconds (the STT "
+          "result's own timestamp); text turns are right", voice_user_msg_ts_seconds,
+          breaks=("LIVE-TURN-003",)),
     Fault("voice-turn-no-end", "a voice turn closes without `end` (only the text path sent "
-          "it)", voice_turn_no_end, breaks=("LIVE-AUDIO-003", "LIVE-ORDER-001")),
+          "it)", voice_turn_no_end, breaks=("LIVE-AUDIO-003", "LIVE-ORDER-001"),
+          may=("LIVE-TURN-009", "LIVE-BUSY-002", "LIVE-BUSY-003", "LIVE-BUSY-004")),
+    Fault("voice-no-deltas", "a voice turn streams no bot_delta_chunk (the delta stream was "
+          "wired into the text_input path only); text turns are right", voice_no_deltas,
+          breaks=("LIVE-TURN-004",)),
+    Fault("voice-no-bot-msg-without-tts", "with TTS off, a voice turn sends no bot_msg (the "
+          "voice path only knew the audio reply); text turns are right", voice_no_bot_msg,
+          breaks=("LIVE-TURN-008",), may=("LIVE-ORDER-001",), sim_args=NO_TTS),
     # input errors
     Fault("blank-text-starts-turn", "a text_input of white space only starts a turn (the "
           "check is `if not text`, not on the trimmed text)", blank_text_starts_turn,

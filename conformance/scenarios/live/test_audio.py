@@ -86,3 +86,53 @@ def test_end_speaking_with_another_stamp_is_an_error(target, creds, evidence):
     assert frames and frames[0].get("t") == "error", \
         f"a mismatched end_speaking got {frames or 'no answer'} instead of an error frame"
     assert "user_msg" not in [f.get("t") for f in frames], "it started a turn anyway"
+
+
+# The turn rules of a text turn hold for a voice turn too (seed 001: one Live Mode turn
+# structure; seed 000 runs both through `_process_live_user_text`): judged here on the voice
+# turn, so a frame missing only from voice turns is caught.
+
+def _text(frame: dict) -> str | None:
+    data = frame.get("data")
+    return data.get("text") if isinstance(data, dict) else None
+
+
+@pytest.mark.requirement("LIVE-TURN-003")
+def test_voice_user_msg_has_a_ms_timestamp(audio_turn):
+    users = audio_turn.of("user_msg")
+    if not users:
+        pytest.skip("no user_msg (judged by LIVE-AUDIO-003)")
+    ts = (users[0].get("data") or {}).get("ts")
+    assert isinstance(ts, int) and not isinstance(ts, bool) and ts > 10**12, \
+        f"the voice turn's user_msg ts {ts!r} is not integer epoch milliseconds"
+
+
+@pytest.mark.requirement("LIVE-TURN-004")
+def test_voice_turn_streams_its_reply_as_deltas(audio_turn):
+    deltas = [_text(f) for f in audio_turn.of("bot_delta_chunk")]
+    assert deltas and "".join(d or "" for d in deltas).strip(), \
+        f"the voice turn streamed no bot_delta_chunk text: {audio_turn.types()}"
+    final = "".join(_text(f) or "" for f in audio_turn.of(
+        "bot_text_chunk" if audio_turn.of("response") else "bot_msg"))
+    if final:
+        assert "".join(d or "" for d in deltas).strip() == final.strip(), \
+            f"the voice turn's deltas give {''.join(d or '' for d in deltas)!r}, its reply " \
+            f"is {final!r}"
+
+
+@pytest.mark.requirement("LIVE-TURN-008")
+def test_voice_turn_bot_msg_only_without_audio(audio_turn):
+    bot_msgs = audio_turn.of("bot_msg")
+    if audio_turn.of("response"):
+        assert not bot_msgs, "the voice turn sent bot_msg although it streamed audio"
+    else:
+        assert len(bot_msgs) == 1, "the voice turn streamed no audio, so exactly one bot_msg " \
+            f"is due; got {len(bot_msgs)}"
+
+
+@pytest.mark.requirement("LIVE-TURN-009")
+def test_voice_turn_has_one_end_and_only_metrics_after_it(audio_turn):
+    ends = [f for f in audio_turn.frames + audio_turn.trailing if f.get("t") == "end"]
+    assert len(ends) == 1, f"the voice turn has {len(ends)} end frames"
+    late = [f.get("t") for f in audio_turn.trailing if f.get("t") != "metrics"]
+    assert not late, f"frames after the voice turn's end: {late}"
