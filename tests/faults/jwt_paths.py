@@ -268,6 +268,32 @@ def legacy_live_voice_no_user_msg() -> None:
                    None if method == "transcribed" and frame.get("t") == "user_msg" else frame)
 
 
+def v1_unified_voice_no_end() -> None:
+    track_voice_turns()
+    rewrite_frames((V1_UNIFIED,), lambda session, method, frame:
+                   None if voice(session) and frame.get("t") == "end" and "ct" not in frame
+                   else frame)
+
+
+def legacy_live_text_input_message_only() -> None:
+    def text_input(original, self, frame):
+        if on(LEGACY_LIVE):
+            frame = {k: v for k, v in frame.items() if k != "text"}
+        return original(self, frame)
+    live_handler("text_input", text_input)
+
+
+def v1_live_voice_no_assemble_metrics() -> None:
+    rewrite_frames((V1_LIVE,), lambda session, method, frame:
+                   None if frame.get("t") == "metrics" and "wav_assemble_time"
+                   in (frame.get("data") or {}) else frame)
+
+
+def legacy_unified_reply_no_end() -> None:
+    rewrite_frames((LEGACY_UNIFIED,), lambda session, method, frame:
+                   None if frame.get("ct") == "chat" and frame.get("type") == "end" else frame)
+
+
 def legacy_unified_no_text_input() -> None:
     def text_input(original, self, frame):
         if on(LEGACY_UNIFIED):
@@ -477,6 +503,20 @@ FAULTS = [
     Fault("jwt-legacy-live-voice-no-user-msg", "/api/live_chat/ws sends no user_msg in voice "
           "turns (the legacy adapter only echoed typed text)", legacy_live_voice_no_user_msg,
           breaks=("JWT-LIVE-001",)),
+    Fault("jwt-v1-unified-voice-no-end", "/api/v1/unified-chat/ws ends a voice turn without "
+          "`end` (its router took `end` for a chat frame and dropped it in live mode)",
+          v1_unified_voice_no_end, breaks=("JWT-LIVE-001", "JWT-UNI-001"),
+          may=("JWT-FRAME-001", "JWT-FRAME-002")),  # their voice turn never ends there either
+    Fault("jwt-legacy-live-text-input-message-only", "/api/live_chat/ws reads a text_input's "
+          "text from the old `message` field only: `text` is refused as empty",
+          legacy_live_text_input_message_only, breaks=("JWT-LIVE-002",)),
+    Fault("jwt-v1-live-voice-no-assemble-metrics", "/api/v1/live-chat/ws skips the "
+          "audio-assembly metrics frame, the one carrying input_type audio",
+          v1_live_voice_no_assemble_metrics, breaks=("JWT-LIVE-006",)),
+    Fault("jwt-legacy-unified-reply-no-end", "/api/unified_chat/ws ends a chat reply with "
+          "`message_saved`, never `end`", legacy_unified_reply_no_end,
+          breaks=("JWT-UNI-002", "JWT-UNI-003"),
+          may=("JWT-FRAME-001", "JWT-FRAME-002")),  # their chat reply never ends there either
     Fault("jwt-legacy-unified-no-text-input", "/api/unified_chat/ws routes only the voice "
           "frames to live mode: `text_input` gets 'Unsupported message type'",
           legacy_unified_no_text_input, breaks=("JWT-LIVE-002",)),
