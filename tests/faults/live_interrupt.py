@@ -116,6 +116,33 @@ def stuck_after_interrupt_during_stt() -> None:
         return original(self, turn_id, text)
 
 
+def ignored_without_tts() -> None:
+    @live_handler("interrupt")
+    def interrupt(original, self, frame):
+        turn = self.turn
+        if turn is not None and not turn.transcribing and not turn.tts:
+            return []  # "interrupt stops playback": with no audio there is nothing to stop
+        return original(self, frame)
+
+
+def flag_kept_for_next_turn() -> None:
+    stop = LiveSession._LIVE_HANDLERS["interrupt"]
+
+    @live_handler("interrupt")
+    def interrupt(original, self, frame):
+        if self.phase is not Phase.PROCESSING:
+            self._pending_stop = True  # a flag, reset only by the turn it stops
+            return []
+        return original(self, frame)
+
+    @kit.wrap(LiveSession, "llm_delta")
+    def delta(original, self, turn_id, text):
+        if getattr(self, "_pending_stop", False) and self._current(turn_id) is not None:
+            self._pending_stop = False
+            return stop(self, {"t": "interrupt"})
+        return original(self, turn_id, text)
+
+
 # allowed variations -------------------------------------------------------------------------
 
 def ignored_during_stt() -> None:
@@ -164,6 +191,12 @@ FAULTS = [
           "but never closes the turn: no terminal frame, and the session stays busy",
           stuck_after_interrupt_during_stt, breaks=("LIVE-INT-005", "LIVE-ORDER-001"),
           may=("LIVE-INT-002",)),
+    Fault("interrupt-ignored-without-tts", "with TTS off, an interrupt is ignored (it was "
+          "wired to stop audio playback only) and the reply runs to its end",
+          ignored_without_tts, breaks=("LIVE-INT-001",), sim_args=("--no-tts",)),
+    Fault("interrupt-flag-kept", "an interrupt with no turn running (the second of two) sets "
+          "a flag that stops the next turn at its first delta", flag_kept_for_next_turn,
+          breaks=("LIVE-INT-005",), may=("LIVE-INT-003",)),
     # allowed variations
     Fault("interrupt-ignored-during-stt", "an interrupt during speech-to-text is ignored (no "
           "model or TTS response runs yet): the voice turn answers in full",
