@@ -1,6 +1,7 @@
 """`interrupt` stops the running response at once: `stop_play`, then nothing more of that turn
 (seed 001 `interrupt` and `stop_play`; seed 000 `_process_live_user_text`). Each race is placed
-on a slow turn: before its first delta, between deltas, when idle, and twice."""
+on a slow turn: before its first delta, between deltas, when idle, twice, during speech-to-text,
+and with the next input sent the moment stop_play arrives."""
 
 from __future__ import annotations
 
