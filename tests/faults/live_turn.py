@@ -221,6 +221,19 @@ def response_urlsafe_base64() -> None:
     rewrite_frames("spoken", urlsafe)
 
 
+def response_mime_base64() -> None:
+    def mime(session, effects):
+        out = []
+        for e in effects:
+            if _t(e) == "response":
+                data = e.frame["data"]
+                e = Send({"t": "response", "data": "\n".join(
+                    data[i:i + 76] for i in range(0, len(data), 76)) + "\n"})
+            out.append(e)
+        return out
+    rewrite_frames("spoken", mime)
+
+
 def response_raw_pcm() -> None:
     @kit.wrap(LiveSession, "spoken")
     def spoken(original, self, turn_id, audio):
@@ -559,6 +572,9 @@ FAULTS = [
           "alphabet (- and _), as Go's base64.URLEncoding does",
           response_urlsafe_base64, breaks=("LIVE-TURN-006",),
           may=("LIVE-TURN-007", "LIVE-FRAME-001")),
+    Fault("response-mime-base64", "response audio is MIME Base64, a line break every 76 "
+          "characters (Python's base64.encodebytes)", response_mime_base64,
+          breaks=("LIVE-TURN-006",), may=("LIVE-TURN-007", "LIVE-FRAME-001")),
     Fault("response-raw-pcm", "response chunks carry raw PCM without the RIFF/WAVE header "
           "(the TTS provider's stream forwarded as is)",
           response_raw_pcm, breaks=("LIVE-TURN-007",)),
