@@ -147,10 +147,15 @@ def test_interrupt_when_idle_is_ignored(target, creds, evidence):
             await client.send({"t": "text_input", "text": "Hi"})
             await client.turn()
             await client.send({"t": "interrupt"})
-            return await client.quiet(0.7)
+            answered = await client.quiet(0.7)
+            await client.send({"t": "text_input", "text": "Hello again"})
+            return answered, await next_input_turn(client)
 
-    answered = run(go(), target)
+    answered, after = run(go(), target)
     assert not answered, f"an interrupt with no running turn was answered with {answered}"
+    assert after.terminal == "end", (
+        "after an interrupt with no running turn, the next input got no complete turn: "
+        f"{after.frames[:6]}")
 
 
 @pytest.mark.requirement("LIVE-INT-004")
