@@ -225,9 +225,9 @@ def failures(ops, matrix: Matrix, credential: str, expect, which=lambda op: True
             first = broken[0]
             line = f"{op.method} {op.path}: HTTP {matrix.statuses[first]} " \
                    f"{matrix.messages[first] or ''}".rstrip()
-            if credential == LACKING:
-                line += " with the key of " + ", ".join(
-                    k[1].removeprefix("lacking ").removesuffix(" key") for k in broken)
+            if credential == LACKING:  # which scopes' keys were not refused
+                scopes = [k[1].removeprefix("lacking ").removesuffix(" key") for k in broken]
+                line += f" [to the key of: {', '.join(scopes)}]"
             bad.append(line)
     return bad
 
