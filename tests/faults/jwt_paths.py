@@ -291,7 +291,8 @@ def v1_live_voice_no_assemble_metrics() -> None:
 
 def legacy_unified_reply_no_end() -> None:
     rewrite_frames((LEGACY_UNIFIED,), lambda session, method, frame:
-                   None if frame.get("ct") == "chat" and frame.get("type") == "end" else frame)
+                   None if frame.get("ct") == "chat" and frame.get("type") in ("complete", "end")
+                   else frame)
 
 
 def legacy_unified_no_text_input() -> None:
@@ -514,7 +515,8 @@ FAULTS = [
           "audio-assembly metrics frame, the one carrying input_type audio",
           v1_live_voice_no_assemble_metrics, breaks=("JWT-LIVE-006",)),
     Fault("jwt-legacy-unified-reply-no-end", "/api/unified_chat/ws ends a chat reply with "
-          "`message_saved`, never `end`", legacy_unified_reply_no_end,
+          "`message_saved`: neither `complete` nor `end` (seed 001's two ends of a turn) is "
+          "sent", legacy_unified_reply_no_end,
           breaks=("JWT-UNI-002", "JWT-UNI-003"),
           may=("JWT-FRAME-001", "JWT-FRAME-002")),  # their chat reply never ends there either
     Fault("jwt-legacy-unified-no-text-input", "/api/unified_chat/ws routes only the voice "
