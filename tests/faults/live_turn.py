@@ -234,6 +234,17 @@ def response_mime_base64() -> None:
     rewrite_frames("spoken", mime)
 
 
+def speaking_frame() -> None:
+    def announce(session, effects):
+        out = []
+        for e in effects:
+            if _t(e) == "bot_text_chunk":
+                out.append(Send({"t": "tts_start", "data": {"text": e.frame["data"]["text"]}}))
+            out.append(e)
+        return out
+    rewrite_frames("spoken", announce)
+
+
 def response_raw_pcm() -> None:
     @kit.wrap(LiveSession, "spoken")
     def spoken(original, self, turn_id, audio):
@@ -575,6 +586,9 @@ FAULTS = [
     Fault("response-mime-base64", "response audio is MIME Base64, a line break every 76 "
           "characters (Python's base64.encodebytes)", response_mime_base64,
           breaks=("LIVE-TURN-006",), may=("LIVE-TURN-007", "LIVE-FRAME-001")),
+    Fault("tts-start-frame", "each sentence's audio is announced by a `tts_start` frame, a "
+          "type the contract does not define", speaking_frame,
+          breaks=("LIVE-FRAME-002",), may=("LIVE-FRAME-001",)),
     Fault("response-raw-pcm", "response chunks carry raw PCM without the RIFF/WAVE header "
           "(the TTS provider's stream forwarded as is)",
           response_raw_pcm, breaks=("LIVE-TURN-007",)),
