@@ -57,6 +57,17 @@ def one_delta_after_stop_play() -> None:
         return original(self, turn_id, text)
 
 
+def bot_msg_after_stop_play() -> None:
+    @live_handler("interrupt")
+    def interrupt(original, self, frame):
+        turn = self.turn
+        effects = original(self, frame)
+        if kit.sent(effects, "stop_play") and turn is not None and not turn.audio_chunks:
+            effects.append(Send({"t": "bot_msg", "data": {"text": turn.text,
+                                                          "ts": self._ms()}}))
+        return effects  # the partial reply, as it is saved to history
+
+
 def busy_after_interrupt() -> None:
     @live_handler("interrupt")
     def interrupt(original, self, frame):
@@ -175,6 +186,9 @@ FAULTS = [
     Fault("one-delta-after-stop-play", "the model stream is cancelled only when its next "
           "chunk arrives, and that chunk is still forwarded after stop_play",
           one_delta_after_stop_play, breaks=("LIVE-INT-002", "LIVE-ORDER-001")),
+    Fault("bot-msg-after-stop-play-without-tts", "with TTS off, stop_play is followed by a "
+          "bot_msg with the partial reply (sent as it is saved)", bot_msg_after_stop_play,
+          breaks=("LIVE-INT-002", "LIVE-ORDER-001"), sim_args=("--no-tts",)),
     Fault("busy-after-interrupt", "after stop_play the session stays busy for 0.5 s, until "
           "the cancelled task has wound down: an input sent at once gets `Session is busy`",
           busy_after_interrupt, breaks=("LIVE-INT-005",)),
