@@ -178,6 +178,26 @@ def interrupt_flushes_complete() -> None:
         return effects
 
 
+def interrupt_after_end() -> None:
+    """Frames are read one at a time: an interrupt during a reply is handled after its end."""
+    waiting: set[int] = set()
+
+    @kit.wrap(LiveSession, "_chat_interrupt")
+    def interrupt(original, self):
+        if self.chat_turn is not None:
+            waiting.add(id(self))
+            return []
+        return original(self)
+
+    @kit.wrap(LiveSession, "_chat_done")
+    def done(original, self, turn):
+        effects = original(self, turn)
+        if id(self) in waiting:
+            waiting.discard(id(self))
+            effects.append(kit.Send(engine.chat_error("INTERRUPTED", "INTERRUPTED")))
+        return effects
+
+
 def no_busy_check() -> None:
     """A send during a reply starts a second reply instead of the busy error."""
     @kit.wrap(LiveSession, "_send")
@@ -470,6 +490,9 @@ FAULTS = [
     Fault("chat-interrupt-flushes-complete", "on interrupt the partial reply is flushed as a "
           "`complete` frame after INTERRUPTED", interrupt_flushes_complete,
           breaks=("LIVE-CHAT-007",)),
+    Fault("chat-interrupt-after-end", "a chat interrupt is read only once the running reply "
+          "has ended (frames handled one at a time, as AstrBot 4.26.2 does, CHAT-WS-006)",
+          interrupt_after_end, breaks=("LIVE-CHAT-007",)),
     Fault("chat-no-busy-check", "a send during a running reply starts a second reply instead "
           "of the busy error", no_busy_check, breaks=("LIVE-CHAT-008",),
           may=("LIVE-CHAT-007",)),

@@ -231,7 +231,13 @@ def test_interrupt_stops_the_chat_reply(target, creds, evidence):
             except TargetTimeout:
                 return [], None, 0.0  # it stopped without a word: no end, no complete
             elapsed = time.monotonic() - sent
-            after += await client.quiet(0.5)
+            # listen on while the reply still streams: until it ends or is quiet for 0.5 s
+            while True:
+                more = await client.quiet(0.5)
+                after += more
+                if not more or any(f.get("type") in ENDS for f in more) \
+                        or time.monotonic() - sent > target.timeout:
+                    break
             ended = next((i for i, f in enumerate(after) if f.get("type") == "end"), None)
             return after, ended, elapsed
 
