@@ -399,6 +399,14 @@ def blank_text_processing_error() -> None:
                 for e in original(self, frame)]
 
 
+def input_error_data_object() -> None:
+    def wrap_message(session, method, effects):
+        return [Send({**e.frame, "data": {"message": e.frame["data"]}})
+                if _t(e) == "error" and e.frame.get("code") == "INVALID_MESSAGE_FORMAT"
+                and "ct" not in e.frame else e for e in effects]
+    kit.frames(wrap_message)
+
+
 def frame_after_input_error_dropped() -> None:
     @live_handler("text_input")
     def text_input(original, self, frame):
@@ -634,6 +642,9 @@ FAULTS = [
     Fault("blank-text-processing-error", "a blank text_input gets an error with code "
           "PROCESSING_ERROR (the generic code) instead of INVALID_MESSAGE_FORMAT",
           blank_text_processing_error, breaks=("LIVE-INPUT-001",)),
+    Fault("input-error-data-object", "input errors carry their text as data.message (an "
+          "object) instead of the string `data`; busy and processing errors are right",
+          input_error_data_object, breaks=("LIVE-FRAME-001",)),
     Fault("frame-after-input-error-dropped", "after an input error the next frame is "
           "discarded (the reader \"resynchronises\"), so the following valid text_input is "
           "lost", frame_after_input_error_dropped, breaks=("LIVE-INPUT-002",)),
