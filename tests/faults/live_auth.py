@@ -110,10 +110,11 @@ def scope_unchecked(original, raw):
 def idle_close() -> None:
     """An accepted connection that sends nothing within 1 s is closed (a first-frame timeout
     copied from a protocol where the client speaks first)."""
-    @kit.wrap(engine.LiveSession, "receive_text")
-    def heard(original, self, raw):
-        self.__dict__["heard"] = True
-        return original(self, raw)
+    for name in ("receive_text", "receive_bytes"):
+        @kit.wrap(engine.LiveSession, name)
+        def heard(original, self, raw):
+            self.__dict__["heard"] = True
+            return original(self, raw)
 
     @kit.wrap(ws, "run_session")
     async def run_session(original, socket, request, sim, session):
