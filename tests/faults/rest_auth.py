@@ -49,6 +49,24 @@ def rewrite_errors(fn) -> None:
     kit.middleware(mw)
 
 
+class RawAnswer(Exception):
+    """Answers `response` as it is, past the envelope middleware (see `raw_answers`)."""
+
+    def __init__(self, response: web.Response):
+        super().__init__(response.status)
+        self.response = response
+
+
+def raw_answers() -> None:
+    @web.middleware
+    async def mw(request, handler):
+        try:
+            return await handler(request)
+        except RawAnswer as exc:
+            return exc.response
+    kit.middleware(mw)
+
+
 def rewrite_success(fn, operation_id: str | None = None) -> None:
     """Every success envelope (of one operation when given) becomes fn(body) -> dict."""
     def patched(data=None, message=None, status=200):
@@ -253,6 +271,33 @@ def null_message() -> None:
                                   "data": body["data"]})
 
 
+def oauth_error_on_bad_bearer() -> None:
+    def authenticate(original, self, headers, query, cookies, scope):
+        try:
+            return original(self, headers, query, cookies, scope)
+        except AuthError as exc:
+            if exc.status == 401 and bearer_value(headers) is not None:
+                raise RawAnswer(web.Response(  # RFC 6750 style, from a JWT middleware
+                    status=401, text='{"error":"invalid_token"}', content_type="application/json",
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})) from exc
+            raise
+    raw_answers()
+    on_auth(authenticate)
+
+
+def code_on_dashboard_only_403() -> None:
+    def authenticate(original, self, headers, query, cookies, scope):
+        if scope is not None and scope not in auth.DEVELOPER_SCOPES and not bearer_value(headers) \
+                and (headers.get("X-API-Key") or query.get("api_key")):
+            raise RawAnswer(web.Response(status=403, content_type="application/json",
+                                         text=envelope.dumps({
+                                             "status": "error", "code": "DASHBOARD_ONLY",
+                                             "message": "Insufficient API key scope"})))
+        return original(self, headers, query, cookies, scope)
+    raw_answers()
+    on_auth(authenticate)
+
+
 # allowed variations ------------------------------------------------------------------------
 def success_message_text() -> None:
     rewrite_success(lambda body: {"status": "ok", "message": body.get("message") or "success",
@@ -372,6 +417,15 @@ FAULTS = [
           breaks=("V1-ENV-002", "V1-AUTH-004", "V1-SCOPE-003")),
     Fault("code-on-403", "403 bodies add a `code` field the closed ErrorEnvelope does not "
           "allow", code_on_403, breaks=("V1-ENV-002",)),
+    Fault("oauth-error-on-bad-bearer", "a Bearer value that is neither a JWT nor a known key "
+          "gets an RFC 6750 body `{\"error\": \"invalid_token\"}` from the JWT layer, not "
+          "the error envelope", oauth_error_on_bad_bearer, breaks=("V1-ENV-002",)),
+    Fault("code-on-dashboard-only-403", "the dashboard-only refusal (an API key on a `system` "
+          "operation) is written by its own branch, with an extra `code` field",
+          code_on_dashboard_only_403, breaks=("V1-ENV-002",)),
+    Fault("keys-can-revoke-keys", "POST /api/v1/api-keys/{key_id}/revoke is open to API keys "
+          "holding `config` (self-service revocation); listing stays dashboard-only",
+          lambda: rescope("revokeApiKey", scope="config"), breaks=("V1-SCOPE-006",)),
     Fault("total-on-personas", "GET /api/v1/personas puts a pagination `total` next to "
           "`data` at the top level of the success envelope", total_on_personas,
           breaks=("V1-ENV-001",), may=("V1-FUZZ-002",)),

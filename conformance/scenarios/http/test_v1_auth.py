@@ -69,12 +69,20 @@ def test_success_envelope_matches_the_schema(target, creds, evidence):
 
 
 @pytest.mark.requirement("V1-ENV-002")
-@pytest.mark.parametrize("case", ["no credential", "unknown key",
-                                  "chat-only key on an im operation"])
+@pytest.mark.parametrize("case", ["no credential", "unknown key", "unknown key as Bearer",
+                                  "chat-only key on an im operation",
+                                  "all-scope key on a dashboard-only operation"])
 def test_auth_errors_use_the_error_envelope(target, creds, evidence, case):
-    headers = {"no credential": {}, "unknown key": {"X-API-Key": UNKNOWN_KEY}}.get(case) \
-        or {"X-API-Key": creds.key("chat")}
-    result = call(target, evidence, case, IM_OP, headers=headers)
+    path, headers = IM_OP, {}
+    if case == "unknown key":
+        headers = {"X-API-Key": UNKNOWN_KEY}
+    elif case == "unknown key as Bearer":
+        headers = {"Authorization": f"Bearer {UNKNOWN_KEY}"}
+    elif case == "chat-only key on an im operation":
+        headers = {"X-API-Key": creds.key("chat")}
+    elif case == "all-scope key on a dashboard-only operation":
+        path, headers = "/api/v1/api-keys", {"X-API-Key": creds.key("all")}
+    result = call(target, evidence, case, path, headers=headers)
     assert result.status in (401, 403), f"HTTP {result.status}: {result.text[:300]}"
     problem = envelope_problem(result.json, "ErrorEnvelope")
     assert problem is None, f"not the ErrorEnvelope of seed 004: {problem}"
