@@ -398,12 +398,13 @@ def revoked_key_accepted() -> None:
 # allowed variations ------------------------------------------------------------------------------
 
 def uuid_subscription_ids() -> None:
-    """session_bound's subscription id is a dashed uuid4, not `ws_sub_<hex>`."""
+    """session_bound's subscription id is `ws_sub_` and 12 upper-case letters and digits, not
+    32 lower-case hex digits (seed 001 shows only `ws_sub_xxx`)."""
     @kit.wrap(LiveSession, "_bind")
     def bind(original, self, frame):
         sid = frame.get("session_id")
         if isinstance(sid, str) and sid.strip() and sid not in self.subscriptions:
-            self.subscriptions[sid] = str(uuid.uuid4())
+            self.subscriptions[sid] = "ws_sub_" + uuid.uuid4().hex[:12].upper()
             return [engine.Subscribe(sid, self.subscriptions[sid]),
                     kit.Send(engine.chat_frame("session_bound", session_id=sid,
                                                message_id=self.subscriptions[sid]))]
@@ -536,8 +537,9 @@ FAULTS = [
           "revoked flag: a revoked key still opens it", revoked_key_accepted,
           breaks=("V1-CHATWS-007",)),
     # allowed variations
-    Fault("chat-uuid-subscription-ids", "session_bound's subscription id is a dashed uuid4, not "
-          "`ws_sub_<hex>`: any non-empty id is valid", uuid_subscription_ids, profiles=LIVE),
+    Fault("chat-short-subscription-ids", "session_bound's subscription id is `ws_sub_` and 12 "
+          "upper-case letters and digits, not 32 lower-case hex digits: the contract fixes "
+          "only the prefix", uuid_subscription_ids, profiles=LIVE),
     Fault("chat-fine-chunks", "replies stream in smaller plain frames (a third of a delta "
           "each) on both chat sockets", fine_chunks, profiles=LIVE + V1),
     Fault("chatws-prefixed-session-ids", "/api/v1/chat/ws names new sessions `webchat-<hex>` "
