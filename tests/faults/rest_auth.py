@@ -355,7 +355,7 @@ FAULTS = [
           "`im` (copied from the chat router)",
           lambda: rescope("listImBots", scope="chat"),
           breaks=("V1-AUTH-004", "V1-AUTH-005", "V1-SCOPE-004"),
-          may=("V1-AUTH-006", "V1-AUTH-008", "V1-AUTH-010", "V1-ENV-002", "V1-SCOPE-003")),
+          may=("V1-AUTH-006", "V1-AUTH-008", "V1-AUTH-010", "V1-SCOPE-003")),
     Fault("im-send-guarded-by-chat", "POST /api/v1/im/messages checks the `chat` scope "
           "instead of `im`: a chat key reaches the IM sender",
           lambda: rescope("sendImMessage", scope="chat"), breaks=("V1-SCOPE-003",),
