@@ -629,7 +629,8 @@ FAULTS = [
           breaks=("LIVE-TURN-003",)),
     Fault("voice-turn-no-end", "a voice turn closes without `end` (only the text path sent "
           "it)", voice_turn_no_end, breaks=("LIVE-AUDIO-003", "LIVE-ORDER-001"),
-          may=("LIVE-TURN-009", "LIVE-BUSY-002", "LIVE-BUSY-003", "LIVE-BUSY-004")),
+          may=("LIVE-TURN-009", "LIVE-BUSY-001", "LIVE-BUSY-002", "LIVE-BUSY-003",
+               "LIVE-BUSY-004")),
     Fault("voice-no-deltas", "a voice turn streams no bot_delta_chunk (the delta stream was "
           "wired into the text_input path only); text turns are right", voice_no_deltas,
           breaks=("LIVE-TURN-004",)),
