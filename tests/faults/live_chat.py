@@ -10,6 +10,7 @@ import uuid
 
 from simulator import app as sim_app
 from simulator import auth as sim_auth
+from simulator.http import im as sim_im
 from simulator.live import chat_ws, engine, hub, ws
 
 from . import Fault, kit
@@ -238,6 +239,14 @@ def push_last_socket() -> None:
     def subscribe(original, self, session_id, owner, deliver):
         self._subscribers.get(session_id, {}).clear()
         return original(self, session_id, owner, deliver)
+
+
+def push_umo_prefix_kept() -> None:
+    """The session of a `webchat!<user>!<id>` umo is taken verbatim, not as `<id>`."""
+    @kit.wrap(sim_im, "parse_umo")
+    def parse(original, umo):
+        platform, kind, session = original(umo)
+        return platform, kind, session.replace("!", "#")
 
 
 BOUND: dict[int, LiveSession] = {}  # id(session) -> session, for the fan-out fault
@@ -506,6 +515,9 @@ FAULTS = [
     Fault("push-last-socket", "a session keeps one subscriber: a second socket binding it "
           "takes the pushes away from the first", push_last_socket,
           breaks=("LIVE-CHAT-009",)),
+    Fault("push-umo-prefix-kept", "a push whose umo names the session as "
+          "`webchat!<user>!<id>` is delivered to the session of that whole name, not `<id>`",
+          push_umo_prefix_kept, breaks=("LIVE-CHAT-009",)),
     Fault("push-every-user-socket", "a push to a session is fanned out to every bound socket "
           "of the same user, whatever session it bound", push_every_user_socket,
           breaks=("LIVE-CHAT-011",)),

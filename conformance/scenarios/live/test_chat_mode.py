@@ -14,7 +14,7 @@ import pytest
 from conformance.clients.http import TargetTimeout, arequest
 from conformance.clients.transcript import Transcript
 from conformance.outcomes import SuiteError
-from conformance.scenario import live_key, open_live, require_placed, run
+from conformance.scenario import LIVE_USER, live_key, open_live, require_placed, run
 
 ENDS = ("end", "complete")
 
@@ -305,11 +305,13 @@ def pushes(target, creds) -> Pushes:
                                           else session_id})
                 await clients[name].recv(waiting_for="session_bound")
             statuses = []
-            for text in texts:
+            # the session named bare, then as `webchat!<user>!<session>` (research IM-004)
+            for text, name in zip(texts, (session_id, f"webchat!{LIVE_USER}!{session_id}"),
+                                  strict=True):
                 pushed = await arequest("POST", target.http_url("/api/v1/im/messages"),
                                         timeout=target.timeout, transcript=push_log,
                                         headers={"X-API-Key": creds.key_for("im")},
-                                        json_body={"umo": f"webchat:FriendMessage:{session_id}",
+                                        json_body={"umo": f"webchat:FriendMessage:{name}",
                                                    "message": text})
                 statuses.append((pushed.status, pushed.text))
             got = await asyncio.gather(*(clients[name].quiet(1.5) for name in SOCKETS))
@@ -322,7 +324,7 @@ def pushes(target, creds) -> Pushes:
 @pytest.mark.requirement("LIVE-CHAT-009")
 def test_a_pushed_message_reaches_the_bound_socket(pushes, evidence):
     """Every push reaches every socket bound to the session, not only the first push or the
-    last socket bound."""
+    last socket bound, whether the umo names the session bare or as `webchat!<user>!<id>`."""
     evidence += pushes.logs
     for status, body in pushes.statuses:
         assert status == 200, f"the push itself failed: HTTP {status} {body}"
