@@ -24,3 +24,10 @@ async def test_a_whitespace_json_body_is_malformed_not_absent(sim):
                                   headers={"Authorization": f"Bearer {await sim.admin_jwt()}",
                                            "Content-Type": "application/json"})
     assert status == 400 and "Invalid JSON" in body["message"]
+
+
+async def test_a_custom_group_rule_delete_without_its_group_is_a_400(sim):
+    status, body = await sim.call("POST", "/api/v1/sessions/rules/delete",
+                                  json={"scope": "custom_group"},
+                                  headers={"Authorization": f"Bearer {await sim.admin_jwt()}"})
+    assert status == 400 and body["message"] == "Missing key: group_id"

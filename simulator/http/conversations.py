@@ -403,9 +403,11 @@ def target_umos(store, body: dict) -> list[str]:
     scope = body.get("scope")
     if not umos and scope:
         if scope == "custom_group":
-            group = store.get_resource("session group", str(body.get("group_id") or ""))
+            if not body.get("group_id"):
+                raise ApiError(400, "Missing key: group_id")
+            group = store.get_resource("session group", str(body["group_id"]))
             if group is None:
-                raise ApiError(404, f"Session group {body['group_id']} not found")
+                raise ApiError(404, f"Session group {body.get('group_id')!r} not found")
             umos = [u for u in group.get("umos") or [] if isinstance(u, str)]
         else:
             umos = [u for u in known_umos(store) if scope == "all"

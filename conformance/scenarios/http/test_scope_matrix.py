@@ -122,6 +122,9 @@ class Matrix:
 ACCEPTED = ("exact key", "jwt")
 
 
+PLACEHOLDER_KEYS = {scope: "" for scope in (*DEVELOPER_SCOPES, "all")}
+
+
 def credentials_for(op: Op, keys: dict[str, str], jwt: str | None) -> dict[str, dict]:
     """Which credentials probe `op`, by name, as request headers."""
     creds = {"none": {}, "unknown key": {"X-API-Key": UNKNOWN_KEY}}
@@ -209,7 +212,10 @@ def matrix(target, creds, ops) -> Matrix:
                 await arequest("DELETE", target.http_url(f"/api/v1/api-keys/{key_id}"),
                                timeout=target.timeout, headers=auth)
 
-    return run(go(), target, waits=12)
+    # every probe is bounded by the timeout and CONCURRENCY run at once: the budget grows with
+    # the probes (a slow but answering target, e.g. PBKDF2 on every key, is never called hung)
+    probes = sum(len(credentials_for(op, PLACEHOLDER_KEYS, "jwt")) for op in ops)
+    return run(go(), target, waits=12 + -(-probes // CONCURRENCY))
 
 
 def failures(ops, matrix: Matrix, credential: str, expect, which=lambda op: True) -> list[str]:
