@@ -62,7 +62,10 @@ def interrupt_race(target, creds, point: str, times: int = 1,
             for _ in range(times):
                 await client.send({"t": "interrupt"})
             rest = await client.turn(trailing_grace=0.0 if next_at_once else 1.0)
-            require_placed(rest.terminal == "stop_play", rest.ended_at - sent)
+            # a turn that ends before saying anything was cut short by this interrupt, even
+            # when it ended at once and with another frame than stop_play (judged below)
+            silent = not any(f.get("t") in CONTENT for f in opening + rest.frames)
+            require_placed(rest.terminal == "stop_play" or silent, rest.ended_at - sent)
             await client.send({"t": "text_input", "text": "Hello again"})
             next_turn = await next_input_turn(client)
             return Interrupted(Turn(opening + rest.frames, rest.trailing), next_turn, transcript)
