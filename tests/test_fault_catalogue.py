@@ -51,7 +51,10 @@ def test_each_fault_is_named_documented_and_names_known_requirements(name):
 
 
 def test_the_ci_subset_names_faults_of_the_catalogue():
-    assert set(CI_SUBSET) <= set(FAULTS)
+    clients = {f"client-{c.__name__.replace('_', '-')}" for _, c in BAD_CLIENTS}
+    assert set(CI_SUBSET) <= set(FAULTS) | clients
+    areas = {FAULTS[n].area for n in CI_SUBSET if n in FAULTS}
+    assert areas == {f.area for f in FAULTS.values()}, "one fault of every area at least"
 
 
 def row(breaks=(), may=()) -> Row:
@@ -68,6 +71,8 @@ def row(breaks=(), may=()) -> Row:
     (["A-001", "C-001"], [], {"A-001": "FAIL", "C-001": "PASS"}, "partial"),
     (["A-001"], [], {"A-001": "FAIL", "B-001": "FAIL"}, "blamed"),
     (["A-001"], [], {"A-001": "FAIL", "B-001": "ERROR"}, "not judged"),
+    (["A-001"], ["B-001"], {"A-001": "FAIL", "B-001": "ERROR"}, "killed"),  # collateral
+    (["A-001"], [], {"A-001": "ERROR"}, "not judged"),
     ([], [], {"A-001": "PASS", "B-001": "SKIPPED"}, "clean"),
     ([], [], {"A-001": "NON-STRICT"}, "blamed"),  # an allowed variation blamed at all
 ])

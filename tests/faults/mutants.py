@@ -13,9 +13,9 @@ A fault is
     clean     an allowed variation (no `breaks`) that made nothing FAIL or NON-STRICT
 and otherwise a problem: `survived` (none of `breaks` caught), `partial` (some), `wrong
 requirement` (caught only elsewhere), `blamed` (more went FAIL than the bug breaks, or an allowed
-variation was blamed), `not judged` (ERROR verdicts, a preflight failure, a run that crashed
-or timed out). The run fails on any problem and, when the whole catalogue ran, on a MUST
-requirement that no fault breaks. The matrix is written to `<out>/matrix.md` and
+variation was blamed), `not judged` (an ERROR verdict outside `may`, a preflight failure, a run
+that crashed or timed out). The run fails on any problem and, when the whole catalogue ran, on
+a MUST requirement that no fault breaks. The matrix is written to `<out>/matrix.md` and
 `<out>/matrix.json` (default reports/mutants/), each fault's report to `<out>/runs/<name>/`.
 """
 
@@ -45,8 +45,21 @@ ROOT = Path(__file__).resolve().parents[2]
 CAUGHT = ("FAIL", "NON-STRICT")
 STARTUP = 30  # seconds for a fault's target to answer
 RUN_LIMIT = 900  # seconds for one suite run, then it is stopped by its PID
-# a fixed subset for CI (.ci/run): one fault per area, the hardest to catch first
-CI_SUBSET = ()
+# a fixed subset for CI (.ci/run): one or two faults per area, each once a survivor the suite
+# was strengthened for, and allowed variations; about 8 minutes at 2 jobs
+CI_SUBSET = (
+    "voice-no-deltas", "response-before-text-chunk",  # live_turn
+    "busy-after-interrupt", "interrupt-ends-with-end",  # live_interrupt
+    "not-busy-during-stt", "busy-lingers-after-end",  # live_busy
+    "live-revoked-key-cached",  # live_auth
+    "push-umo-prefix-kept", "chatws-revoked-key-accepted",  # live_chat
+    "jwt-v1-live-signature-unchecked",  # jwt_paths
+    "config-grants-everything", "bearer-key-skips-scope",  # rest_auth
+    "project-delete-kept",  # rest_schema
+    "sse-end-twice", "upload-keeps-directories", "sessions-page-off-by-one",  # open_api
+    "slow-speech-to-text", "sse-comments-and-ids",  # allowed
+    "client-busy-twice",  # a bad client (CLIENT-*)
+)
 
 
 @dataclass
@@ -79,7 +92,10 @@ def classify(row: Row, verdicts: dict[str, str]) -> None:
     row.wrong = sorted(set(row.caught) - set(row.breaks) - set(row.may))
     row.missed = sorted(set(row.breaks) - set(row.caught))
     hit = set(row.breaks) & set(row.caught)
-    if row.errors or row.note:
+    # the same bug may leave a collateral requirement not judged (ERROR: e.g. no interrupt
+    # race can be placed on a target that answers interrupt with end); anywhere else an ERROR
+    # means the suite broke
+    if set(row.errors) - set(row.may) or row.note:
         row.status = "not judged"
     elif not row.breaks:
         row.status = "blamed" if row.caught else "clean"
