@@ -30,6 +30,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -123,7 +124,16 @@ def _ready(url: str) -> bool:
         return False
 
 
+RUNNING: set[subprocess.Popen] = set()  # every target and suite process this run started
+
+
+def _started(proc: subprocess.Popen) -> subprocess.Popen:
+    RUNNING.add(proc)
+    return proc
+
+
 def _stop(proc: subprocess.Popen) -> None:
+    RUNNING.discard(proc)
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -143,11 +153,11 @@ def run_fault(fault: Fault, row: Row, out: Path, args) -> Row:
     timing = ["--timing-profile", args.timing_profile] if args.timing_profile else []
     with tempfile.TemporaryDirectory(prefix=f"fault-{fault.name}-") as data:
         log = open(Path(data) / "target.log", "w")  # noqa: SIM115
-        target = subprocess.Popen(
+        target = _started(subprocess.Popen(
             [sys.executable, "-m", "tests.faults", fault.name, "--host", "127.0.0.1",
              "--port", str(port), "--data-dir", data, "--log-level", "WARNING", *timing],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+            env={**os.environ, "PYTHONUNBUFFERED": "1"}))
         try:
             deadline = time.monotonic() + STARTUP
             while not _ready(url):
@@ -158,13 +168,13 @@ def run_fault(fault: Fault, row: Row, out: Path, args) -> Row:
                     classify(row, {})
                     return row
                 time.sleep(0.1)
-            suite = subprocess.Popen(
+            suite = _started(subprocess.Popen(
                 [sys.executable, "-m", "conformance.cli", "run", "--base-url", url,
                  "--setup-admin", "--allow-writes", "--profile", ",".join(row.profiles),
                  "--report-dir", str(run_dir), "--timeout", str(args.timeout), "-q",
                  "--name", f"fault {fault.name}",
                  *([] if fault.fuzzed else ["-k", "not openapi_fuzz"])],
-                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
             try:
                 output, _ = suite.communicate(timeout=RUN_LIMIT)
             except subprocess.TimeoutExpired:
@@ -172,6 +182,7 @@ def run_fault(fault: Fault, row: Row, out: Path, args) -> Row:
                 output = ""
                 row.note = f"the suite run took over {RUN_LIMIT} s and was stopped"
             row.exit_code = suite.returncode
+            RUNNING.discard(suite)
         finally:
             _stop(target)
             log.close()
@@ -234,12 +245,14 @@ def must_without_fault(rows: list[Row]) -> list[str]:
 
 
 def markdown(rows: list[Row], totals: dict, problems: list[str]) -> str:
+    partial = "" if totals.get("complete", True) else (
+        f" **Partial: {totals['faults']} of {totals['planned']} faults run so far.**")
     lines = ["# Kill matrix", "",
              f"{totals['faults']} faults ({totals['server']} server, {totals['client']} "
              f"client): **{totals['killed']} killed**, **{totals['clean']} allowed variations "
              f"clean**, {totals['problems']} problems. MUST requirements with a fault: "
              f"{totals['musts_covered']}/{totals['musts']}. Wall time {totals['wall_s']} s "
-             f"({totals['jobs']} at a time; target timing: {totals['timing']}).", ""]
+             f"({totals['jobs']} at a time; target timing: {totals['timing']}).{partial}", ""]
     if problems:
         lines += ["## Problems", "", *[f"- {p}" for p in problems], ""]
     lines += ["| fault | area | expected | caught (FAIL / NON-STRICT) | blamed outside the bug "
@@ -274,6 +287,10 @@ def problem_lines(rows: list[Row], uncovered: list[str]) -> list[str]:
     if uncovered:
         out.append(f"MUST requirements no fault breaks: {', '.join(uncovered)}")
     return out
+
+
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt
 
 
 def parse_args(argv: list[str] | None):
@@ -323,36 +340,56 @@ def main(argv: list[str] | None = None) -> int:
                 profiles_of(f, levels)) for f in chosen]
     print(f"mutants: {len(rows)} server faults, {args.jobs} at a time", flush=True)
 
+    clients = client_rows(selected)  # first: they take seconds, and every matrix shows them
+    for row in clients:
+        print(f"  {row.status:<17} {row.name:<40} {row.seconds:>6} s  "
+              f"{', '.join(sorted(row.caught)) or '-'}", flush=True)
+    lock = threading.Lock()
+
+    def publish(final: bool) -> tuple[dict, list[str]]:
+        """Write the matrix of the faults done so far (after each one: a long run that is
+        stopped still leaves its results), the whole one when `final`."""
+        done = [r for r in rows if r.status] + clients
+        uncovered = must_without_fault(done) if selected is None and final else []
+        problems = catalogue_problems + problem_lines(done, uncovered)
+        musts = [r for r in (*cat.requirements.values(), *cat.simulator_judged.values())
+                 if r.level == "MUST"]
+        totals = {"faults": len(done), "planned": len(rows) + len(clients),
+                  "server": len(done) - len(clients), "client": len(clients),
+                  "killed": sum(r.status == "killed" for r in done),
+                  "clean": sum(r.status == "clean" for r in done),
+                  "problems": sum(not r.ok for r in done), "musts": len(musts),
+                  "musts_covered": len(musts) - len(must_without_fault(done)),
+                  "wall_s": round(time.monotonic() - started), "jobs": args.jobs,
+                  "timing": args.timing_profile or "simulator default", "complete": final}
+        with lock:
+            (out / "matrix.json").write_text(json.dumps(
+                {"totals": totals, "problems": problems, "uncovered_musts": uncovered,
+                 "faults": [asdict(r) for r in done]}, indent=2) + "\n")
+            (out / "matrix.md").write_text(markdown(done, totals, problems))
+        return totals, problems
+
     def one(pair):
         fault, row = pair
         done = run_fault(fault, row, out, args)
         print(f"  {done.status:<17} {done.name:<40} {done.seconds:>6} s  "
               f"{', '.join(sorted(done.caught)) or '-'}", flush=True)
+        publish(final=False)
         return done
 
-    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        rows = list(pool.map(one, zip(chosen, rows, strict=True)))
-    clients = client_rows(selected)
-    for row in clients:
-        print(f"  {row.status:<17} {row.name:<40} {row.seconds:>6} s  "
-              f"{', '.join(sorted(row.caught)) or '-'}", flush=True)
-    rows += clients
-    uncovered = must_without_fault(rows) if selected is None else []
-    problems = catalogue_problems + problem_lines(rows, uncovered)
-    cat_musts = [r for r in (*cat.requirements.values(), *cat.simulator_judged.values())
-                 if r.level == "MUST"]
-    totals = {"faults": len(rows), "server": len(rows) - len(clients), "client": len(clients),
-              "killed": sum(r.status == "killed" for r in rows),
-              "clean": sum(r.status == "clean" for r in rows),
-              "problems": sum(not r.ok for r in rows),
-              "musts": len(cat_musts),
-              "musts_covered": len(cat_musts) - len(must_without_fault(rows)),
-              "wall_s": round(time.monotonic() - started), "jobs": args.jobs,
-              "timing": args.timing_profile or "simulator default"}
-    (out / "matrix.json").write_text(json.dumps(
-        {"totals": totals, "problems": problems, "uncovered_musts": uncovered,
-         "faults": [asdict(r) for r in rows]}, indent=2) + "\n")
-    (out / "matrix.md").write_text(markdown(rows, totals, problems))
+    pool = ThreadPoolExecutor(max_workers=args.jobs)
+    signal.signal(signal.SIGTERM, _interrupted)
+    try:
+        list(pool.map(one, zip(chosen, rows, strict=True)))
+    except KeyboardInterrupt:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in list(RUNNING):  # stopped by their PIDs; the matrix so far is kept
+            _stop(proc)
+        print(f"mutants: interrupted; the faults done so far: {out / 'matrix.md'}",
+              file=sys.stderr)
+        return 130
+    pool.shutdown()
+    totals, problems = publish(final=True)
     print(f"mutants: {totals['killed']} killed, {totals['clean']} clean, "
           f"{totals['problems']} problems of {totals['faults']} faults; MUST with a fault "
           f"{totals['musts_covered']}/{totals['musts']}; {totals['wall_s']} s")
