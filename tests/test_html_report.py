@@ -200,7 +200,10 @@ def test_the_report_of_a_failing_run_reads_in_a_browser(broken_run, browser):
     row = page.locator('.req[data-id="LIVE-BUSY-001"]')
     row.locator(".head").click()  # expand the failure
     busy = next(r for r in doc["requirements"] if r["id"] == "LIVE-BUSY-001")
-    log = max((ev["log"] for c in busy["checks"] for ev in c["evidence"]), key=len)
+    # the first wire log that sends a text_input: the first such timeline on the page
+    log = next(ev["log"] for c in busy["checks"] for ev in c["evidence"]
+               if any(e["dir"] == ">>" and isinstance(e["data"], dict)
+                      and e["data"].get("t") == "text_input" for e in ev["log"]))
     timeline = row.locator("table.timeline").filter(has_text="text_input").first
     assert timeline.is_visible()
     assert timeline.locator("tr").count() == len(log) + 1  # a header and one row per entry
