@@ -32,12 +32,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _ready(url: str) -> bool:
+def ready(url: str) -> bool:
+    """Whether the target at `url` answers setup-status (one second at most)."""
     try:
         with urllib.request.urlopen(url + "/api/v1/auth/setup-status", timeout=1) as resp:
             return resp.status == 200
     except OSError:
         return False
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a process this run started, by its PID: SIGTERM, then SIGKILL after 10 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
 
 
 @dataclass(frozen=True)
@@ -65,7 +77,7 @@ def simulator(extra_args: list[str] | None = None, env: dict | None = None,
         )
         try:
             deadline = time.monotonic() + STARTUP_TIMEOUT
-            while not _ready(url):
+            while not ready(url):
                 if proc.poll() is not None:
                     log.flush()
                     tail = Path(log.name).read_text(errors="replace")[-2000:]
@@ -76,11 +88,5 @@ def simulator(extra_args: list[str] | None = None, env: dict | None = None,
                 time.sleep(0.1)
             yield Launched(url, proc)
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(10)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+            stop(proc)
             log.close()

@@ -32,13 +32,12 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from conformance.catalogue import load
-from conformance.launcher import free_port, simulator
+from conformance.launcher import free_port, ready, simulator, stop
 
 from . import Fault, catalogue
 
@@ -116,14 +115,6 @@ def profiles_of(fault: Fault, levels: dict[str, tuple[str, str]]) -> list[str]:
     return sorted({levels[rid][1] for rid in (*fault.breaks, *fault.may) if rid in levels})
 
 
-def _ready(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url + "/api/v1/auth/setup-status", timeout=1) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
-
-
 RUNNING: set[subprocess.Popen] = set()  # every target and suite process this run started
 
 
@@ -134,13 +125,7 @@ def _started(proc: subprocess.Popen) -> subprocess.Popen:
 
 def _stop(proc: subprocess.Popen) -> None:
     RUNNING.discard(proc)
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    stop(proc)
 
 
 def run_fault(fault: Fault, row: Row, out: Path, args) -> Row:
@@ -160,7 +145,7 @@ def run_fault(fault: Fault, row: Row, out: Path, args) -> Row:
             env={**os.environ, "PYTHONUNBUFFERED": "1"}))
         try:
             deadline = time.monotonic() + STARTUP
-            while not _ready(url):
+            while not ready(url):
                 if target.poll() is not None or time.monotonic() > deadline:
                     log.flush()
                     tail = (Path(data) / "target.log").read_text(errors="replace")[-600:]
