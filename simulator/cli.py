@@ -1,4 +1,7 @@
-"""`astrbot-sim`: run the reference simulator (127.0.0.1:6185, data in ./data by default)."""
+"""`astrbot-sim`: run the reference simulator (127.0.0.1:6185, data in ./data by default).
+
+`astrbot-sim providers ...` runs the offline OpenAI-compatible provider doubles instead
+(simulator/providers.py; `astrbot-sim providers --help`)."""
 
 from __future__ import annotations
 
@@ -15,7 +18,8 @@ from .faults import FaultError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="astrbot-sim", description=__doc__)
+    p = argparse.ArgumentParser(prog="astrbot-sim", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--host", default=DEFAULT_HOST, help="bind address (default %(default)s)")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="port (default %(default)s)")
     p.add_argument("--data-dir", default="data", help="data directory with the SQLite file")
@@ -47,6 +51,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["providers"]:  # a subcommand; every other use stays `astrbot-sim --flags`
+        from . import providers
+
+        return providers.main(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
     try:
