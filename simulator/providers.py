@@ -60,7 +60,8 @@ MAX_BODY = 64 * 1024 * 1024  # AstrBot may send images as data URLs
 MAX_SPEECH_INPUT = 4096  # characters, as OpenAI's speech endpoint
 TRANSCRIPTION_FORMATS = ("json", "text", "verbose_json")
 KEPT_REQUESTS = 200
-LOG_BODY = "providers.log_body"  # what the request log shows of a request's body
+# what the request log shows of a request's body (web.RequestKey from aiohttp 3.13 on)
+LOG_BODY = web.RequestKey("log_body", object) if hasattr(web, "RequestKey") else "log_body"
 
 
 @dataclass
@@ -98,6 +99,14 @@ def error(status: int, message: str, code: str | None = None, param: str | None 
     type_ = "server_error" if status >= 500 else "invalid_request_error"
     return web.json_response(oai.error_object(message, type_, code, param), status=status,
                              headers=headers)
+
+
+def failed(exc: LLMFailure) -> web.Response:
+    """A directive's failure, as a failing provider answers it. `x-should-retry: false` tells
+    the openai client (AstrBot's) not to retry, so the turn fails at once, as on the
+    simulator."""
+    return error(500, f"the provider failed: {exc}", "provider_failure",
+                 headers={"x-should-retry": "false"})
 
 
 def redacted(request: web.Request) -> str | None:
@@ -172,7 +181,7 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
         try:
             reply = "".join([delta async for delta in deltas])
         except LLMFailure as exc:
-            return error(500, f"the provider failed: {exc}", "provider_failure")
+            return failed(exc)
         return web.json_response(oai.completion(cid, model_name, reply,
                                                 oai.usage(messages, reply)))
     return await stream_completion(request, deltas, cid, model_name, messages, include_usage)
@@ -206,7 +215,7 @@ async def stream_completion(request, deltas, cid, model_name, messages, include_
         await response.write(b"data: [DONE]\n\n")
     except LLMFailure as exc:
         if response is None:
-            return error(500, f"the provider failed: {exc}", "provider_failure")
+            return failed(exc)
         await response.write(oai.sse(oai.error_object(f"the provider failed: {exc}",
                                                       "server_error", "provider_failure")))
     except ConnectionResetError:  # the client went away (an interrupted turn)
