@@ -5,9 +5,13 @@ conformance   the suite against a fresh simulator; report under reports/<run-id>
 lint          ruff
 bench         benchmarks against fresh simulators (print figures): REST at 16 clients
               (bench/rest_bench.py), then the Live API at 500 sessions (bench/live_bench.py)
-real_astrbot  the suite against real AstrBot 4.26.2 from PyPI (tools/real_astrbot/) on fresh
-              data, writes allowed, gated by baselines/astrbot-4.26.2.yaml; `-- --keep` leaves
-              AstrBot running
+real_astrbot  the suite against real AstrBot releases from PyPI (tools/real_astrbot/session.py):
+              `-- [VERSION...] [--python PY] [--keep] [--no-baseline]` (default 4.26.2); per
+              release a cached venv, fresh data, free ports, writes allowed, gated by
+              baselines/astrbot-VERSION.yaml when it exists, report in reports/astrbot-VERSION/
+matrix        `-- V1 V2 ...`: real_astrbot for each release in turn (or `--from-reports`), then
+              one requirements x releases table in reports/matrix/matrix.{md,html}
+              (`--out docs/compatibility.md` for the committed copy)
 mutants       the fault catalogue (tests/faults/): each fault started as a target, the suite run
               against it, the kill matrix printed and written to reports/mutants/ (fails on a
               survivor, a wrong blame, or a MUST without a fault); `-- NAME...` for some,
@@ -18,7 +22,6 @@ report        the Allure HTML of a run's allure-results (default reports/latest;
 
 from __future__ import annotations
 
-import fcntl
 import shutil
 import subprocess
 from pathlib import Path
@@ -63,30 +66,19 @@ def mutants(session: nox.Session) -> None:
 
 @nox.session(name="real_astrbot")
 def real_astrbot(session: nox.Session) -> None:
+    # tools/real_astrbot/session.py does it all (venv, fresh data, free ports, the doubles,
+    # AstrBot, bootstrap, the suite gated by its baseline, every process stopped by PID); it
+    # needs time to stop them after a Ctrl-C, so nox must not kill it 0.3 s after the signal
     session.install("-e", ".")
-    keep = "--keep" in session.posargs
-    # one session at a time: the deployment (port 6185, .real-astrbot/) is a single resource,
-    # and a second session would wipe it under the first one's checks
-    Path(".real-astrbot").mkdir(exist_ok=True)
-    lock = open(".real-astrbot/session.lock", "w")  # noqa: SIM115 (held until the session ends)
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        session.error("another real_astrbot session is running (.real-astrbot/session.lock)")
-    # a fresh deployment every time (the venv is kept): the run writes, so the data of an
-    # earlier run (or of a --keep) must not decide this one
-    session.run("python", "tools/real_astrbot/down.py", "--wipe", external=True)
-    session.run("python", "tools/real_astrbot/up.py", external=True)
-    try:
-        # AstrBot's known deviations are in its baseline: the session fails on a new failure,
-        # or on a stale entry (a known failure that now passes). The session started this
-        # deployment and owns its data, so writes are allowed (fuzzed writes, IM messages).
-        session.run("astrbot-conformance", "run", "--config", ".real-astrbot/target.toml",
-                    "--allow-writes", "--baseline", "baselines/astrbot-4.26.2.yaml",
-                    "--report-dir", "reports/real-astrbot-4.26.2", "-q")
-    finally:
-        if not keep:
-            session.run("python", "tools/real_astrbot/down.py", external=True)
+    session.run("python", "tools/real_astrbot/session.py", *session.posargs,
+                interrupt_timeout=90, terminate_timeout=60)
+
+
+@nox.session
+def matrix(session: nox.Session) -> None:
+    session.install("-e", ".")
+    session.run("python", "tools/real_astrbot/matrix.py", *session.posargs,
+                interrupt_timeout=90, terminate_timeout=60)
 
 
 ALLURE_HOWTO = ("Allure 3 is not installed. It is the npm package `allure` (Node 20+, no Java): "

@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Boot a real AstrBot from PyPI on 127.0.0.1 as a conformance target (idempotent).
 
-Steps: venv (pyenv Python 3.12) + ``pip install astrbot==VERSION`` -> start llm_stub.py and
-``astrbot run`` in the background (PIDs in <root>/run, logs in <root>/logs) -> wait for
-``GET /api/v1/auth/setup-status`` -> bootstrap over HTTP (initial login, setup of an admin user,
-stub as chat/STT/TTS provider, system-config) -> write <root>/target.toml.
+Steps: the venv ``.real-astrbot/venv-VERSION`` (venvs.py: Python 3.12 found portably, ``pip
+install astrbot==VERSION``) -> the provider doubles (``python -m simulator providers``, else
+llm_stub.py) and ``astrbot run`` started in the background on free loopback ports (records in
+<root>/run, logs in <root>/logs) -> wait for ``GET /api/v1/auth/setup-status`` -> bootstrap
+over HTTP (initial login, setup of an admin user, the doubles as chat/STT/TTS provider,
+system-config) -> <root>/target.toml. <root> is ``.real-astrbot/VERSION`` by default.
 
-Stdlib only. Stop with ``down.py``. See README.md next to this file.
+Stdlib only (the doubles need the project importable; else llm_stub.py, stdlib, is used).
+Stop with ``down.py``; ``session.py`` (``./noxw -s real_astrbot``) wraps it with the suite.
+See README.md next to this file.
 """
 
 from __future__ import annotations
@@ -14,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import secrets
 import socket
 import subprocess
@@ -24,76 +27,30 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import venvs
+from procs import Processes, running, tail
+
 HERE = Path(__file__).resolve().parent
-DEFAULT_ROOT = HERE.parent.parent / ".real-astrbot"
-PYTHON312 = "/root/.pyenv/versions/3.12.1/bin/python"
+REPO = HERE.parent.parent
+DEFAULT_HOME = REPO / ".real-astrbot"
 INITIAL_PASSWORD = "Init1alPassw0rd"  # ASTRBOT_DASHBOARD_INITIAL_PASSWORD (fresh data dir only)
 ADMIN_USER = "admin"
 HTTP_TIMEOUT = 30.0
 OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never use a proxy
-
-
-class Failure(Exception):
-    pass
+# the doubles stream a reply with "[slow]" over about 10 s: the suite's races need a slow turn
+SLOW_TEXT = "[slow] Please tell me a long story."
+Failure = venvs.Failure
 
 
 def log(msg: str) -> None:
     print(f"[up {time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-# -- process bookkeeping (shared format with down.py) ------------------------------------------
-def proc_info(pid: int) -> tuple[list[str], str, str] | None:
-    """(argv, start time, state) of a live process, or None (same check as down.py)."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return raw.rstrip(b"\0").decode(errors="replace").split("\0"), fields[19], fields[0]
-
-
-def running(run_dir: Path, name: str) -> int | None:
-    """PID of the recorded process `name` if it is still the very process we started."""
-    try:
-        pid = int((run_dir / f"{name}.pid").read_text().strip())
-        meta = json.loads((run_dir / f"{name}.json").read_text())
-    except (OSError, ValueError):
-        return None
-    info = proc_info(pid)
-    if info and info[2] != "Z" and info[0] == meta["argv"] and info[1] == meta["starttime"]:
-        return pid
-    return None
-
-
-def start(run_dir: Path, name: str, argv: list[str], cwd: Path, env: dict, logfile: Path) -> int:
-    with open(logfile, "ab") as out:
-        out.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} start {argv}\n".encode())
-        out.flush()
-        p = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    time.sleep(0.2)
-    info = proc_info(p.pid)
-    if p.poll() is not None or not info or info[0] != argv:
-        raise Failure(f"{name} exited right away (see {logfile}):\n{tail(logfile)}")
-    meta = {"argv": argv, "starttime": info[1], "cwd": str(cwd)}
-    (run_dir / f"{name}.json").write_text(json.dumps(meta) + "\n")
-    (run_dir / f"{name}.pid").write_text(f"{p.pid}\n")
-    return p.pid
-
-
-def tail(path: Path, n: int = 40) -> str:
-    try:
-        text = re.sub(r"\x1b\[[0-9;]*m", "", path.read_text(errors="replace"))  # drop colours
-        return "\n".join(text.splitlines()[-n:])
-    except OSError:
-        return "(no log)"
+def free_port() -> int:
+    """A port free on 127.0.0.1 right now (the kernel picks it: bind to port 0)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def port_in_use(port: int) -> bool:
@@ -170,6 +127,7 @@ def wait_ready(base: str, astrbot_pid_ok, logfile: Path, timeout: float) -> floa
 
 # -- bootstrap -------------------------------------------------------------------------------
 def bootstrap(bot: AstrBot, creds_file: Path, stub_base: str, password: str | None) -> str:
+    """Set AstrBot up over HTTP only (steps in README.md); the admin password."""
     creds = json.loads(creds_file.read_text()) if creds_file.exists() else {}
     if password:
         creds["password"] = password
@@ -281,165 +239,161 @@ def bootstrap(bot: AstrBot, creds_file: Path, stub_base: str, password: str | No
     return creds["password"]
 
 
-# -- main ------------------------------------------------------------------------------------
-def ensure_venv(venv: Path, version: str, python: str) -> float:
-    t0 = time.monotonic()
-    vpy = venv / "bin" / "python"
-    if not vpy.exists():
-        if not Path(python).exists():
-            raise Failure(f"Python 3.12 not found at {python} (use --python)")
-        log(f"creating venv {venv}")
-        subprocess.run([python, "-m", "venv", str(venv)], check=True)
-    probe = subprocess.run(
-        [str(vpy), "-c", "import importlib.metadata as m; print(m.version('astrbot'))"],
-        capture_output=True,
-        text=True,
-    )
-    if probe.returncode == 0 and probe.stdout.strip() == version:
-        return 0.0
-    log(f"pip install astrbot=={version} (takes ~90 s, ~750 MB)")
-    r = subprocess.run(
-        [str(vpy), "-m", "pip", "install", "-q", f"astrbot=={version}"],
-        capture_output=True,
-        text=True,
-    )
-    if r.returncode != 0:
-        raise Failure(f"pip install astrbot=={version} failed:\n{r.stderr[-3000:]}")
-    return time.monotonic() - t0
+# -- the provider doubles --------------------------------------------------------------------
+def provider_argv(port: int, request_log: Path) -> list[str]:
+    """The provider doubles' command: `python -m simulator providers` when this Python can run
+    it (the project importable), else the stdlib stub llm_stub.py next to this file."""
+    probe = subprocess.run([sys.executable, "-m", "simulator", "providers", "--help"],
+                           capture_output=True, text=True, cwd=REPO)
+    if probe.returncode == 0:
+        return [sys.executable, "-m", "simulator", "providers", "--host", "127.0.0.1",
+                "--port", str(port), "--log", str(request_log)]
+    return [sys.executable, str(HERE / "llm_stub.py"), "--port", str(port),
+            "--log", str(request_log)]
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--version", default="4.26.2")
-    ap.add_argument("--port", type=int, default=6185)
-    ap.add_argument("--stub-port", type=int, default=18080)
-    ap.add_argument("--root", type=Path, default=DEFAULT_ROOT)
-    ap.add_argument("--python", default=PYTHON312, help="Python >= 3.12 used to create the venv")
-    ap.add_argument("--password", help="admin password to use (default: generated, kept in run/)")
-    ap.add_argument("--timeout", type=float, default=120.0, help="startup wait in seconds")
-    args = ap.parse_args()
+def wait_models(base: str, proc_ok, logfile: Path, timeout: float = 30.0) -> None:
+    """Wait until the doubles answer GET /v1/models (the process must stay alive)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not proc_ok():
+            raise Failure(f"the provider doubles exited at start. Log tail ({logfile}):\n"
+                          f"{tail(logfile)}")
+        try:
+            if http("GET", base + "/models", timeout=2)[0] == 200:
+                return
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.2)
+    raise Failure(f"the provider doubles did not answer within {timeout:.0f} s ({logfile})")
 
-    root = args.root.resolve()
-    venv, data = root / f"venv-{args.version}", root / "astrbot-root"
-    run_dir, logs = root / "run", root / "logs"
-    for d in (root, data, run_dir, logs):
+
+# -- the deployment --------------------------------------------------------------------------
+def astrbot_env(port: int) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
+    env.update({
+        "DASHBOARD_HOST": "127.0.0.1",
+        "DASHBOARD_PORT": str(port),
+        "ASTRBOT_DASHBOARD_INITIAL_PASSWORD": INITIAL_PASSWORD,
+        "ASTRBOT_DISABLE_METRICS": "1",
+        "ASTRBOT_TEST_MODE": "true",  # turns the login rate limit off
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+def deploy(version: str, root: Path, venv: Path, procs: Processes, port: int = 0,
+           provider_port: int = 0, password: str | None = None, timeout: float = 120.0,
+           say=log) -> dict:
+    """Start the doubles and AstrBot `version` (from `venv`) on data `root`, each unless its
+    record in root/run says it already runs; bootstrap; write root/target.toml. A port 0 is
+    picked free. Returns {"base_url", "start_s", "bootstrap_s"}; Failure on any problem."""
+    data, logs, run_dir = root / "astrbot-root", root / "logs", root / "run"
+    for d in (root, data, logs, run_dir):
         d.mkdir(parents=True, exist_ok=True)
-    base = f"http://127.0.0.1:{args.port}"
-    stub_base = f"http://127.0.0.1:{args.stub_port}/v1"
+    marker = data / ".conformance-version"
+    if marker.exists() and marker.read_text().strip() != version:
+        raise Failure(f"{data} holds data of AstrBot {marker.read_text().strip()}; "
+                      f"run down.py --wipe --root {root} first")
+    t0 = time.monotonic()
+    doubles_log = logs / "providers.log"
+    rec = running(run_dir, "providers")
+    if rec:
+        provider_port = rec[1]["port"]
+        say(f"provider doubles already running (pid {rec[0]}, port {provider_port})")
+    else:
+        provider_port = provider_port or free_port()
+        if port_in_use(provider_port):
+            raise Failure(f"port {provider_port} is in use by another process (--provider-port)")
+        argv = provider_argv(provider_port, logs / "provider-requests.jsonl")
+        p = procs.start("providers", argv, root, dict(os.environ), doubles_log,
+                        extra={"port": provider_port})
+        kind = "simulator providers" if argv[1] == "-m" else Path(argv[1]).name
+        say(f"started provider doubles ({kind}) pid {p.pid} on 127.0.0.1:{provider_port}")
+    provider_base = f"http://127.0.0.1:{provider_port}/v1"
+    wait_models(provider_base, lambda: running(run_dir, "providers") is not None, doubles_log)
+
     astrbot_log = logs / "astrbot.log"
-    t_start = time.monotonic()
-
-    try:
-        # Fail fast (before a long install) when a port we need is taken by someone else.
-        for name, port, flag in (
-            ("stub", args.stub_port, "--stub-port"),
-            ("astrbot", args.port, "--port"),
-        ):
-            if not running(run_dir, name) and port_in_use(port):
-                raise Failure(f"port {port} is in use by another process (choose {flag})")
-        # The data dir must not be reused across versions silently.
-        marker = data / ".conformance-version"
-        if marker.exists() and marker.read_text().strip() != args.version:
-            raise Failure(
-                f"{data} holds data of AstrBot {marker.read_text().strip()}; "
-                "run down.py --wipe first"
-            )
-        t_install = ensure_venv(venv, args.version, args.python)
-
-        # stub
-        stub_pid = running(run_dir, "stub")
-        if stub_pid:
-            log(f"stub already running (pid {stub_pid})")
-        else:
-            if port_in_use(args.stub_port):
-                raise Failure(f"port {args.stub_port} is in use by another process (--stub-port)")
-            argv = [
-                sys.executable,
-                str(HERE / "llm_stub.py"),
-                "--port",
-                str(args.stub_port),
-                "--log",
-                str(logs / "stub-requests.jsonl"),
-            ]
-            stub_pid = start(run_dir, "stub", argv, root, dict(os.environ), logs / "stub.log")
-            log(f"started stub pid {stub_pid} on {stub_base}")
-
-        # AstrBot
-        ab_pid = running(run_dir, "astrbot")
-        if ab_pid:
-            log(f"AstrBot already running (pid {ab_pid})")
-        else:
-            if port_in_use(args.port):
-                raise Failure(f"port {args.port} is in use by another process (--port)")
-            (data / ".astrbot").touch()
-            marker.write_text(args.version + "\n")
-            env = dict(os.environ)
-            for k in (
-                "http_proxy",
-                "https_proxy",
-                "all_proxy",
-                "HTTP_PROXY",
-                "HTTPS_PROXY",
-                "ALL_PROXY",
-            ):
-                env.pop(k, None)
-            env.update(
-                {
-                    "DASHBOARD_HOST": "127.0.0.1",
-                    "DASHBOARD_PORT": str(args.port),
-                    "ASTRBOT_DASHBOARD_INITIAL_PASSWORD": INITIAL_PASSWORD,
-                    "ASTRBOT_DISABLE_METRICS": "1",
-                    "ASTRBOT_TEST_MODE": "true",  # turns the login rate limit off
-                    "NO_PROXY": "127.0.0.1,localhost",
-                    "no_proxy": "127.0.0.1,localhost",
-                    "PYTHONUNBUFFERED": "1",
-                }
-            )
-            argv = [str(venv / "bin" / "python"), str(venv / "bin" / "astrbot"), "run"]
-            ab_pid = start(run_dir, "astrbot", argv, data, env, astrbot_log)
-            log(f"started AstrBot {args.version} pid {ab_pid} on {base}")
-
-        t_ready = wait_ready(
-            base, lambda: running(run_dir, "astrbot") is not None, astrbot_log, args.timeout
-        )
-        log(f"setup-status answers after {t_ready:.1f} s")
-        t0 = time.monotonic()
-        password = bootstrap(AstrBot(base), run_dir / "credentials.json", stub_base, args.password)
-        t_boot = time.monotonic() - t0
-    except Failure as e:
-        msg = str(e)
-        if "Log tail" not in msg and astrbot_log.exists():
-            msg += f"\nAstrBot log tail ({astrbot_log}):\n{tail(astrbot_log, 25)}"
-        print(f"up.py: FAILED: {msg}", file=sys.stderr)
-        return 1
-    except Exception as e:  # unexpected: still report clearly, with the AstrBot log tail
-        print(
-            f"up.py: FAILED: {e!r}\nAstrBot log tail ({astrbot_log}):\n{tail(astrbot_log)}",
-            file=sys.stderr,
-        )
-        return 1
-
+    rec = running(run_dir, "astrbot")
+    if rec:
+        port = rec[1]["port"]
+        say(f"AstrBot already running (pid {rec[0]}, port {port})")
+    else:
+        port = port or free_port()
+        if port_in_use(port):
+            raise Failure(f"port {port} is in use by another process (--port)")
+        (data / ".astrbot").touch()  # `astrbot run` wants it; `astrbot init` would ask
+        marker.write_text(version + "\n")
+        argv = [str(venv / "bin" / "python"), str(venv / "bin" / "astrbot"), "run"]
+        p = procs.start("astrbot", argv, data, astrbot_env(port), astrbot_log,
+                        extra={"port": port})
+        say(f"started AstrBot {version} pid {p.pid} on 127.0.0.1:{port}")
+    base = f"http://127.0.0.1:{port}"
+    ready = wait_ready(base, lambda: running(run_dir, "astrbot") is not None, astrbot_log,
+                       timeout)
+    t_start = time.monotonic() - t0
+    say(f"setup-status answers after {ready:.1f} s")
+    t1 = time.monotonic()
+    password = bootstrap(AstrBot(base), run_dir / "credentials.json", provider_base, password)
+    t_boot = time.monotonic() - t1
     target = root / "target.toml"
     target.write_text(
         "[target]\n"
         f'base_url = "{base}"\n'
         f'username = "{ADMIN_USER}"\n'
         f'password = "{password}"\n'
-        f'name = "astrbot-{args.version}"\n'
-        # the stub streams "[slow]" replies over seconds: the suite's races need a slow turn
-        'slow_text = "[slow] Please tell me a long story."\n'
+        f'name = "astrbot-{version}"\n'
+        f'slow_text = "{SLOW_TEXT}"\n'
     )
     target.chmod(0o600)
-    total = time.monotonic() - t_start
-    (run_dir / "timings.txt").write_text(
-        f"install {t_install:.1f}s ready {t_ready:.1f}s "
-        f"bootstrap {t_boot:.1f}s total {total:.1f}s\n"
-    )
-    log(
-        f"ready: {base}  (astrbot pid {ab_pid}, stub pid {stub_pid}); install {t_install:.1f} s, "
-        f"startup {t_ready:.1f} s, bootstrap {t_boot:.1f} s, total {total:.1f} s"
-    )
-    print(f"target.toml: {target}")
+    return {"base_url": base, "start_s": t_start, "bootstrap_s": t_boot,
+            "provider_base": provider_base}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--version", default="4.26.2")
+    ap.add_argument("--home", type=Path, default=DEFAULT_HOME,
+                    help="where the venvs live (default .real-astrbot/)")
+    ap.add_argument("--root", type=Path, help="the data directory (default HOME/VERSION)")
+    ap.add_argument("--port", type=int, default=0, help="AstrBot's port (default: a free one)")
+    ap.add_argument("--provider-port", "--stub-port", type=int, default=0,
+                    help="the provider doubles' port (default: a free one)")
+    ap.add_argument("--python", help="Python >= 3.12 to create the venv with (default: "
+                    "pyenv's 3.12, else python3.12 on PATH)")
+    ap.add_argument("--password", help="admin password to use (default: generated, kept in run/)")
+    ap.add_argument("--timeout", type=float, default=120.0, help="startup wait in seconds")
+    args = ap.parse_args()
+    home = args.home.resolve()
+    root = (args.root or home / args.version).resolve()
+    venv = home / f"venv-{args.version}"
+    t0 = time.monotonic()
+    try:
+        t_install = venvs.ensure_venv(venv, args.version,
+                                      lambda: venvs.find_python312(args.python), say=log)
+        log(f"install {t_install:.1f} s ({venv})")
+        got = deploy(args.version, root, venv, Processes(root / "run", say=log), args.port,
+                     args.provider_port, args.password, args.timeout)
+    except venvs.NoPython as e:
+        print(f"up.py: {e}", file=sys.stderr)
+        return 2
+    except Failure as e:
+        msg, astrbot_log = str(e), root / "logs" / "astrbot.log"
+        if "Log tail" not in msg and astrbot_log.exists():
+            msg += f"\nAstrBot log tail ({astrbot_log}):\n{tail(astrbot_log, 25)}"
+        print(f"up.py: FAILED: {msg}", file=sys.stderr)
+        return 1
+    total = time.monotonic() - t0
+    (root / "run" / "timings.txt").write_text(
+        f"install {t_install:.1f}s start {got['start_s']:.1f}s "
+        f"bootstrap {got['bootstrap_s']:.1f}s total {total:.1f}s\n")
+    log(f"ready: {got['base_url']}; install {t_install:.1f} s, start {got['start_s']:.1f} s, "
+        f"bootstrap {got['bootstrap_s']:.1f} s, total {total:.1f} s")
+    print(f"target.toml: {root / 'target.toml'}")
+    print(f"stop with: python3 {HERE.relative_to(REPO) / 'down.py'} --root {root}")
     return 0
 
 
