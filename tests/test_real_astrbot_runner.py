@@ -248,3 +248,35 @@ def test_down_stops_only_the_recorded_process(tmp_path):
                 p.kill()
                 p.wait()
     assert os.listdir(tmp_path / "run") == []
+
+
+# -- a release's outcome ---------------------------------------------------------------------
+@pytest.mark.parametrize("code,gated,ok,gate", [
+    (0, True, True, "ok"), (1, True, False, "failed"),
+    (1, False, True, "ungated"), (0, False, True, "ungated"),
+    (3, False, False, "ungated"), (4, True, False, "failed"),
+])
+def test_outcome_from_the_suites_exit_status(tmp_path, code, gated, ok, gate):
+    results = tmp_path / "results.json"
+    summary = {"PASS": 44, "FAIL": 19, "baseline": {"new": 2, "stale": 0}}
+    results.write_text(json.dumps({"summary": summary}))
+    out = session.Outcome("4.26.2")
+    session.judge(out, code, gated, results)
+    assert (out.ok, out.gate, out.counts["FAIL"]) == (ok, gate, 19)
+    if code == 1 and gated:
+        assert out.problem == "the baseline gate failed (2 new, 0 stale)"
+    assert "PASS 44, FAIL 19; gate " + gate in out.line()
+
+
+def test_no_results_is_a_failure_even_ungated(tmp_path):
+    out = session.Outcome("4.29.3")
+    session.judge(out, 1, False, tmp_path / "missing.json")
+    assert not out.ok and "no results" in out.problem
+
+
+def test_a_bad_release_number_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        session.main(["4.x"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'4.x' is not a release number" in err
