@@ -20,7 +20,7 @@ import jwt
 from simulator import app as sim_app
 from simulator.auth import AuthError
 from simulator.live import ws as ws_mod
-from simulator.live.engine import LiveSession, live_error
+from simulator.live.engine import LiveSession, chat_error, live_error
 
 from . import Fault, kit
 
@@ -364,6 +364,30 @@ def v1_unified_ct_ignored() -> None:
         return original(self, username, "live" if on(V1_UNIFIED) and mode is None else mode)
 
 
+def v1_unified_interrupt_not_cancelled() -> None:
+    """On /api/v1/unified-chat/ws only, a chat interrupt is acknowledged but the running reply
+    runs on (the Open API endpoint cancels it)."""
+    _install()
+
+    @kit.wrap(LiveSession, "_chat_interrupt")
+    def interrupt(original, self):
+        if on(V1_UNIFIED) and self.chat_turn is not None:
+            return [kit.Send(chat_error("INTERRUPTED", "INTERRUPTED"))]
+        return original(self)
+
+
+def legacy_unified_no_busy_check() -> None:
+    """On /api/unified_chat/ws only, a send during a reply starts a second reply instead of
+    the busy error."""
+    _install()
+
+    @kit.wrap(LiveSession, "_send")
+    def send(original, self, frame):
+        if on(LEGACY_UNIFIED):
+            self.chat_turn = None
+        return original(self, frame)
+
+
 def legacy_unified_mode_latches() -> None:
     _install()
 
@@ -475,6 +499,22 @@ def chat_frames_carry_session() -> None:
     rewrite_frames((V1_UNIFIED, LEGACY_UNIFIED), fix)
 
 
+def chat_errors_name_the_request() -> None:
+    """Chat errors answering a `send` carry that send's `message_id` (AstrBot 4.29.3)."""
+    @kit.wrap(LiveSession, "receive_text")
+    def receive(original, self, raw):
+        effects = original(self, raw)
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            return effects
+        if not isinstance(frame, dict) or not isinstance(frame.get("message_id"), str):
+            return effects
+        return [kit.Send({**e.frame, "message_id": frame["message_id"]})
+                if isinstance(e, kit.Send) and e.frame.get("ct") == "chat"
+                and e.frame.get("t") == "error" else e for e in effects]
+
+
 FAULTS = [
     # authentication, one path at a time
     Fault("jwt-legacy-live-no-token-guest", "/api/live_chat/ws opens a session as `guest` when "
@@ -544,7 +584,15 @@ FAULTS = [
     Fault("jwt-v1-unified-ct-ignored", "/api/v1/unified-chat/ws is wired like the live path: "
           "`ct` is never read, chat frames get the live 'Unsupported message type' error",
           v1_unified_ct_ignored, breaks=("JWT-UNI-001", "JWT-UNI-002", "JWT-UNI-003"),
-          may=("JWT-FRAME-002",)),
+          may=("JWT-FRAME-002", "JWT-UNI-004", "JWT-UNI-005")),
+    Fault("jwt-v1-unified-interrupt-not-cancelled", "on /api/v1/unified-chat/ws a chat "
+          "interrupt is acknowledged (INTERRUPTED) but the running reply runs to its end; the "
+          "Open API endpoint cancels it", v1_unified_interrupt_not_cancelled,
+          breaks=("JWT-UNI-004",)),
+    Fault("jwt-legacy-unified-no-busy-check", "on /api/unified_chat/ws a send during a running "
+          "reply starts a second reply beside it instead of the busy error (as AstrBot 4.29.3 "
+          "runs chat sends concurrently)", legacy_unified_no_busy_check,
+          breaks=("JWT-UNI-005",), may=("JWT-UNI-004",)),
     Fault("jwt-legacy-unified-mode-latches", "/api/unified_chat/ws picks its mode from the "
           "first frame's `ct` and keeps it: after a chat bind, a voice frame is chat",
           legacy_unified_mode_latches, breaks=("JWT-UNI-001",)),
@@ -553,7 +601,8 @@ FAULTS = [
           legacy_unified_string_as_parts, breaks=("JWT-UNI-003",)),
     Fault("jwt-v1-unified-reply-not-streamed", "/api/v1/unified-chat/ws buffers the chat reply: "
           "no streamed `plain` frames, only `complete` and `end`",
-          v1_unified_reply_not_streamed, breaks=("JWT-UNI-002", "JWT-UNI-003")),
+          v1_unified_reply_not_streamed, breaks=("JWT-UNI-002", "JWT-UNI-003"),
+          may=("JWT-UNI-004", "JWT-UNI-005")),
     # frames off the contract
     Fault("jwt-v1-live-user-msg-ts-seconds", "/api/v1/live-chat/ws stamps user_msg with float "
           "epoch seconds instead of integer milliseconds", v1_live_user_msg_ts_seconds,
@@ -578,6 +627,9 @@ FAULTS = [
     Fault("jwt-metrics-carry-session", "metrics frames on the JWT paths carry an extra "
           "`session_id` (metrics data is open to other keys)", metrics_carry_session,
           profiles=PROFILE),
+    Fault("jwt-chat-errors-carry-message-id", "chat errors answering a `send` carry its "
+          "`message_id` (a field seed 001 lets chat frames carry; AstrBot 4.29.3 does this)",
+          chat_errors_name_the_request, profiles=("live-api", "legacy-jwt-live")),
     Fault("jwt-unified-chat-frames-session-id", "chat reply frames on the unified paths also "
           "carry their `session_id` (an optional field of forwarded frames)",
           chat_frames_carry_session, profiles=PROFILE),

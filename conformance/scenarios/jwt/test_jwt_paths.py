@@ -15,6 +15,12 @@ import uuid
 
 import pytest
 
+from conformance.chat_races import (
+    interrupt_a_slow_reply,
+    judge_busy,
+    judge_interrupt,
+    second_send_during_reply,
+)
 from conformance.clients.http import TargetTimeout
 from conformance.clients.live import LiveClient
 from conformance.clients.transcript import Transcript, undocumented_findings
@@ -281,6 +287,37 @@ def test_unified_chat_send_takes_a_string_message(target, creds, evidence, path)
     frames = unified_send(target, creds, path, "Hello as a string", transcript)
     assert frames[-1].get("t") != "error", f"a string message was refused: {frames[-1]}"
     assert "plain" in [f.get("type") for f in frames], f"no plain reply: {frames}"
+
+
+@pytest.mark.requirement("JWT-UNI-004")
+@pytest.mark.parametrize("path", UNIFIED)
+def test_unified_chat_interrupt_stops_the_reply(target, creds, evidence, path):
+    """LIVE-CHAT-007 on the unified JWT paths (seed 001: the same runtime behaviour after
+    authentication)."""
+    transcript = Transcript(f"chat-mode interrupt of a slow reply on {path}")
+    evidence.append(transcript)
+
+    async def go():
+        client = await open_jwt(target, path, creds.require_jwt(), transcript)
+        async with client:
+            return await interrupt_a_slow_reply(client, target, "uc-int")
+
+    judge_interrupt(*run(go(), target))
+
+
+@pytest.mark.requirement("JWT-UNI-005")
+@pytest.mark.parametrize("path", UNIFIED)
+def test_unified_chat_second_send_is_busy(target, creds, evidence, path):
+    """LIVE-CHAT-008 on the unified JWT paths."""
+    transcript = Transcript(f"chat-mode send during a slow reply on {path}")
+    evidence.append(transcript)
+
+    async def go():
+        client = await open_jwt(target, path, creds.require_jwt(), transcript)
+        async with client:
+            return await second_send_during_reply(client, target, "uc-busy")
+
+    judge_busy(run(go(), target))
 
 
 V1_JWT_PATHS = ["/api/v1/live-chat/ws", "/api/v1/unified-chat/ws"]

@@ -5,47 +5,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from dataclasses import dataclass
 
 import pytest
 
-from conformance.clients.http import TargetTimeout, arequest
+from conformance.chat_races import (
+    interrupt_a_slow_reply,
+    is_error,
+    judge_busy,
+    judge_interrupt,
+    parts,
+    reply_frames,
+    second_send_during_reply,
+)
+from conformance.clients.http import arequest
 from conformance.clients.transcript import Transcript
-from conformance.outcomes import SuiteError
-from conformance.scenario import LIVE_USER, live_key, open_live, require_placed, run
-
-ENDS = ("end", "complete")
-
-
-def parts(text: str) -> list[dict]:
-    return [{"type": "plain", "text": text}]
-
-
-def is_error(frame: dict) -> bool:
-    return frame.get("t") == "error"
+from conformance.scenario import LIVE_USER, live_key, open_live, run
 
 
 async def open_chat(target, creds, transcript):
     return await open_live(target, "", key=live_key(creds), transcript=transcript, ct="chat")
-
-
-async def start_slow_reply(client, target, session_id: str) -> None:
-    """Send a slow chat request (`msg_slow`) and wait for its first streamed `plain`: the
-    races below need the reply to be visibly running."""
-    await client.send({"ct": "chat", "t": "send", "session_id": session_id,
-                       "message_id": "msg_slow", "message": parts(target.slow_text)})
-    first = await client.until(lambda f: f.get("type") in ("plain", "end") or is_error(f),
-                               waiting_for="the first plain of a slow reply")
-    if first[-1].get("type") != "plain":
-        raise SuiteError(f"race not placed: the slow reply gave no plain before {first[-1]}")
-
-
-async def reply_frames(client, message_id: str) -> list[dict]:
-    """Frames up to the `end` of the reply to `message_id` (or an error)."""
-    return await client.until(lambda f: is_error(f) or (f.get("type") == "end"),
-                              waiting_for=f"the end of the reply to {message_id}")
 
 
 @dataclass
@@ -222,35 +202,9 @@ def test_interrupt_stops_the_chat_reply(target, creds, evidence):
     async def go():
         client = await open_chat(target, creds, transcript)
         async with client:
-            await start_slow_reply(client, target, "s-int")
-            sent = time.monotonic()
-            await client.send({"ct": "chat", "t": "interrupt"})
-            try:  # up to the reply's end or the server's answer to the interrupt
-                after = await client.until(lambda f: f.get("type") == "end" or is_error(f),
-                                           waiting_for="the reply to stop")
-            except TargetTimeout:
-                return [], None, 0.0  # it stopped without a word: no end, no complete
-            elapsed = time.monotonic() - sent
-            # listen on while the reply still streams: until it ends or is quiet for 0.5 s
-            while True:
-                more = await client.quiet(0.5)
-                after += more
-                if not more or any(f.get("type") in ENDS for f in more) \
-                        or time.monotonic() - sent > target.timeout:
-                    break
-            ended = next((i for i, f in enumerate(after) if f.get("type") == "end"), None)
-            return after, ended, elapsed
+            return await interrupt_a_slow_reply(client, target, "s-int")
 
-    after, ended, elapsed = run(go(), target)
-    interrupted = next((i for i, f in enumerate(after)
-                        if is_error(f) and f.get("code") == "INTERRUPTED"), None)
-    if ended is not None and (interrupted is None or ended < interrupted):
-        require_placed(False, elapsed)
-        raise AssertionError(
-            f"the reply ran to its end after the interrupt: "
-            f"{[f.get('type') or f.get('t') for f in after]}")
-    late = [f.get("type") for f in after[(interrupted or -1) + 1:] if f.get("type") in ENDS]
-    assert not late, f"the interrupted reply still sent {late}"
+    judge_interrupt(*run(go(), target))
 
 
 @pytest.mark.requirement("LIVE-CHAT-008")
@@ -261,16 +215,9 @@ def test_a_second_send_while_replying_is_busy(target, creds, evidence):
     async def go():
         client = await open_chat(target, creds, transcript)
         async with client:
-            await start_slow_reply(client, target, "s-busy")
-            await client.send({"ct": "chat", "t": "send", "session_id": "s-busy",
-                               "message_id": "msg_second", "message": parts("And this?")})
-            frames = await reply_frames(client, "msg_slow")
-            return frames + await client.quiet(0.5)
+            return await second_send_during_reply(client, target, "s-busy")
 
-    frames = run(go(), target)
-    busy = [f for f in frames if is_error(f) and f.get("code") == "PROCESSING_ERROR"]
-    assert busy, "no busy error for a send during a running reply: " \
-        f"{[f.get('type') or f.get('t') for f in frames]}"
+    judge_busy(run(go(), target))
 
 
 @dataclass
