@@ -52,6 +52,23 @@ def no_end() -> None:
     _rewrite_sse(lambda original, event: b"" if event.get("type") == "end" else original(event))
 
 
+_NON_STREAMING: contextvars.ContextVar[bool] = contextvars.ContextVar("non_streaming",
+                                                                      default=False)
+
+
+def saved_after_end_when_not_streaming() -> None:
+    """With enable_streaming false, a second `message_saved` (the agent stats record) is
+    written after `end`, as AstrBot 4.26.2 does (research SSE-011)."""
+    def rewrite(original, event):
+        if event.get("type") == "plain" and event.get("streaming") is False:
+            _NON_STREAMING.set(True)
+        if event.get("type") == "end" and _NON_STREAMING.get():
+            return original(event) + original({"type": "message_saved", "data": {
+                "id": 0, "created_at": "1970-01-01T00:00:00Z"}})
+        return original(event)
+    _rewrite_sse(rewrite)
+
+
 def end_twice() -> None:
     """`end` is written by the reply loop and again by the stream's cleanup."""
     _rewrite_sse(lambda original, event: original(event) * 2
@@ -372,6 +389,9 @@ FAULTS = [
           breaks=("OPEN-CHAT-001",), may=STREAM_MAY),
     Fault("sse-no-end", "the stream closes after `message_saved` without an `end` event (the "
           "server thinks closing the response says it)", no_end, breaks=("OPEN-CHAT-003",)),
+    Fault("sse-saved-after-end-not-streaming", "with `enable_streaming` false a second "
+          "`message_saved` (the stats record) follows `end`, as AstrBot 4.26.2 writes it",
+          saved_after_end_when_not_streaming, breaks=("OPEN-CHAT-007",)),
     Fault("sse-end-twice", "the `end` event is written twice (by the reply loop and again "
           "by the stream's cleanup)", end_twice, breaks=("OPEN-CHAT-003",)),
     Fault("sse-no-heartbeats", "allowed: no `: heartbeat` comments during a slow reply (the "

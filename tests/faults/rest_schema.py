@@ -191,6 +191,20 @@ def chat_text_part_dropped() -> None:
         return original(ctx, message)
 
 
+DEFAULT_ADMINS = ("astrbot",)  # the simulator's default system config `admins_id`
+
+
+def chat_admin_username_reserved() -> None:
+    """API-key chats may not use an administrator id as username (AstrBot 4.29.3's
+    `username is reserved for an AstrBot administrator` without the `chat:admin` scope)."""
+    @kit.wrap(open_api, "chat_text")
+    def chat_text(original, ctx, message):
+        if ctx.principal.kind == "api_key" and \
+                str((ctx.body or {}).get("username", "")).strip() in DEFAULT_ADMINS:
+            raise ApiError(400, "username is reserved for an AstrBot administrator")
+        return original(ctx, message)
+
+
 def chat_audio_part_dropped() -> None:
     """Chat messages take `record` for audio; seed 004's `audio` part is dropped as unknown."""
     @kit.wrap(open_api, "chat_text")
@@ -265,6 +279,9 @@ FAULTS = [
     Fault("im-text-part-refused", "IM messages know only seed 002's `plain` part; seed 004's "
           "`text` part is refused", im_text_part_refused, breaks=("V1-IM-002",),
           may=("V1-FUZZ-004",)),
+    Fault("chat-admin-username-reserved", "an API-key chat whose username is a configured "
+          "administrator id is refused (`username is reserved`, as AstrBot 4.29.3 does without "
+          "the `chat:admin` scope)", chat_admin_username_reserved, breaks=("V1-CHAT-006",)),
     Fault("chat-text-part-dropped", "chat messages take only `plain` text parts; a `text` "
           "part is dropped as unknown", chat_text_part_dropped, breaks=("V1-CHAT-001",),
           may=("V1-FUZZ-004",)),

@@ -176,3 +176,33 @@ def test_a_project_update_is_stored(target, creds, evidence):
             f"{read.text[:300]} (title {title!r} expected)"
     finally:
         call("DELETE", f"{projects}/{project_id}")
+
+
+def admin_ids(target, creds, transcript: Transcript) -> list[str]:
+    """The administrator user ids the target's system config declares (`admins_id`), or []."""
+    result = request("GET", target.http_url("/api/v1/system-config"), timeout=target.timeout,
+                     transcript=transcript, headers={"X-API-Key": creds.key_for("config")})
+    data = result.json.get("data") if isinstance(result.json, dict) else None
+    config = data.get("config", data) if isinstance(data, dict) else None
+    admins = config.get("admins_id") if isinstance(config, dict) else None
+    return [a for a in admins if isinstance(a, str) and a.strip()] \
+        if isinstance(admins, list) else []
+
+
+@pytest.mark.requirement("V1-CHAT-006")
+def test_any_declared_username_is_taken(target, creds, evidence):
+    """Seed 004 ChatRequest.username: the caller declares the sender; it "may participate in
+    sender-ID-based command permission checks", and chat-scoped keys are trusted backend
+    credentials that map usernames themselves. So no username is reserved, an
+    administrator's id included (AstrBot 4.29.3 reserves those for keys with `chat:admin`)."""
+    transcript = Transcript("POST /api/v1/chat as a configured administrator id")
+    evidence.append(transcript)
+    admins = admin_ids(target, creds, transcript)
+    if not admins:
+        pytest.skip("the target's system config declares no administrator ids (admins_id)")
+    result = chat(target, {"X-API-Key": creds.key_for("chat")},
+                  {"username": admins[0], "message": "Hello"}, transcript)
+    problem = streamed_reply(result)
+    assert problem is None, \
+        f"a chat as username {admins[0]!r} (an administrator id) was refused: {problem}"
+

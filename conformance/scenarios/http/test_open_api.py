@@ -96,6 +96,26 @@ def test_every_event_type_is_in_the_contract(new_session_chat):
     assert not findings, "SSE event types the contract does not define:\n" + "\n".join(findings)
 
 
+@pytest.mark.requirement("OPEN-CHAT-007")
+def test_a_non_streaming_chat_is_one_plain_and_ends(target, creds, evidence):
+    """`enable_streaming` false (seed 004 ChatRequest): the whole reply in one `plain` with
+    `streaming` false, then `end`, and nothing after the end (seed 001: `end` ends the turn;
+    research SSE-011 records 4.26.2 sending a second `message_saved` after it)."""
+    transcript = Transcript("POST /api/v1/chat with enable_streaming false")
+    evidence.append(transcript)
+    result = chat(target, creds, {"message": "Hello", "enable_streaming": False,
+                                  "username": "conformance-" + uuid.uuid4().hex[:8]},
+                  transcript, after_end=AFTER_END_S)
+    types = result.types()
+    plains = [e for e in result.events if e.get("type") == "plain"]
+    assert types and types[-1] == "end", f"the stream does not end with end: {types}"
+    assert len(plains) == 1 and plains[0].get("streaming") is False, \
+        f"not one plain event with streaming false: {types}, " \
+        f"streaming flags {[p.get('streaming') for p in plains]}"
+    later = [e.get("type") if isinstance(e, dict) else e for e in result.after_end]
+    assert not later, f"the stream goes on after its end event: {types} then {later}"
+
+
 @pytest.mark.requirement("OPEN-CHAT-004")
 def test_chat_without_username_is_refused(target, creds, evidence):
     transcript = Transcript("POST /api/v1/chat without username")
