@@ -60,6 +60,7 @@ class RouteList:
     """The (method, path template) pairs a target's own OpenAPI document lists."""
     source: str = ""
     operations: set[tuple[str, str]] = field(default_factory=set)
+    document: dict | None = field(default=None, repr=False, compare=False)  # as served
 
     def lists(self, method: str, path: str) -> bool:
         return (method.upper(), _template(path)) in self.operations
@@ -72,7 +73,7 @@ class RouteList:
         ops = {(method.upper(), _template(path)) for path, item in paths.items()
                if isinstance(item, dict)
                for method in item if method in ("get", "put", "post", "patch", "delete")}
-        return cls(source, ops) if ops else None
+        return cls(source, ops, document) if ops else None
 
 
 def discover(base_url: str, headers: dict, timeout: float) -> RouteList | None:
