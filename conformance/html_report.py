@@ -31,6 +31,8 @@ from .outcomes import (
     headline,
 )
 from .report import title
+from .surface import headline as surface_headline
+from .surface import of as served_surface
 
 TEMPLATE = Path(__file__).with_name("report_template.html")
 # "frame #3 (end): ..." in a frame-order problem: the 3rd frame the target sent in that log
@@ -93,9 +95,35 @@ def summary_html(doc: dict) -> str:
             f'<h1 id="headline">{esc(verdict)}</h1><p class="detail">{esc(headline(s))}</p>'
             f'<p class="counts">{counts} <span class="total">of {s.get("total", 0)} '
             f"requirements</span></p>"
-            f'<table class="scores">{"".join(rows)}</table>{ops_line}'
+            f'<table class="scores">{"".join(rows)}</table>{ops_line}{surface_html(doc)}'
             '<dl class="facts">' + "".join(f"<dt>{esc(k)}</dt><dd>{esc(str(v))}</dd>"
                                           for k, v in facts) + "</dl></section>")
+
+
+def surface_html(doc: dict) -> str:
+    """The served-surface drift (conformance/surface.py): its line, the lists folded."""
+    served = served_surface(doc)
+    if served is None:
+        return ""
+    esc = html.escape
+    line = esc(surface_headline(served))
+    if served.get("document") is None:
+        return f'<p class="ops surface">{line}</p>'
+    parts = [("Undocumented operations", [f"{r['method']} {r['path']}"
+                                          + (f" (scope {r['scope']})" if r.get("scope") else "")
+                                          for r in served.get("undocumented", [])]),
+             ("Contract operations not listed", [f"{r['method']} {r['path']}: {r['status']}: "
+                                                 f"{r['why']}"
+                                                 for r in served.get("not_listed", [])]),
+             ("Scope differences", [f"{r['method']} {r['path']}: contract {r['contract']}, "
+                                    f"served {r['served']}; {r['wire']}"
+                                    for r in served.get("scope_differences", [])]),
+             ("Scope names the contract lacks", served.get("scopes", {}).get("served_only", []))]
+    body = "".join(f"<p><b>{esc(h)}</b> ({len(rows)})</p><ul>"
+                   + "".join(f"<li>{esc(str(r))}</li>" for r in rows) + "</ul>"
+                   for h, rows in parts if rows)
+    return (f'<details class="ops surface"><summary>{line}</summary>{body}</details>'
+            if body else f'<p class="ops surface">{line}</p>')
 
 
 def _cls(verdict: str) -> str:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from . import allure_results, preflight, report
+from . import allure_results, preflight, report, routes
 from .baseline import Baseline
 from .bootstrap import Credentials, cleanup
 from .catalogue import Catalogue, CatalogueError, load
@@ -409,6 +409,7 @@ class ConformanceRun:
                 session.exitstatus = EXIT_USAGE
             return
         version = self.detect_version()  # while the run's keys still exist
+        served = self.fetch_served()
         if isinstance(self.credentials, Credentials):
             cleanup(self.credentials)
         if self.preflight_error is not None:
@@ -440,7 +441,8 @@ class ConformanceRun:
         }
         baseline = None if self.preflight_error else self.baseline
         doc = report.build(list(self.results.values()), run, self.redactor, baseline,
-                           operations=[self.operations[k] for k in sorted(self.operations)])
+                           operations=[self.operations[k] for k in sorted(self.operations)],
+                           served=served)
         if self.preflight_error is not None:
             doc["summary"]["preflight"] = self.redactor.scrub(str(self.preflight_error))
         self.summary = doc["summary"]
@@ -470,6 +472,23 @@ class ConformanceRun:
         data = answer.json.get("data") if isinstance(answer.json, dict) else None
         version = data.get("version") if isinstance(data, dict) else data
         return str(version)[:60] if isinstance(version, str | int | float) and version else None
+
+    def fetch_served(self) -> tuple[str, dict | None]:
+        """The OpenAPI document the target serves about itself (conformance/routes.py), for
+        the report's served-surface drift: (where from, document), or (why none, None)."""
+        creds = self.credentials
+        if not isinstance(creds, Credentials):
+            return "not fetched: the preflight did not pass", None
+        headers = {"X-API-Key": creds.keys["all"]} if creds.keys.get("all") \
+            else {"Authorization": f"Bearer {creds.jwt}"} if creds.jwt else {}
+        try:
+            found = routes.discover(self.settings.base_url, headers, self.settings.timeout)
+        except Exception as exc:  # noqa: BLE001 (a drift report is extra, never a verdict)
+            return f"not fetched: {exc!r}"[:200], None
+        if found is None or found.document is None:
+            return ("the target serves no OpenAPI document the suite can read (tried "
+                    + ", ".join(routes.ROUTE_DOCUMENTS) + ")"), None
+        return found.source, found.document
 
     def pytest_terminal_summary(self, terminalreporter, config) -> None:
         tr = terminalreporter

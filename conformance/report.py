@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import __version__
+from . import __version__, observed, surface
 from .catalogue import Requirement
 from .outcomes import (
     ERROR,
@@ -109,7 +109,13 @@ def summarize(results: list[RequirementResult]) -> dict:
 
 
 def build(results: list[RequirementResult], run: dict, redactor: Redactor,
-          baseline=None, operations: list[dict] | None = None) -> dict:
+          baseline=None, operations: list[dict] | None = None,
+          served: tuple[str, dict | None] | None = None) -> dict:
+    """The results document. `served`: (where the target's own OpenAPI document was fetched
+    from, that document), or (why there is none, None): compared with the contract as
+    `served_surface` (conformance/surface.py); `served=None` records no served surface.
+    `observed` (what the wire showed, conformance/observed.py) is computed from the
+    evidence."""
     summary = summarize(results)
     if baseline is not None:
         # a requirement no check of this run judged (deselected, other profile) is neither
@@ -151,7 +157,14 @@ def build(results: list[RequirementResult], run: dict, redactor: Redactor,
         for op in operations:
             counts[op["verdict"]] += 1
         summary["operations"] = {"total": len(operations), **counts}
-    return redactor.scrub(doc)
+    doc = redactor.scrub(doc)
+    doc["observed"] = observed.observe(doc)
+    if served is not None:
+        source, document = served
+        doc["served_surface"] = redactor.scrub(surface.summarize(
+            document, source, operations=doc["operations"], observed=doc["observed"],
+            requirements=doc["requirements"], reason="" if document else source))
+    return doc
 
 
 def _trim(evidence: dict) -> dict:
@@ -319,6 +332,7 @@ def markdown(doc: dict) -> str:
     lines += [_requirement_row(r) for r in ranked]
     lines += ["", "</details>"]
     lines += _operation_lines(doc)
+    lines += _surface_lines(surface.of(doc))
     lines += _evidence_lines([r for r in ranked if r["verdict"] not in (PASS, SKIPPED)])
     return "\n".join(lines) + "\n"
 
@@ -375,6 +389,34 @@ def _operation_lines(doc: dict) -> list[str]:
                          f"`{_cell(op['method'] + ' ' + op['path'])}` "
                          f"| {bad} | {_cell(op.get('reason', ''))} |")
         lines += ["", "</details>"]
+    return lines
+
+
+def _surface_lines(served: dict | None) -> list[str]:
+    """The served-surface drift (conformance/surface.py): one line, the lists folded."""
+    if served is None:
+        return []
+    lines = ["", f"**{_cell(surface.headline(served), 400)}**"]
+    if served.get("document") is None:
+        return lines
+    parts = [("Undocumented operations (served, not in the contract)",
+              [f"`{r['method']} {r['path']}`" + (f" (scope {r['scope']})" if r.get("scope")
+                                                 else "") for r in served["undocumented"]]),
+             ("Contract operations not listed",
+              [f"`{r['method']} {r['path']}`: {r['status']}: {_cell(r['why'], 200)}"
+               for r in served["not_listed"]]),
+             ("Scope differences",
+              [f"`{r['method']} {r['path']}`: contract `{r['contract']}`, served "
+               f"`{r['served']}`; {_cell(r['wire'], 200)}"
+               for r in served["scope_differences"]]),
+             ("Scope names the served document declares that the contract lacks",
+              [f"`{name}`" + (f" (sensitive on {', '.join(served['scopes']['sensitive'][name])})"
+                              if name in served["scopes"].get("sensitive", {}) else "")
+               for name in served["scopes"].get("served_only", [])])]
+    for heading, rows in parts:
+        if rows:
+            lines += ["", f"<details><summary>{heading} ({len(rows)})</summary>", ""]
+            lines += [f"- {row}" for row in rows] + ["", "</details>"]
     return lines
 
 
