@@ -26,6 +26,17 @@ def kind(frame: dict) -> str:
     return str(frame.get("type") or frame.get("t"))
 
 
+def kinds(frames: list[dict]) -> str:
+    """The frame types in order, runs collapsed: `plain x52, complete, end`."""
+    runs: list[list] = []
+    for frame in frames:
+        if runs and runs[-1][0] == kind(frame):
+            runs[-1][1] += 1
+        else:
+            runs.append([kind(frame), 1])
+    return ", ".join(name if n == 1 else f"{name} x{n}" for name, n in runs) or "nothing"
+
+
 async def start_slow_reply(client, target, session_id: str, message_id: str = "msg_slow") -> None:
     """Send a slow chat request and wait for its first streamed `plain`: the races below need
     the reply to be visibly running."""
@@ -73,7 +84,7 @@ def judge_interrupt(after: list[dict], ended: int | None, elapsed: float) -> Non
     if ended is not None and (interrupted is None or ended < interrupted):
         require_placed(False, elapsed)
         raise AssertionError(
-            f"the reply ran to its end after the interrupt: {[kind(f) for f in after]}")
+            f"the reply ran to its end after the interrupt: {kinds(after)}")
     late = [f.get("type") for f in after[(interrupted or -1) + 1:] if f.get("type") in ENDS]
     assert not late, f"the interrupted reply still sent {late}"
 
@@ -104,4 +115,4 @@ def judge_busy(frames: list[dict]) -> None:
     else:
         how = "it got no answer before the running reply's end"
     raise AssertionError(f"no busy error for a send during a running reply: {how}: "
-                         f"{[kind(f) for f in frames]}")
+                         f"{kinds(frames)}")
