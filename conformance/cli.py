@@ -5,6 +5,7 @@
     astrbot-conformance run --config target.toml --profile live-api
     astrbot-conformance requirements                          # list the catalogue
     astrbot-conformance baseline reports/<run>/results.json   # known failures, as a baseline
+    astrbot-conformance diff reports/astrbot-4.26.2 reports/astrbot-4.29.3   # what changed
 
 Settings come from the command line, else ASTRBOT_CONFORMANCE_<NAME> environment variables
 (BASE_URL, API_KEY, JWT, USERNAME, PASSWORD, NAME, TIMEOUT, CONFIG, SLOW_TEXT, SETUP_ADMIN),
@@ -41,7 +42,7 @@ from pathlib import Path
 
 import pytest
 
-from . import __version__, launcher
+from . import __version__, diff, launcher
 from .baseline import from_results
 from .catalogue import load
 from .outcomes import EXIT_NOT_JUDGED, EXIT_USAGE, ConfigurationError, SuiteError
@@ -102,6 +103,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("requirements", help="list the requirement catalogue")
     base = sub.add_parser("baseline", help="print a baseline accepting a run's failures")
     base.add_argument("results", help="a results.json")
+    compare = sub.add_parser("diff", help="what changed between two runs",
+                             description=diff.__doc__,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+    compare.add_argument("a", metavar="A", help="the earlier run: a results.json or its folder")
+    compare.add_argument("b", metavar="B", help="the later run: a results.json or its folder")
+    compare.add_argument("--format", choices=("text", "markdown"), default="text",
+                         help="text (terminal, default) or markdown (a PR comment)")
+    compare.add_argument("--fail-on", choices=diff.FAIL_ON, default="verdict",
+                         help="exit 1 when a requirement's verdict changed (verdict, default), "
+                         "the served surface changed (surface), anything changed (any), or "
+                         "never (none)")
     return parser
 
 
@@ -110,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "baseline":
             return print_baseline(args.results)
+        if args.command == "diff":
+            return diff.main(args.a, args.b, args.format, args.fail_on)
         if args.command == "requirements":
             for req in load().requirements.values():
                 print(f"{req.id:<16} {req.level:<6} {req.profile:<16} {req.text}")

@@ -154,3 +154,39 @@ def test_a_target_without_a_document_says_why():
     assert "no document" in surface.headline(s)
     assert surface.summarize({"paths": "nope"})["document"] is None
     assert "not recorded" in surface.headline(None)
+
+
+def test_the_document_routes_py_fetches_from_a_target_is_the_one_compared():
+    """routes.discover (what the run calls at its end, conformance/plugin.py) over a real
+    loopback socket, serving 4.29.3's document at /api/v1/openapi.json."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from conformance import routes
+
+    body = (DATA / "astrbot-4.29.3.json").read_bytes()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            found = self.path == "/api/v1/openapi.json"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body if found else b'{"detail": "Not Found"}')
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        found = routes.discover(f"http://127.0.0.1:{server.server_port}", {}, 5)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    assert found is not None and found.source == "/api/v1/openapi.json"
+    s = surface.summarize(found.document, found.source)
+    assert s["served_operations"] == 321 and s["scopes"]["served_only"] == [
+        "chat:admin", "config:edit_admin"]
