@@ -321,6 +321,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 async def serve(app: web.Application, host: str, port: int) -> None:
     """Serve until SIGTERM or SIGINT; print the base URL once listening."""
+    stop, loop = asyncio.Event(), asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # before the URL is printed: a launcher may
+        loop.add_signal_handler(sig, stop.set)   # stop us as soon as it has read it
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
@@ -330,10 +333,6 @@ async def serve(app: web.Application, host: str, port: int) -> None:
         shown = f"[{host}]" if ":" in host else host
         print(f"providers: http://{shown}:{bound}/v1", flush=True)
         print(f"  - timing profile {app[STATE].timing.profile}", flush=True)
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
     finally:
         await runner.cleanup()
