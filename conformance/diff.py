@@ -13,7 +13,8 @@ something to say:
 - observed (`observed`, conformance/observed.py; computed from the evidence for older runs):
   frame and event types seen in one run only, per channel and direction; fields added or
   removed per type; error and close codes; exchange sequences that changed (same evidence
-  title, another sequence: both shown); HTTP statuses that changed per operation.
+  title, another shape: the types in the order they first came, `*` when one came again;
+  both sequences shown); HTTP statuses that changed per operation.
 
 Exit status: 0 nothing matched --fail-on; 1 something did (verdict: a requirement's verdict
 changed; surface: the served surface changed; any: any section has a change; none: never);
@@ -32,6 +33,7 @@ from .outcomes import ConfigurationError
 FAIL_ON = ("verdict", "surface", "any", "none")
 LIST_LIMIT = 60  # lines per list in a section
 SEQUENCE_LIMIT = 40  # changed exchanges shown
+SEQUENCE_CHARS = 400  # of one sequence, in the output
 
 
 # loading ---------------------------------------------------------------------------------
@@ -187,8 +189,13 @@ def _observed(a: dict, b: dict) -> dict:
                 out["codes"].append(f"{name} {key.replace('_', ' ')}: {' '.join(change)}")
     xa, xb = a.get("exchanges", {}), b.get("exchanges", {})
     for title in sorted(xa.keys() & xb.keys()):
-        if sorted(xa[title]) != sorted(xb[title]):
-            out["exchanges"].append({"title": title, "a": xa[title], "b": xb[title]})
+        # compared by shape (observed.shape): a race that moves a frame among the deltas is
+        # timing, not a change of behaviour
+        sa = sorted({observed_mod.shape(x) for x in xa[title]})
+        sb = sorted({observed_mod.shape(x) for x in xb[title]})
+        if sa != sb:
+            out["exchanges"].append({"title": title, "a": xa[title], "b": xb[title],
+                                     "shape_a": sa, "shape_b": sb})
     out["exchanges_b_only"] = len(xb.keys() - xa.keys())
     out["exchanges_a_only"] = len(xa.keys() - xb.keys())
     ha, hb = a.get("http_statuses", {}), b.get("http_statuses", {})
@@ -305,7 +312,10 @@ def _sections(result: dict) -> list[tuple[str, list[str]]]:
         lines = []
         for x in changed[:SEQUENCE_LIMIT]:
             lines.append(f"{x['title']}")
-            lines += [f"    A: {seq}" for seq in x["a"]] + [f"    B: {seq}" for seq in x["b"]]
+            lines += [f"    A: {_line(seq, SEQUENCE_CHARS)}" for seq in x["a"]]
+            lines += [f"    B: {_line(seq, SEQUENCE_CHARS)}" for seq in x["b"]]
+            lines += [f"    shape A: {seq}" for seq in x.get("shape_a", [])]
+            lines += [f"    shape B: {seq}" for seq in x.get("shape_b", [])]
         if len(changed) > SEQUENCE_LIMIT:
             lines.append(f"... and {len(changed) - SEQUENCE_LIMIT} more")
         out.append((f"Exchange sequences that changed ({len(changed)})", lines))

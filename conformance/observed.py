@@ -322,8 +322,28 @@ def _sequence(tokens: list[str]) -> str:
         else:
             out.append(token)
     if len(out) > TOKEN_LIMIT:
-        out = out[:TOKEN_LIMIT] + [f"...({len(out) - TOKEN_LIMIT} more)"]
+        out = out[:TOKEN_LIMIT] + [f"...(+{len(out) - TOKEN_LIMIT})"]  # one token
     return " ".join(out)
+
+
+def shape(sequence: str) -> str:
+    """What an exchange's sequence says regardless of timing: the types the target sent in
+    the order each first appeared, `*` on one that came again later (`plain*`). Races between
+    the suite's frames and a stream (where a busy error lands among the deltas, how many
+    deltas a reply has) move tokens of the full sequence but not its shape; a new type, a
+    missing `end`, `message_saved` before `plain` instead of after, all change it."""
+    order: list[str] = []
+    last, again = None, set()
+    for token in sequence.split():
+        if token.startswith((">", "...")):
+            continue
+        token = token.removesuffix("+")
+        if token in order and token != last:
+            again.add(token)
+        elif token not in order:
+            order.append(token)
+        last = token
+    return " ".join(t + "*" if t in again else t for t in order)
 
 
 def _cut(truncated: list, what: str) -> None:

@@ -172,7 +172,7 @@ def test_lists_are_capped_and_say_so():
     assert len(channel["received"]) == observed.TYPE_LIMIT
     assert len(channel["received"]["type_0"]["fields"]) == observed.FIELD_LIMIT
     assert seen["truncated"]
-    assert seen["exchanges"]["flood"][0].endswith(f"...({100 - observed.TOKEN_LIMIT} more)")
+    assert seen["exchanges"]["flood"][0].endswith(f" ...(+{100 - observed.TOKEN_LIMIT})")
     assert len(json.dumps(seen)) < 60_000
 
 
@@ -196,3 +196,17 @@ def test_an_old_results_file_gets_it_computed_and_a_new_one_carries_it():
         assert "count" in str(exc)
     else:
         raise AssertionError("the schema accepted a broken observed object")
+
+
+def test_a_shape_ignores_races_but_keeps_order_new_types_and_repeats():
+    busy_early = (">text_input metrics user_msg bot_delta_chunk >text_input "
+                  "error(PROCESSING_ERROR) bot_delta_chunk+ bot_text_chunk response end")
+    busy_late = (">text_input metrics user_msg bot_delta_chunk >text_input bot_delta_chunk+ "
+                 "error(PROCESSING_ERROR) bot_delta_chunk+ bot_text_chunk response end")
+    assert observed.shape(busy_early) == observed.shape(busy_late) == (
+        "metrics user_msg bot_delta_chunk* error(PROCESSING_ERROR) bot_text_chunk response end")
+    old = "session_id user_message_saved plain+ agent_stats complete message_saved end"
+    new = "session_id user_message_saved run_started message_saved plain+ agent_stats complete end"
+    assert observed.shape(old) != observed.shape(new)
+    assert observed.shape("plain+ plain") == "plain"
+    assert observed.shape("a b a ...(+3)") == "a* b"
