@@ -82,6 +82,7 @@ class Providers:
         return self.timing.rng("providers", next(self.counter))
 
     def record(self, entry: dict) -> None:
+        entry["body"] = shortened(entry.get("body"))
         self.requests.append(entry)
         if self.log_path is not None:
             try:
@@ -92,6 +93,18 @@ class Providers:
 
 
 STATE = web.AppKey("providers", Providers)
+LONGEST_LOGGED = 4000  # characters of one string in a logged body (images as data URLs)
+
+
+def shortened(value):
+    """`value` with every string longer than LONGEST_LOGGED cut, saying how long it was."""
+    if isinstance(value, str) and len(value) > LONGEST_LOGGED:
+        return f"{value[:200]}...<{len(value)} characters>"
+    if isinstance(value, list):
+        return [shortened(v) for v in value]
+    if isinstance(value, dict):
+        return {k: shortened(v) for k, v in value.items()}
+    return value
 
 
 def error(status: int, message: str, code: str | None = None, param: str | None = None,
@@ -103,8 +116,8 @@ def error(status: int, message: str, code: str | None = None, param: str | None 
 
 def failed(exc: LLMFailure) -> web.Response:
     """A directive's failure, as a failing provider answers it. `x-should-retry: false` tells
-    the openai client (AstrBot's) not to retry, so the turn fails at once, as on the
-    simulator."""
+    the openai client not to retry (AstrBot 4.26.2 still retries a 5xx itself, 5 attempts in
+    about 15 s, unless its `provider_settings.request_max_retries` is 1)."""
     return error(500, f"the provider failed: {exc}", "provider_failure",
                  headers={"x-should-retry": "false"})
 

@@ -375,6 +375,20 @@ async def test_requests_are_logged_with_the_key_redacted(doubles):
     assert SECRET not in logged and SECRET not in json.dumps(recent)
 
 
+async def test_a_long_string_is_shortened_in_the_log_only(doubles):
+    """An image sent as a data URL is answered whole but logged cut, with its length."""
+    url, session, log_path = doubles
+    image = "data:image/png;base64," + "A" * 100_000
+    message = {"role": "user", "content": [{"type": "text", "text": "look"},
+                                           {"type": "image_url", "image_url": {"url": image}}]}
+    async with session.post(f"{url}/chat/completions",
+                            json={"model": "m", "messages": [message]}) as resp:
+        reply = (await resp.json())["choices"][0]["message"]["content"]
+    assert reply == llm.reply_for(*llm.parse("look"))
+    logged = json.loads(log_path.read_text().splitlines()[-1])["body"]["messages"][0]
+    assert logged["content"][1]["image_url"]["url"].endswith(f"<{len(image)} characters>")
+
+
 def test_bad_command_lines_are_one_line_and_status_2(tmp_path, capsys):
     for argv, said in ((["--timing", "glacial"], "unknown timing profile"),
                        (["--timing", "llm_ttft_ms=abc"], "must be a number"),
