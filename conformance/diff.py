@@ -328,11 +328,17 @@ def _capped(lines: list[str]) -> list[str]:
     return lines[:LIST_LIMIT] + [f"... and {len(lines) - LIST_LIMIT} more"]
 
 
+def overview(sections: list[tuple[str, list[str]]]) -> str:
+    """`Changes: Requirements whose verdict changed 3, Operations 12, ...` (one line)."""
+    return "Changes: " + ", ".join(f"{h.split(' (')[0]} {len(body)}" for h, body in sections)
+
+
 def render_text(result: dict, a: str, b: str) -> str:
     lines = [f"A: {a}", f"B: {b}", ""]
     sections = _sections(result)
     if not sections:
         return "\n".join(lines + ["No change between the two runs."]) + "\n"
+    lines += [overview(sections), ""]
     for heading, body in sections:
         lines += [heading, "-" * len(heading)]
         lines += ["  " + x for x in _capped(body)] + [""]
@@ -345,6 +351,7 @@ def render_markdown(result: dict, a: str, b: str) -> str:
     sections = _sections(result)
     if not sections:
         return "\n".join(lines + ["No change between the two runs."]) + "\n"
+    lines += [overview(sections), ""]
     req = result["requirements"]["changed"]
     if req:
         lines += [f"### Requirements whose verdict changed ({len(req)})", "",

@@ -190,3 +190,35 @@ def test_the_document_routes_py_fetches_from_a_target_is_the_one_compared():
     s = surface.summarize(found.document, found.source)
     assert s["served_operations"] == 321 and s["scopes"]["served_only"] == [
         "chat:admin", "config:edit_admin"]
+
+
+def test_the_report_records_it_and_shows_one_line_with_the_lists_folded(tmp_path):
+    from conformance import html_report, report
+    from conformance.redact import Redactor
+
+    from .test_report import full_run, validate
+
+    def build(served):
+        return full_run(report.build([], {"id": "r", "target": {"name": "t", "base_url": "u"},
+                                          "profiles": ["openapi-v1"]}, Redactor(),
+                                     served=served))
+
+    doc = build(("/api/v1/openapi.json", served("4.29.3")))
+    validate(doc)
+    assert doc["served_surface"]["counts"]["undocumented"] == 22
+    md = report.markdown(doc)
+    assert "**Served surface (/api/v1/openapi.json): 22 undocumented operations, " in md
+    assert "<details><summary>Undocumented operations (served, not in the contract) (22)" in md
+    assert "`chat:admin` (sensitive on POST /api/v1/chat)" in md
+    page = html_report.render(doc)
+    assert '<details class="ops surface"><summary>Served surface' in page
+    none = build(("the target serves no OpenAPI document the suite can read", None))
+    validate(none)
+    assert none["served_surface"] == {
+        "document": None, "reason": "the target serves no OpenAPI document the suite can read"}
+    assert "Served surface: no document" in report.markdown(none)
+    assert "served_surface" not in build(None)
+    broken = json.loads(json.dumps(doc))
+    broken["served_surface"]["not_listed"][0]["status"] = "maybe"
+    with pytest.raises(AssertionError):
+        validate(broken)
