@@ -115,7 +115,7 @@ def build(results: list[RequirementResult], run: dict, redactor: Redactor,
     from, that document), or (why there is none, None): compared with the contract as
     `served_surface` (conformance/surface.py); `served=None` records no served surface.
     `observed` (what the wire showed, conformance/observed.py) is computed from the
-    evidence."""
+    evidence, and left out when there is none (readers compute it when absent)."""
     summary = summarize(results)
     if baseline is not None:
         # a requirement no check of this run judged (deselected, other profile) is neither
@@ -158,11 +158,13 @@ def build(results: list[RequirementResult], run: dict, redactor: Redactor,
             counts[op["verdict"]] += 1
         summary["operations"] = {"total": len(operations), **counts}
     doc = redactor.scrub(doc)
-    doc["observed"] = observed.observe(doc)
+    seen = observed.observe(doc)
+    if any(seen[k] for k in ("channels", "exchanges", "http_statuses")):
+        doc["observed"] = seen  # a run that saw nothing on the wire (no evidence) has none
     if served is not None:
         source, document = served
         doc["served_surface"] = redactor.scrub(surface.summarize(
-            document, source, operations=doc["operations"], observed=doc["observed"],
+            document, source, operations=doc["operations"], observed=seen,
             requirements=doc["requirements"], reason="" if document else source))
     return doc
 
