@@ -136,7 +136,8 @@ def results(version: str, date: str, verdicts: dict[str, str]) -> dict:
     levels = {"A-001": "MUST", "A-002": "SHOULD", "B-001": "MUST"}
     return {"run": {"started_at": f"{date}T10:00:00+00:00", "target": {"version": version}},
             "requirements": [{"id": rid, "level": levels.get(rid, "MAY"), "profile": "live-api",
-                              "text": f"text of {rid} <&>", "verdict": v}
+                              "text": f"text of {rid} <&>", "verdict": v,
+                              "reason": f"why {rid} is {v}"}
                              for rid, v in verdicts.items()]}
 
 
@@ -163,6 +164,9 @@ def test_matrix_markdown():
     assert "| A-002 | SHOULD | live-api | FAIL | **PASS** (was FAIL) |" in md
     assert "| A-001 | MUST | live-api | PASS | PASS |" in md
     assert "(2 such cells)" in md
+    assert "| A-002 | SHOULD | 4.29.3 | FAIL → PASS | why A-002 is PASS |" in md
+    assert "| C-001 | MAY | 4.29.3 | — → UNIMPLEMENTED |" in md
+    assert "| A-001 | MUST | 4.29.3 |" not in md  # unchanged: not listed
 
 
 def test_matrix_html_is_well_formed_and_highlights():
@@ -258,13 +262,14 @@ def test_down_stops_only_the_recorded_process(tmp_path):
 ])
 def test_outcome_from_the_suites_exit_status(tmp_path, code, gated, ok, gate):
     results = tmp_path / "results.json"
-    summary = {"PASS": 44, "FAIL": 19, "baseline": {"new": 2, "stale": 0}}
+    summary = {"PASS": 44, "FAIL": 19,
+               "baseline": {"new": [{"id": "JWT-UNI-004", "verdict": "FAIL"}], "stale": []}}
     results.write_text(json.dumps({"summary": summary}))
     out = session.Outcome("4.26.2")
     session.judge(out, code, gated, results)
     assert (out.ok, out.gate, out.counts["FAIL"]) == (ok, gate, 19)
     if code == 1 and gated:
-        assert out.problem == "the baseline gate failed (2 new, 0 stale)"
+        assert out.problem == "the baseline gate failed (new: JWT-UNI-004; stale: none)"
     assert "PASS 44, FAIL 19; gate " + gate in out.line()
 
 

@@ -73,6 +73,35 @@ def changes(table: list[dict]) -> int:
     return sum(1 for row in table for c in row["cells"] if c["changed"])
 
 
+def gate_text(results: dict) -> str:
+    """The run's baseline gate: ok, failed (the new/stale ids) or ungated."""
+    gate = (results.get("summary") or {}).get("baseline")
+    if not gate:
+        return "ungated"
+    if gate.get("passed"):
+        return "ok"
+    bad = [e.get("id", "?") if isinstance(e, dict) else str(e)
+           for k in ("new", "stale") for e in (gate.get(k) or [])]
+    return "failed" + (f" ({', '.join(bad)})" if bad else "")
+
+
+def changed_list(runs: list[dict]) -> list[dict]:
+    """Every changed cell: {"id", "level", "profile", "from", "to", "version", "reason"} (the
+    reason the later run gave)."""
+    reasons = [{r["id"]: r.get("reason", "") for r in run.get("requirements", [])}
+               for run in runs]
+    out = []
+    for row in rows(runs):
+        for i, c in enumerate(row["cells"]):
+            if c["changed"]:
+                reason = " ".join(str(reasons[i].get(row["id"]) or "").split())
+                out.append({"id": row["id"], "level": row["level"], "profile": row["profile"],
+                            "from": c["was"] or "—", "to": c["verdict"] or "—",
+                            "version": version_of(runs[i]),
+                            "reason": reason[:200] + ("…" if len(reason) > 200 else "")})
+    return out
+
+
 def totals_text(counts: dict[str, int]) -> str:
     return " ".join(f"{SHORT[v]} {counts[v]}" for v in VERDICTS if counts.get(v))
 
@@ -86,8 +115,17 @@ def render_markdown(runs: list[dict]) -> str:
            f"The conformance suite's verdicts on real AstrBot {', '.join(versions)} "
            "(`./noxw -s matrix -- " + " ".join(versions) + "`). A **bold** cell differs from "
            f"the previous release's verdict ({changes(table)} such cells).", "",
-           "| Release | Run date | Totals |", "|---|---|---|"]
-    out += [f"| {version_of(r)} | {run_date(r)} | {totals_text(totals(r))} |" for r in runs]
+           "| Release | Run date | Totals | Baseline gate |", "|---|---|---|---|"]
+    out += [f"| {version_of(r)} | {run_date(r)} | {totals_text(totals(r))} | {gate_text(r)} |"
+            for r in runs]
+    moved = changed_list(runs)
+    if moved:
+        out += ["", "## Changed verdicts", "",
+                "| Requirement | Level | Release | Verdict | Reason (that release) |",
+                "|---|---|---|---|---|"]
+        out += [f"| {m['id']} | {m['level']} | {m['version']} | {m['from']} → {m['to']} | "
+                f"{m['reason'].replace('|', '/')} |" for m in moved]
+    out += ["", "## Every requirement"]
     out += ["", "| Requirement | Level | Profile | " + " | ".join(versions) + " |",
             "|---|---|---|" + "---|" * len(versions)]
     for row in table:
@@ -135,6 +173,13 @@ def render_html(runs: list[dict]) -> str:
             cells.append(f'<td class="{" ".join(cls)}"{title}>{e(verdict or "—")}</td>')
         body.append(f'<tr><td title="{e(row["text"])}">{e(row["id"])}</td>'
                     f"<td>{e(row['level'])}</td><td>{e(row['profile'])}</td>{''.join(cells)}</tr>")
+    moved = changed_list(runs)
+    changes_html = "" if not moved else (
+        "<h2>Changed verdicts</h2><ul>" + "".join(
+            f"<li><b>{e(m['id'])}</b> ({e(m['level'])}) in {e(m['version'])}: "
+            f'<span class="v {e(m["from"])}">{e(m["from"])}</span> → '
+            f'<span class="v {e(m["to"])}">{e(m["to"])}</span>: {e(m["reason"])}</li>'
+            for m in moved) + "</ul>")
     title = f"AstrBot compatibility matrix: {', '.join(versions)}"
     return (
         "<!DOCTYPE html>\n"
@@ -144,6 +189,8 @@ def render_html(runs: list[dict]) -> str:
         f"<p>One verdict of the conformance suite per requirement and release; an outlined "
         f"cell differs from the previous release's ({changes(table)} such cells; hover for "
         f"the previous verdict, and a requirement's id for its text).</p>"
+        f"{changes_html}"
+        f"<h2>Every requirement</h2>"
         f"<table><thead><tr><th>Requirement</th><th>Level</th><th>Profile</th>{head}</tr>"
         f"</thead><tbody>{''.join(body)}</tbody></table></body></html>\n"
     )

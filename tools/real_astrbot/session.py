@@ -208,9 +208,17 @@ def judge(out: Outcome, code: int, gated: bool, results: Path) -> None:
     if code in SUITE_EXIT or not summary:
         out.problem = SUITE_EXIT.get(code, f"the suite ended with status {code}, no results")
     elif gated and code != 0:
-        out.problem = (f"the baseline gate failed ({baseline.get('new', '?')} new, "
-                       f"{baseline.get('stale', '?')} stale)")
+        new, stale = (_ids(baseline.get(k)) for k in ("new", "stale"))
+        out.problem = f"the baseline gate failed (new: {new}; stale: {stale})"
     out.ok = not out.problem
+
+
+def _ids(entries) -> str:
+    """The requirement ids of a baseline's `new` or `stale` list (or its count)."""
+    if isinstance(entries, list):
+        return ", ".join(e.get("id", "?") if isinstance(e, dict) else str(e)
+                         for e in entries) or "none"
+    return str(entries if entries is not None else "?")
 
 
 # -- several releases ------------------------------------------------------------------------
