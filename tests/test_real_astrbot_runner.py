@@ -212,19 +212,24 @@ try:
         time.sleep(60)
 except session.Stopped:
     sys.exit(143)
+except KeyboardInterrupt:
+    sys.exit(130)
 """
 
 
-def test_everything_stopped_after_sigterm(tmp_path):
+@pytest.mark.parametrize("sig,status", [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_everything_stopped_after_sigterm_or_ctrl_c(tmp_path, sig, status):
     run = tmp_path / "run"
     code = RUNNER.format(tools=str(TOOLS), run=str(run), sleeper=SLEEPER)
-    runner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    # Ctrl-C as in a terminal, even when these tests run in the background (SIGINT ignored)
+    runner = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         pid = int(runner.stdout.readline())
         meta = json.loads((run / "sleeper.json").read_text())
         assert procs.alive(pid, meta)
-        runner.send_signal(signal.SIGTERM)
-        assert runner.wait(60) == 143
+        runner.send_signal(sig)
+        assert runner.wait(60) == status
     finally:
         if runner.poll() is None:
             runner.kill()
