@@ -5,9 +5,7 @@ Run it with the AstrBot venv's Python (it uses that venv's ``websockets`` for th
 
     .real-astrbot/venv-4.26.2/bin/python tools/real_astrbot/smoke.py [--version V | --root DIR]
 
-The temporary API key it creates is deleted again. ``--slow`` (with llm_stub.py as the
-provider double only) makes the live turn's transcript contain "[slow]" (via the stub's
-/_stub/config) so the turn lasts ~10 s.
+The temporary API key it creates is deleted again.
 Exit 0 when every check passed.
 """
 
@@ -77,14 +75,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--version", default="4.26.2")
     ap.add_argument("--root", type=Path, help="the data directory (default .real-astrbot/V)")
-    ap.add_argument("--slow", action="store_true")
     args = ap.parse_args()
     args.root = args.root or HOME / args.version
-    doubles = json.loads((args.root / "run" / "providers.json").read_text())
-    stub = (f"http://127.0.0.1:{doubles['port']}/_stub/config"
-            if any(a.endswith("llm_stub.py") for a in doubles["argv"]) else None)
-    if args.slow and not stub:
-        print("--slow needs llm_stub.py as the provider double; ignored")
     target = tomllib.loads((args.root / "target.toml").read_text())["target"]
     base = target["base_url"]
     results = []
@@ -129,16 +121,9 @@ def main() -> int:
         if data.get("key_id"):
             http("DELETE", f"{base}/api/v1/api-keys/{data['key_id']}", headers=bearer)
 
-    if stub:
-        stt = "[slow] hello from stub stt" if args.slow else "hello from stub stt"
-        http("POST", stub, {"stt_text": stt})
     ws_url = base.replace("http", "ws", 1) + f"/api/v1/live-chat/ws?token={jwt}"
     print("live turn on /api/v1/live-chat/ws:")
-    try:
-        frames = asyncio.run(live_turn(ws_url))
-    finally:
-        if stub:
-            http("POST", stub, {"stt_text": "hello from stub stt"})
+    frames = asyncio.run(live_turn(ws_url))
     kinds = [f.get("t") for f in frames]
     want = ["metrics", "user_msg", "bot_text_chunk", "response", "end"]
     in_order = [k for k in kinds if k in want and k != "metrics"] == want[1:]

@@ -2,13 +2,14 @@
 """Boot a real AstrBot from PyPI on 127.0.0.1 as a conformance target (idempotent).
 
 Steps: the venv ``.real-astrbot/venv-VERSION`` (venvs.py: Python 3.12 found portably, ``pip
-install astrbot==VERSION``) -> the provider doubles (``python -m simulator providers``, else
-llm_stub.py) and ``astrbot run`` started in the background on free loopback ports (records in
+install astrbot==VERSION``) -> the provider doubles (``python -m simulator providers``) and
+``astrbot run`` started in the background on free loopback ports (records in
 <root>/run, logs in <root>/logs) -> wait for ``GET /api/v1/auth/setup-status`` -> bootstrap
 over HTTP (initial login, setup of an admin user, the doubles as chat/STT/TTS provider,
 system-config) -> <root>/target.toml. <root> is ``.real-astrbot/VERSION`` by default.
 
-Stdlib only (the doubles need the project importable; else llm_stub.py, stdlib, is used).
+Stdlib only, but the doubles need the project importable by this Python (``pip install -e .``;
+``./noxw -s real_astrbot`` runs it so).
 Stop with ``down.py``; ``session.py`` (``./noxw -s real_astrbot``) wraps it with the suite.
 See README.md next to this file.
 """
@@ -241,15 +242,14 @@ def bootstrap(bot: AstrBot, creds_file: Path, stub_base: str, password: str | No
 
 # -- the provider doubles --------------------------------------------------------------------
 def provider_argv(port: int, request_log: Path) -> list[str]:
-    """The provider doubles' command: `python -m simulator providers` when this Python can run
-    it (the project importable), else the stdlib stub llm_stub.py next to this file."""
-    probe = subprocess.run([sys.executable, "-m", "simulator", "providers", "--help"],
-                           capture_output=True, text=True, cwd=REPO)
-    if probe.returncode == 0:
-        return [sys.executable, "-m", "simulator", "providers", "--host", "127.0.0.1",
-                "--port", str(port), "--log", str(request_log)]
-    return [sys.executable, str(HERE / "llm_stub.py"), "--port", str(port),
-            "--log", str(request_log)]
+    """The provider doubles' command, `python -m simulator providers` with this Python (the
+    project must be importable by it: a clear Failure when it is not)."""
+    argv = [sys.executable, "-m", "simulator", "providers"]
+    probe = subprocess.run([*argv, "--help"], capture_output=True, text=True, cwd=REPO)
+    if probe.returncode != 0:
+        raise Failure(f"{sys.executable} cannot run the provider doubles (`python -m simulator "
+                      "providers`): run this with the project's Python, after `pip install -e .`")
+    return [*argv, "--host", "127.0.0.1", "--port", str(port), "--log", str(request_log)]
 
 
 def wait_models(base: str, proc_ok, logfile: Path, timeout: float = 30.0) -> None:
@@ -311,8 +311,7 @@ def deploy(version: str, root: Path, venv: Path, procs: Processes, port: int = 0
         argv = provider_argv(provider_port, logs / "provider-requests.jsonl")
         p = procs.start("providers", argv, root, dict(os.environ), doubles_log,
                         extra={"port": provider_port})
-        kind = "simulator providers" if argv[1] == "-m" else Path(argv[1]).name
-        say(f"started provider doubles ({kind}) pid {p.pid} on 127.0.0.1:{provider_port}")
+        say(f"started provider doubles pid {p.pid} on 127.0.0.1:{provider_port}")
     provider_base = f"http://127.0.0.1:{provider_port}/v1"
     wait_models(provider_base, lambda: running(run_dir, "providers") is not None, doubles_log)
 
@@ -372,6 +371,7 @@ def main() -> int:
     venv = home / f"venv-{args.version}"
     t0 = time.monotonic()
     try:
+        provider_argv(0, root / "logs" / "provider-requests.jsonl")  # before a long install
         t_install = venvs.ensure_venv(venv, args.version,
                                       lambda: venvs.find_python312(args.python), say=log)
         log(f"install {t_install:.1f} s ({venv})")
