@@ -6,6 +6,7 @@ received; each judge raises AssertionError with the reason a maintainer reads.""
 from __future__ import annotations
 
 import time
+import uuid
 
 from conformance.clients.http import TargetTimeout
 from conformance.outcomes import SuiteError
@@ -37,6 +38,12 @@ def kinds(frames: list[dict]) -> str:
     return ", ".join(name if n == 1 else f"{name} x{n}" for name, n in runs) or "nothing"
 
 
+def fresh(prefix: str) -> str:
+    """A new id per race: a target may still hold an earlier check's interrupted request
+    (AstrBot 4.29.3 keeps it active), and that must not decide this one."""
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
 async def start_slow_reply(client, target, session_id: str, message_id: str = "msg_slow") -> None:
     """Send a slow chat request and wait for its first streamed `plain`: the races below need
     the reply to be visibly running."""
@@ -57,7 +64,7 @@ async def reply_frames(client, message_id: str) -> list[dict]:
 async def interrupt_a_slow_reply(client, target, session_id: str):
     """Interrupt a running slow reply; (frames after the interrupt, index of the first `end`
     among them or None, seconds from the interrupt to the first end or error)."""
-    await start_slow_reply(client, target, session_id)
+    await start_slow_reply(client, target, fresh(session_id), fresh("msg_slow"))
     sent = time.monotonic()
     await client.send({"ct": "chat", "t": "interrupt"})
     try:  # up to the reply's end or the server's answer to the interrupt
@@ -91,12 +98,21 @@ def judge_interrupt(after: list[dict], ended: int | None, elapsed: float) -> Non
 
 async def second_send_during_reply(client, target, session_id: str) -> list[dict]:
     """A second `send` while a slow reply streams; what came up to the slow reply's end and
-    in a short quiet after it."""
-    await start_slow_reply(client, target, session_id)
+    in a short quiet after it. The slow request's id starts `msg_slow`, the second's
+    `msg_second`."""
+    session_id = fresh(session_id)
+    await start_slow_reply(client, target, session_id, fresh("msg_slow"))
     await client.send({"ct": "chat", "t": "send", "session_id": session_id,
-                       "message_id": "msg_second", "message": parts("And this?")})
-    frames = await reply_frames(client, "msg_slow")
+                       "message_id": fresh("msg_second"), "message": parts("And this?")})
+    frames = await client.until(
+        lambda f: is_error(f) or (f.get("type") == "end"
+                                  and not _of(f, "msg_second")),
+        waiting_for="the end of the slow reply")
     return frames + await client.quiet(0.5)
+
+
+def _of(frame: dict, prefix: str) -> bool:
+    return str(frame.get("message_id") or "").startswith(prefix)
 
 
 def judge_busy(frames: list[dict]) -> None:
@@ -104,10 +120,9 @@ def judge_busy(frames: list[dict]) -> None:
     target did instead: queued it after the first reply, or answered both at once."""
     if any(is_error(f) and f.get("code") == "PROCESSING_ERROR" for f in frames):
         return
-    second = [i for i, f in enumerate(frames) if f.get("message_id") == "msg_second"
-              and not is_error(f)]
+    second = [i for i, f in enumerate(frames) if _of(f, "msg_second") and not is_error(f)]
     first_end = next((i for i, f in enumerate(frames) if f.get("type") == "end"
-                      and f.get("message_id") in ("msg_slow", None)), None)
+                      and not _of(f, "msg_second")), None)
     if second and (first_end is None or second[0] < first_end):
         how = "it was answered at once, beside the running reply (concurrent replies)"
     elif second:
