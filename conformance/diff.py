@@ -34,6 +34,7 @@ FAIL_ON = ("verdict", "surface", "any", "none")
 LIST_LIMIT = 60  # lines per list in a section
 SEQUENCE_LIMIT = 40  # changed exchanges shown
 SEQUENCE_CHARS = 400  # of one sequence, in the output
+EXCHANGES = "Exchange sequences that changed"
 
 
 # loading ---------------------------------------------------------------------------------
@@ -168,13 +169,17 @@ def _observed(a: dict, b: dict) -> dict:
     out["channels_a_only"] = sorted(ca.keys() - cb.keys())
     for name in sorted(ca.keys() & cb.keys()):
         x, y = ca[name], cb[name]
+        # what the target did not send may be what the suite did not ask for
+        asked = "" if set(x.get("sent", {})) == set(y.get("sent", {})) else \
+            " [the suite sent other frame types here: see sent]"
         for direction in ("received", "sent"):
             tx, ty = x.get(direction, {}), y.get(direction, {})
             for t in sorted(ty.keys() - tx.keys()):
                 out["types"].append(f"{name} {direction}: + {t} (B only; fields "
                                     f"{', '.join(ty[t].get('fields', []))})")
             for t in sorted(tx.keys() - ty.keys()):
-                out["types"].append(f"{name} {direction}: - {t} (A only)")
+                out["types"].append(f"{name} {direction}: - {t} (A only)"
+                                    + (asked if direction == "received" else ""))
             for t in sorted(tx.keys() & ty.keys()):
                 for key, label in (("fields", ""), ("data_fields", "data.")):
                     fa, fb = set(tx[t].get(key, [])), set(ty[t].get(key, []))
@@ -186,7 +191,8 @@ def _observed(a: dict, b: dict) -> dict:
             sa, sb = {str(c) for c in x.get(key, [])}, {str(c) for c in y.get(key, [])}
             if sa != sb:
                 change = [f"+{c}" for c in sorted(sb - sa)] + [f"-{c}" for c in sorted(sa - sb)]
-                out["codes"].append(f"{name} {key.replace('_', ' ')}: {' '.join(change)}")
+                out["codes"].append(f"{name} {key.replace('_', ' ')}: {' '.join(change)}"
+                                    + (asked if sa - sb else ""))
     xa, xb = a.get("exchanges", {}), b.get("exchanges", {})
     for title in sorted(xa.keys() & xb.keys()):
         # compared by shape (observed.shape): a race that moves a frame among the deltas is
@@ -275,8 +281,10 @@ def _sections(result: dict) -> list[tuple[str, list[str]]]:
     lines += [f"{c['operation']}: {c['a']} -> {c['b']}"
               + (f"  {c['reason']}" if c["reason"] and c["b"] != "PASS" else "")
               for c in ops.get("changed", [])]
-    lines += [f"{m['operation']}, {m['credential']}: HTTP {m['a']} -> {m['b']}"
-              for m in ops.get("scope_matrix", [])]
+    cells: dict[str, list[str]] = {}
+    for m in ops.get("scope_matrix", []):
+        cells.setdefault(m["operation"], []).append(f"{m['credential']} {m['a']}->{m['b']}")
+    lines += [f"{op}: scope matrix {', '.join(c)}" for op, c in cells.items()]
     if lines:
         out.append(("Operations", lines))
     s = result["surface"]
@@ -318,19 +326,22 @@ def _sections(result: dict) -> list[tuple[str, list[str]]]:
             lines += [f"    shape B: {seq}" for seq in x.get("shape_b", [])]
         if len(changed) > SEQUENCE_LIMIT:
             lines.append(f"... and {len(changed) - SEQUENCE_LIMIT} more")
-        out.append((f"Exchange sequences that changed ({len(changed)})", lines))
+        out.append((f"{EXCHANGES} ({len(changed)})", lines))
     return out
 
 
-def _capped(lines: list[str]) -> list[str]:
-    if len(lines) <= LIST_LIMIT:
+def _capped(lines: list[str], heading: str = "") -> list[str]:
+    if len(lines) <= LIST_LIMIT or heading.startswith(EXCHANGES):  # capped by SEQUENCE_LIMIT
         return lines
     return lines[:LIST_LIMIT] + [f"... and {len(lines) - LIST_LIMIT} more"]
 
 
 def overview(sections: list[tuple[str, list[str]]]) -> str:
-    """`Changes: Requirements whose verdict changed 3, Operations 12, ...` (one line)."""
-    return "Changes: " + ", ".join(f"{h.split(' (')[0]} {len(body)}" for h, body in sections)
+    """`Changes: Requirements whose verdict changed 3, Operations 12, ...` (one line: the
+    number of items, or of lines for a section that has no count in its heading)."""
+    def count(heading: str, body: list[str]) -> str:
+        return heading.rsplit("(", 1)[1].rstrip(")") if heading.endswith(")") else str(len(body))
+    return "Changes: " + ", ".join(f"{h.split(' (')[0]} {count(h, body)}" for h, body in sections)
 
 
 def render_text(result: dict, a: str, b: str) -> str:
@@ -341,7 +352,7 @@ def render_text(result: dict, a: str, b: str) -> str:
     lines += [overview(sections), ""]
     for heading, body in sections:
         lines += [heading, "-" * len(heading)]
-        lines += ["  " + x for x in _capped(body)] + [""]
+        lines += ["  " + x for x in _capped(body, heading)] + [""]
     return "\n".join(lines)
 
 
@@ -366,7 +377,7 @@ def render_markdown(result: dict, a: str, b: str) -> str:
         lines += [f"### {heading}", ""]
         if fold:
             lines += [f"<details><summary>{len(body)} lines</summary>", ""]
-        lines += ["```text", *(_fence(x) for x in _capped(body)), "```", ""]
+        lines += ["```text", *(_fence(x) for x in _capped(body, heading)), "```", ""]
         if fold:
             lines += ["</details>", ""]
     return "\n".join(lines)

@@ -103,6 +103,8 @@ def test_each_kind_of_change_between_two_releases_is_found():
     assert (ops["changed"][0]["a"], ops["changed"][0]["b"]) == ("UNIMPLEMENTED", "PASS")
     assert ops["scope_matrix"] == [{"operation": "v1 POST /api/v1/plugins/validate/repo",
                                     "credential": "none", "a": 405, "b": 401}]
+    assert "v1 POST /api/v1/plugins/validate/repo: scope matrix none 405->401" in \
+        diff.render_text(result, "a", "b")
     s = result["surface"]
     # 4.26.2 declared only `file`; the contract's own names are no new scopes
     assert s["scope_names_b_only"] == ["chat:admin", "config:edit_admin"]
