@@ -261,3 +261,13 @@ def test_a_real_simulator_run_records_both_and_diffs_clean_with_itself(tmp_path,
     assert cli.main(["diff", str(report_dir), str(tmp_path / "changed.json"), "--fail-on",
                      "any"]) == 1
     assert "type sse POST /api/v1/chat received: - end (A only)" in capsys.readouterr().out
+
+
+def test_a_code_gone_where_the_suite_sent_other_frames_is_flagged_not_asserted():
+    a, b = release("4.26.2"), release("4.29.3")
+    channel = b["observed"]["channels"]["ws /api/v1/unified-chat/ws"]
+    del channel["sent"]["chat:interrupt"]
+    channel["error_codes"] = []
+    codes = diff.compare(a, b)["observed"]["codes"]
+    assert "ws /api/v1/unified-chat/ws error codes: -INTERRUPTED [the suite sent other frame " \
+        "types here: see sent]" in codes
