@@ -112,3 +112,15 @@ def test_an_answer_is_documented_by_a_declared_status_or_the_error_envelope():
     assert fuzz.documented("legacy", legacy, 401, "seed 002 declares 401")
     assert fuzz.documented("legacy", legacy, 400, '{"status":"error","message":"Missing key"}')
     assert not fuzz.documented("legacy", legacy, 422, '{"detail":"x"}')
+
+
+def test_platform_webhooks_answer_in_the_platform_format():
+    """Seed 004's webhooks are public and declare no body: a platform's own error body on a
+    4xx is documented there (AstrBot 4.27+: `{"error": ...}`), and nowhere else."""
+    webhook = "GET /api/v1/webhooks/platforms/{webhook_uuid}"
+    raw = '{"error": "platform not found"}'
+    assert fuzz.platform_format("v1", webhook)
+    assert fuzz.documented("v1", webhook, 404, raw)
+    assert not fuzz.platform_format("v1", "GET /api/v1/backups/{filename}")  # no body, not public
+    assert not fuzz.platform_format("v1", "POST /api/v1/auth/login")  # public, with a body
+    assert not fuzz.documented("v1", "GET /api/v1/bots", 404, raw)
