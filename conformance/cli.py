@@ -44,7 +44,7 @@ import pytest
 
 from . import __version__, diff, launcher
 from .baseline import from_results
-from .catalogue import load
+from .catalogue import CatalogueError, load
 from .outcomes import EXIT_NOT_JUDGED, EXIT_USAGE, ConfigurationError, SuiteError
 from .target import ENV_PREFIX, TargetSettings
 
@@ -130,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         settings = check_usage(args)
     except ConfigurationError as exc:
+        print(f"astrbot-conformance {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CatalogueError as exc:  # a contributor's mistake in specs/requirements.yaml
         print(f"astrbot-conformance {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
