@@ -28,6 +28,7 @@ from pathlib import Path
 
 from . import observed as observed_mod
 from . import surface as surface_mod
+from .markdown import cell, code, printable
 from .outcomes import ConfigurationError
 
 FAIL_ON = ("verdict", "surface", "any", "none")
@@ -367,7 +368,7 @@ def render_markdown(result: dict, a: str, b: str) -> str:
     if req:
         lines += [f"### Requirements whose verdict changed ({len(req)})", "",
                   "| Requirement | Level | A | B | Reason (B) |", "|---|---|---|---|---|"]
-        lines += [f"| `{r['id']}` | {r['level']} | {r['a']} | {r['b']} | "
+        lines += [f"| {code(r['id'])} | {_md(r['level'])} | {_md(r['a'])} | {_md(r['b'])} | "
                   f"{_md(r['reason']) if r['b'] != 'PASS' else ''} |" for r in _capped_rows(req)]
         lines.append("")
     for heading, body in sections:
@@ -388,12 +389,12 @@ def _capped_rows(rows: list) -> list:
 
 
 def _md(text) -> str:
-    return (" ".join(str(text).split()).replace("|", "\\|").replace("<", "&lt;")
-            .replace(">", "&gt;"))
+    """A Markdown table cell or one-line item (conformance/markdown.py)."""
+    return cell(text, None)
 
 
 def _fence(text: str) -> str:
-    return text.replace("```", "` ` `")
+    return printable(text)
 
 
 def main(a: str, b: str, fmt: str = "text", fail_on: str = "verdict") -> int:

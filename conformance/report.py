@@ -18,6 +18,7 @@ from pathlib import Path
 
 from . import __version__, observed, surface
 from .catalogue import Requirement
+from .markdown import cell, code, printable
 from .outcomes import (
     ERROR,
     EXIT_CONFORMANT,
@@ -157,7 +158,7 @@ def build(results: list[RequirementResult], run: dict, redactor: Redactor,
         for op in operations:
             counts[op["verdict"]] += 1
         summary["operations"] = {"total": len(operations), **counts}
-    doc = redactor.scrub(doc)
+    doc = text_safe(redactor.scrub(doc))
     seen = observed.observe(doc)
     if any(seen[k] for k in ("channels", "exchanges", "http_statuses")):
         doc["observed"] = seen  # a run that saw nothing on the wire (no evidence) has none
@@ -228,6 +229,33 @@ def xml_safe(text) -> str:
     return _NOT_XML.sub("\ufffd", str(text))
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_safe(value):
+    """`value` (a results document, or any part) with every lone surrogate a target sent
+    replaced by U+FFFD: UTF-8 cannot carry one, so results.json, report.html and summary.md
+    could not be written at all."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {text_safe(k): text_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [text_safe(v) for v in value]
+    return value
+
+
+def _xml_safe_tree(root: ET.Element) -> None:
+    """The one place all JUnit text passes: every attribute value, text and tail of the tree
+    made XML 1.0 (names, ids and property values included, not only the reasons)."""
+    for el in root.iter():
+        el.attrib = {k: xml_safe(v) for k, v in el.attrib.items()}
+        if el.text is not None:
+            el.text = xml_safe(el.text)
+        if el.tail is not None:
+            el.tail = xml_safe(el.tail)
+
+
 def junit_xml(doc: dict) -> bytes:
     """One test case per requirement, its verdict visible to any JUnit renderer: FAIL and
     UNIMPLEMENTED are failures (typed), ERROR an error, NON-STRICT and SKIPPED are skipped with
@@ -274,6 +302,7 @@ def junit_xml(doc: dict) -> bytes:
             el.text = reason
         elif verdict in (SKIPPED, NON_STRICT):
             ET.SubElement(case, "skipped", {"type": verdict, "message": head})
+    _xml_safe_tree(suite)
     ET.indent(suite)
     return ET.tostring(suite, encoding="utf-8", xml_declaration=True)
 
@@ -313,7 +342,8 @@ def markdown(doc: dict) -> str:
     lines = [
         f"## AstrBot conformance: {_cell(target.get('name', '?'))}{_cell(version)}",
         "",
-        f"Target `{target.get('base_url', '?')}`, profiles {', '.join(run.get('profiles', []))}, "
+        f"Target {code(target.get('base_url', '?'), 300)}, profiles "
+        f"{', '.join(run.get('profiles', []))}, "
         f"depth {run.get('depth', '?')}, seed {run.get('seed', '?')}, suite "
         f"{run['suite_version']}, run `{run.get('id', '?')}` ({run.get('duration_s', 0):.1f} s).",
         "",
@@ -388,7 +418,7 @@ def _operation_lines(doc: dict) -> list[str]:
         for op in shown:
             bad = ", ".join(f"{rid} {v}" for rid, v in op["requirements"].items() if v != PASS)
             lines.append(f"| {op['verdict']} | {op['document']} | "
-                         f"`{_cell(op['method'] + ' ' + op['path'])}` "
+                         f"{code(op['method'] + ' ' + op['path'])} "
                          f"| {bad} | {_cell(op.get('reason', ''))} |")
         lines += ["", "</details>"]
     return lines
@@ -435,17 +465,13 @@ def _baseline_lines(gate: dict | None) -> list[str]:
 
 
 def _cell(text, limit: int = 180) -> str:
-    """One Markdown table cell: one line, `|` escaped, no HTML that could break the folds."""
-    text = " ".join(str(text).split())
-    if len(text) > limit:
-        text = text[:limit] + "..."
-    return (text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
-            .replace(">", "&gt;"))
+    """One Markdown table cell (conformance/markdown.py)."""
+    return cell(text, limit)
 
 
 def _fence(text: str) -> str:
     """Text inside a ``` block: a fence in the text itself would end the block."""
-    return text.replace("```", "` ` `")
+    return printable(text)
 
 
 def _log_line(entry: dict) -> str:

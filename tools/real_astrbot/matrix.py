@@ -22,6 +22,8 @@ import json
 import sys
 from pathlib import Path
 
+from conformance.markdown import cell  # the project's venv has conformance installed
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 VERDICTS = ("PASS", "FAIL", "NON-STRICT", "UNIMPLEMENTED", "SKIPPED", "ERROR")
@@ -110,32 +112,33 @@ def totals_text(counts: dict[str, int]) -> str:
 def render_markdown(runs: list[dict]) -> str:
     """The matrix as a Markdown document (a changed cell is bold, with the previous verdict)."""
     table = rows(runs)
-    versions = [version_of(r) for r in runs]
+    versions = [cell(version_of(r)) for r in runs]
     out = ["# AstrBot compatibility matrix", "",
            f"The conformance suite's verdicts on real AstrBot {', '.join(versions)} "
            "(`./noxw -s matrix -- " + " ".join(versions) + "`). A **bold** cell differs from "
            f"the previous release's verdict ({changes(table)} such cells).", "",
            "| Release | Run date | Totals | Baseline gate |", "|---|---|---|---|"]
-    out += [f"| {version_of(r)} | {run_date(r)} | {totals_text(totals(r))} | {gate_text(r)} |"
-            for r in runs]
+    out += [f"| {cell(version_of(r))} | {cell(run_date(r))} | {totals_text(totals(r))} | "
+            f"{cell(gate_text(r))} |" for r in runs]
     moved = changed_list(runs)
     if moved:
         out += ["", "## Changed verdicts", "",
                 "| Requirement | Level | Release | Verdict | Reason (that release) |",
                 "|---|---|---|---|---|"]
-        out += [f"| {m['id']} | {m['level']} | {m['version']} | {m['from']} → {m['to']} | "
-                f"{m['reason'].replace('|', '/')} |" for m in moved]
+        out += [f"| {cell(m['id'])} | {cell(m['level'])} | {cell(m['version'])} | "
+                f"{cell(m['from'])} → {cell(m['to'])} | {cell(m['reason'], None)} |"
+                for m in moved]
     out += ["", "## Every requirement"]
     out += ["", "| Requirement | Level | Profile | " + " | ".join(versions) + " |",
             "|---|---|---|" + "---|" * len(versions)]
     for row in table:
         cells = []
         for c in row["cells"]:
-            text = c["verdict"] or "—"
+            text = cell(c["verdict"] or "—")
             if c["changed"]:
-                text = f"**{text}** (was {c['was'] or '—'})"
+                text = f"**{text}** (was {cell(c['was'] or '—')})"
             cells.append(text)
-        out.append(f"| {row['id']} | {row['level']} | {row['profile']} | "
+        out.append(f"| {cell(row['id'])} | {cell(row['level'])} | {cell(row['profile'])} | "
                    + " | ".join(cells) + " |")
     return "\n".join(out) + "\n"
 
@@ -159,7 +162,7 @@ def render_html(runs: list[dict]) -> str:
     """The matrix as one self-contained, well-formed HTML page (no script, no network)."""
     e = html.escape
     table = rows(runs)
-    versions = [version_of(r) for r in runs]
+    versions = [cell(version_of(r)) for r in runs]
     head = "".join(
         f"<th>{e(version_of(r))}<br/><small>{e(run_date(r))}<br/>"
         f"{e(totals_text(totals(r)))}</small></th>" for r in runs)
