@@ -17,8 +17,8 @@ from simulator.store import Store
 from . import Fault, kit
 
 # collateral of a stream that is no longer a readable event stream
-STREAM_MAY = ("OPEN-CHAT-002", "OPEN-CHAT-003", "OPEN-CHAT-006", "OPEN-SESS-001",
-              "OPEN-FUZZ-002")
+STREAM_MAY = ("OPEN-CHAT-002", "OPEN-CHAT-003", "OPEN-CHAT-006", "OPEN-CHAT-007",
+              "OPEN-SESS-001", "OPEN-FUZZ-002")
 
 
 def _rewrite_sse(fn) -> None:
@@ -383,17 +383,19 @@ FAULTS = [
     Fault("sse-end-unterminated", "the `end` event lacks its blank line before the body ends "
           "(the writer writes `data: ...\\n` and closes): a client discards the unfinished "
           "event, so the stream never ends with `end`", end_unterminated,
-          breaks=("OPEN-CHAT-003",), may=("OPEN-FUZZ-002",)),
+          breaks=("OPEN-CHAT-003",), may=("OPEN-FUZZ-002", "OPEN-CHAT-007")),
     Fault("sse-content-type-json", "the chat stream is sent as `application/json` (the "
           "framework's default content type) while the body is SSE", content_type_json,
           breaks=("OPEN-CHAT-001",), may=STREAM_MAY),
     Fault("sse-no-end", "the stream closes after `message_saved` without an `end` event (the "
-          "server thinks closing the response says it)", no_end, breaks=("OPEN-CHAT-003",)),
+          "server thinks closing the response says it)", no_end, breaks=("OPEN-CHAT-003",),
+          may=("OPEN-CHAT-007",)),
     Fault("sse-saved-after-end-not-streaming", "with `enable_streaming` false a second "
           "`message_saved` (the stats record) follows `end`, as AstrBot 4.26.2 writes it",
           saved_after_end_when_not_streaming, breaks=("OPEN-CHAT-007",)),
     Fault("sse-end-twice", "the `end` event is written twice (by the reply loop and again "
-          "by the stream's cleanup)", end_twice, breaks=("OPEN-CHAT-003",)),
+          "by the stream's cleanup)", end_twice, breaks=("OPEN-CHAT-003",),
+          may=("OPEN-CHAT-007",)),
     Fault("sse-no-heartbeats", "allowed: no `: heartbeat` comments during a slow reply (the "
           "seeds do not ask for them)", no_heartbeats, profiles=("open-api",),
           sim_args=("--timing", "llm_ttft_ms=1500")),
