@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from simulator.http import chat_data, envelope, im, open_api
-from simulator.http.envelope import ApiError
+from simulator.http.domain import chat, im
+from simulator.http.handlers import chat as chat_data
+from simulator.http.kernel import envelope
+from simulator.http.kernel.envelope import ApiError
 from tests.broken_targets import accept_extra_fields
 
 from . import Fault, kit
@@ -44,7 +46,7 @@ def ok_with_message() -> None:
     def ok(data=None, message=None, status=200):
         return original(data, "ok" if message is None else message, status)
     envelope.ok = ok
-    import simulator.http.router as router
+    import simulator.http.kernel.router as router
 
     router.ok = ok
 
@@ -88,7 +90,7 @@ def undocumented_422() -> None:
 
 def _query_rule(operation_id: str, fn) -> None:
     """One operation's query parameters read by fn(original, request, op)."""
-    import simulator.http.router as router
+    import simulator.http.kernel.router as router
 
     original = router.read_query
 
@@ -184,11 +186,11 @@ def im_text_part_refused() -> None:
 
 def chat_text_part_dropped() -> None:
     """Chat messages take only `plain` text parts; a `text` part is dropped as unknown."""
-    @kit.wrap(open_api, "chat_text")
-    def chat_text(original, ctx, message):
+    @kit.wrap(chat, "chat_text")
+    def chat_text(original, store, message):
         if isinstance(message, list):
             message = [p for p in message if p.get("type") != "text"]
-        return original(ctx, message)
+        return original(store, message)
 
 
 DEFAULT_ADMINS = ("astrbot",)  # the simulator's default system config `admins_id`
@@ -207,11 +209,11 @@ def chat_admin_username_reserved() -> None:
 
 def chat_audio_part_dropped() -> None:
     """Chat messages take `record` for audio; seed 004's `audio` part is dropped as unknown."""
-    @kit.wrap(open_api, "chat_text")
-    def chat_text(original, ctx, message):
+    @kit.wrap(chat, "chat_text")
+    def chat_text(original, store, message):
         if isinstance(message, list):
             message = [p for p in message if p.get("type") != "audio"]
-        return original(ctx, message)
+        return original(store, message)
 
 
 def jwt_chat_needs_username() -> None:

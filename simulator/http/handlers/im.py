@@ -1,0 +1,21 @@
+"""TODO"""
+
+from __future__ import annotations
+
+from ..domain.im import deliver
+from ..domain.resources import BOTS
+from ..kernel.router import Ctx, Operations
+
+operation = Operations()
+
+
+@operation("sendImMessage")
+async def send_im_message(ctx: Ctx):
+    deliver(ctx.sim, ctx.body["umo"], ctx.body["message"])
+    return {}
+
+
+@operation("listImBots")
+async def list_im_bots(ctx: Ctx):
+    """The configured bots' ids (research IM-005)."""
+    return {"bot_ids": [bot["id"] for bot in ctx.sim.store.list_resources(BOTS.kind)]}
