@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from simulator.http.domain import chat, im
+from simulator.http.domain import chat, chat_store, im
 from simulator.http.handlers import chat as chat_data
 from simulator.http.kernel import envelope
 from simulator.http.kernel.envelope import ApiError
@@ -141,7 +141,7 @@ def project_delete_kept() -> None:
     removed: the project still reads back."""
     @kit.handler("deleteChatProject")
     async def delete(original, ctx):
-        _, project = chat_data.owned(ctx, chat_data.PROJECT, "project_id")
+        _, project = chat_data.owned(ctx, chat_store.PROJECT, "project_id")
         return {"project_id": project["project_id"]}
 
 

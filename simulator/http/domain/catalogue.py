@@ -5,8 +5,6 @@ from __future__ import annotations
 import copy
 
 CAPABILITIES = ("chat", "agent", "stt", "tts", "embedding", "rerank")
-
-
 # -- system configuration ------------------------------------------------------------------
 DEFAULT_SYSTEM_CONFIG: dict = {
     "config_version": 2,
@@ -107,8 +105,6 @@ def schema_of(value, key: str | None = None) -> dict:
 
 
 SYSTEM_CONFIG_SCHEMA = schema_of(DEFAULT_SYSTEM_CONFIG)
-
-
 # -- config profiles -----------------------------------------------------------------------
 CONFIG_PROFILE_SCHEMA = {
     "type": "object",
@@ -162,8 +158,6 @@ BOT_TYPES = [
 
 
 BOT_TYPES_BY_NAME = {item["type"]: item for item in BOT_TYPES}
-
-
 # -- providers -----------------------------------------------------------------------------
 # source type keyword -> models (id, capability); a source's type is its config's
 # `type`, `provider` or `provider_type`, matched by keyword
@@ -186,19 +180,13 @@ MODEL_CATALOGUE: dict[str, list[tuple[str, str]]] = {
 
 
 GENERIC_MODELS = [("sim-chat", "chat"), ("sim-embedding", "embedding")]
-
-
 LOCAL_SOURCES = ("ollama",)  # no API key needed
-
-
 EMBEDDING_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072,
                         "text-embedding-004": 768, "nomic-embed-text": 768,
                         "text-embedding-v3": 1024, "BAAI/bge-m3": 1024, "sim-embedding": 1024}
 
 
 DEFAULT_EMBEDDING_DIMENSION = 1024
-
-
 PROVIDER_SCHEMA = {
     "capabilities": list(CAPABILITIES),
     "source_types": sorted(MODEL_CATALOGUE),
@@ -241,8 +229,6 @@ MODELSCOPE_SERVERS = [
 
 # -- text to image -------------------------------------------------------------------------
 DEFAULT_T2I_TEMPLATE = "base"
-
-
 BASE_T2I_TEMPLATE = """<!DOCTYPE html>
 <html>
 <head><meta charset="utf-8"><title>AstrBot</title>

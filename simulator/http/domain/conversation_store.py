@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 CONVERSATION = "conversation"
-
-
 LINK = "conversation link"
 
 

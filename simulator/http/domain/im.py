@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from simulator.history import StoreHistory
-
+from ...history import StoreHistory
 from ..kernel.envelope import ApiError
 
 MESSAGE_TYPES = ("FriendMessage", "GroupMessage", "OtherMessage")
-
-
 MEDIA = ("image", "record", "file", "video")
 
 

@@ -17,8 +17,6 @@ PLUGIN, CONFIG, KV, FAILED, SOURCE, TOOL = (
 
 
 SEED_FLAG = "plugins_seeded"
-
-
 CONFIG_TYPES = {"string": str, "text": str, "int": int, "float": (int, float), "bool": bool,
                 "list": list, "file": list, "template_list": list, "object": dict, "dict": dict}
 

@@ -42,11 +42,7 @@ WEATHER, FUN, CORE = "astrbot_plugin_weather", "astrbot_plugin_fun", "astrbot"
 
 
 CORE_MODULE = "astrbot.builtin_stars.astrbot.main"
-
-
 CITY = {"city": {"type": "string", "description": "City name"}}
-
-
 WEATHER_PAGE = """<!doctype html>
 <html lang="en">
 <head>
@@ -74,8 +70,6 @@ AstrBotPage.ready().then(async () => {
 
 
 WEATHER_CSS = "body { font-family: sans-serif; margin: 2rem; }\nh1 { color: #3b82f6; }\n"
-
-
 WEATHER_SVG = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 10 10">'
                '<circle cx="5" cy="5" r="4" fill="#facc15"/></svg>\n')
 

@@ -11,8 +11,6 @@ from ..kernel.envelope import ApiError
 from ..kernel.paths import safe_name
 
 KIND = "skill"
-
-
 SKILL_FILE = "SKILL.md"
 
 

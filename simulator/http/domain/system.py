@@ -6,17 +6,12 @@ import logging
 import time
 from urllib.parse import urlsplit
 
-from simulator import __version__ as SIMULATOR_VERSION
-
+from ... import __version__ as SIMULATOR_VERSION
 from ..kernel import tasks
 from ..kernel.envelope import ApiError
 
 log = logging.getLogger("astrbot_sim.system")
-
-
 CORE_VERSION = "4.26.2"  # the research baseline (astrbot-4.26.2-behavior.md)
-
-
 # (version, published_at, notes), newest first: the fixed release and changelog catalogue
 RELEASES = (
     ("4.27.0", "2026-08-20T12:00:00+00:00",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from simulator.auth import key_expired, normalize_scopes, now_iso
-from simulator.store import ApiKeyRecord
-
+from ...auth import key_expired, normalize_scopes, now_iso
+from ...store import ApiKeyRecord
 from ..kernel.envelope import ApiError
 from ..kernel.router import Ctx, Operations
 

@@ -12,17 +12,12 @@ import struct
 import time
 from urllib.parse import quote
 
-from simulator.auth import JWT_COOKIE, JWT_LIFETIME, check_password, hash_password, now_iso
-
+from ...auth import JWT_COOKIE, JWT_LIFETIME, check_password, hash_password, now_iso
 from ..kernel.envelope import ApiError, ok
 from ..kernel.router import Ctx, Operations
 
 operation = Operations()
-
-
 MIN_PASSWORD = 8
-
-
 MIN_USERNAME = 3
 
 
@@ -95,11 +90,7 @@ async def logout(ctx: Ctx):
 
 # -- TOTP (RFC 6238) ---------------------------------------------------------------------------
 TOTP_STEP = 30
-
-
 TOTP_DIGITS = 6
-
-
 ISSUER = "AstrBot"
 
 

@@ -20,8 +20,6 @@ operation.crud(BOTS, {
 
 
 REGISTRATIONS = "bot registration"
-
-
 REGISTRATION_POLLS = 2  # a registration is confirmed on its second poll
 
 

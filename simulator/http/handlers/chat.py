@@ -4,28 +4,28 @@ from __future__ import annotations
 
 import uuid
 
-from simulator.history import StoreHistory
-from simulator.store import PROJECT_MEMBER_KIND
-
+from ...history import StoreHistory
 from ..domain import chat
-from ..domain.chat_store import remove_attachment
+from ..domain.chat_store import (
+    MEMBER,
+    PROJECT,
+    THREAD,
+    delete_session,
+    drop_threads,
+    entry,
+    forget_replies,
+    latest_user_message,
+    members,
+    public,
+    threads_of,
+)
 from ..domain.configuration import config_files
-from ..domain.conversation_store import CONVERSATION, LINK
 from ..kernel import sse
 from ..kernel.clock import now_iso
 from ..kernel.envelope import ApiError
 from ..kernel.router import Ctx, Operations
 
 operation = Operations()
-
-
-THREAD = "chat thread"
-
-
-PROJECT = "chat project"
-
-
-MEMBER = PROJECT_MEMBER_KIND
 
 
 # --- who, and what they own -------------------------------------------------------------------
@@ -73,30 +73,6 @@ def session_message(ctx: Ctx, session_id: str) -> dict:
     return found
 
 
-def entry(message: dict, platform_id: str, user_id: str) -> dict:
-    return {"id": message["id"], "platform_id": platform_id, "user_id": user_id,
-            "sender_id": message["sender"], "sender_name": message["sender"],
-            "content": {"type": "user" if message["role"] == "user" else "bot",
-                        "message": message["content"]},
-            "llm_checkpoint_id": message["llm_checkpoint_id"],
-            "interrupted": message["interrupted"], "created_at": message["created_at"],
-            "updated_at": message["created_at"]}
-
-
-def public(doc: dict) -> dict:
-    return {k: v for k, v in doc.items() if k != "creator"}
-
-
-def threads_of(store, session_id: str) -> list[dict]:
-    return [t for t in store.list_resources(THREAD) if t["parent_session_id"] == session_id]
-
-
-def drop_threads(store, threads: list[dict]) -> None:
-    for thread in threads:
-        store.delete_messages(thread["thread_id"])
-        store.delete_resource(THREAD, thread["thread_id"])
-
-
 # --- sessions ---------------------------------------------------------------------------------
 @operation("createChatSession")
 async def create_chat_session(ctx: Ctx):
@@ -131,18 +107,6 @@ async def update_chat_session(ctx: Ctx):
     return ctx.sim.store.chat_session(sid)
 
 
-def delete_session(sim, session: dict) -> None:
-    store, sid = sim.store, session["session_id"]
-    for message in store.messages(sid):
-        for part in message["content"] if isinstance(message["content"], list) else []:
-            if isinstance(part, dict) and part.get("attachment_id"):
-                remove_attachment(sim, part["attachment_id"])
-    drop_threads(store, threads_of(store, sid))
-    store.delete_resource(MEMBER, sid)
-    forget_session(store, sid)
-    store.delete_chat_session(sid)
-
-
 @operation("deleteChatSession")
 async def delete_chat_session(ctx: Ctx):
     _, session = owned_session(ctx)
@@ -170,18 +134,6 @@ async def batch_delete_chat_sessions(ctx: Ctx):
 async def stop_chat_session(ctx: Ctx):
     _, session = owned_session(ctx)
     return {"session_id": session["session_id"], "stopped_count": 0}
-
-
-def latest_user_message(messages: list[dict]) -> dict | None:
-    return next((m for m in reversed(messages) if m["role"] == "user"), None)
-
-
-def forget_replies(store, session_id: str, after: int) -> list[int]:
-    """Delete the messages after `after`, and the threads hanging off them."""
-    gone = store.delete_messages(session_id, after=after)
-    drop_threads(store, [t for t in threads_of(store, session_id)
-                         if t["parent_message_id"] in gone])
-    return gone
 
 
 @operation("updateChatMessage")
@@ -330,10 +282,6 @@ async def update_chat_project(ctx: Ctx):
     return public(project)
 
 
-def members(store, project_id: str) -> list[dict]:
-    return [m for m in store.list_resources(MEMBER) if m["project_id"] == project_id]
-
-
 @operation("deleteChatProject")
 async def delete_chat_project(ctx: Ctx):
     _, project = owned(ctx, PROJECT, "project_id")
@@ -372,14 +320,6 @@ async def remove_chat_project_session(ctx: Ctx):
         raise ApiError(404, f"Session {session['session_id']} is not in a project")
     ctx.sim.store.delete_resource(MEMBER, session["session_id"])
     return member
-
-
-def forget_session(store, session_id: str) -> None:
-    """A chat session is gone: so are its conversation and the link to it."""
-    link = store.get_resource(LINK, session_id)
-    if link is not None:
-        store.delete_resource(CONVERSATION, link["cid"])
-        store.delete_resource(LINK, session_id)
 
 
 MAX_PAGE_SIZE = 200  # seed 004 PageSize (seed 002 says 100)

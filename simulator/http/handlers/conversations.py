@@ -14,11 +14,7 @@ from ..kernel.envelope import ApiError
 from ..kernel.router import Ctx, Operations
 
 operation = Operations()
-
-
 ROLES = ("system", "user", "assistant", "tool")
-
-
 BUILTIN_PERSONAS = ("default", "[%None]")
 
 

@@ -19,8 +19,6 @@ from ..kernel.paths import inside, lookup, safe_name
 from ..kernel.router import Ctx, Operations
 
 operation = Operations()
-
-
 MAX_NAME_BYTES = 200  # of an uploaded file's name; the stored name adds a uuid and `_`
 
 

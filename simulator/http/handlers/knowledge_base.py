@@ -7,8 +7,23 @@ import re
 import uuid
 from urllib.parse import unquote, urlsplit
 
-from simulator.store import Store
-
+from ...store import Store
+from ..domain.knowledge_base import (
+    KB,
+    MAX_IMPORT_BYTES,
+    MAX_TOP_K,
+    TASK_KIND,
+    chunking_of,
+    chunks_kind,
+    decode_text,
+    doc_of,
+    docs_kind,
+    kb_view,
+    prepare,
+    stats,
+    store_documents,
+    terms,
+)
 from ..kernel import tasks
 from ..kernel.clock import now_iso
 from ..kernel.envelope import ApiError
@@ -17,38 +32,6 @@ from ..kernel.paths import inside, safe_name
 from ..kernel.router import Ctx, Operations
 
 operation = Operations()
-
-
-KB = "knowledge base"
-
-
-TASK_KIND = "knowledge"
-
-
-DEFAULT_CHUNKING = {"chunk_size": 512, "chunk_overlap": 50}
-
-
-MAX_CHUNKS = 5000
-
-
-MAX_TOP_K = 100
-
-
-MAX_IMPORT_BYTES = 8 * 1024 * 1024
-
-
-CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"  # kana and CJK ideographs: one term each
-
-
-TERM = re.compile(f"[{CJK}]|[^\\W_{CJK}]+")
-
-
-def docs_kind(kb_id: str) -> str:
-    return f"kb document:{kb_id}"
-
-
-def chunks_kind(kb_id: str) -> str:
-    return f"kb chunk:{kb_id}"
 
 
 def page_of(ctx: Ctx, items: list) -> dict:
@@ -64,26 +47,6 @@ def kb_of(ctx: Ctx) -> dict:
     if kb is None:
         raise ApiError(404, f"Knowledge base {kb_id} not found")
     return kb
-
-
-def stats(ctx: Ctx, kb: dict) -> dict:
-    docs = ctx.sim.store.list_resources(docs_kind(kb["kb_id"]))
-    return {"doc_count": len(docs), "chunk_count": sum(d["chunk_count"] for d in docs),
-            "total_chars": sum(d["chars"] for d in docs)}
-
-
-def kb_view(ctx: Ctx, kb: dict) -> dict:
-    return {**kb, **stats(ctx, kb)}
-
-
-def chunking_of(raw: dict | None) -> dict:
-    config = {**DEFAULT_CHUNKING, **(raw or {})}
-    size, overlap = config["chunk_size"], config["chunk_overlap"]
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (size, overlap)) \
-            or not 16 <= size <= 8192 or not 0 <= overlap < size:
-        raise ApiError(400, "chunking: chunk_size must be an integer in 16..8192 and "
-                            "chunk_overlap an integer in 0..chunk_size-1")
-    return config
 
 
 def kb_fields(ctx: Ctx, kb_id: str | None) -> dict:
@@ -103,7 +66,7 @@ def kb_fields(ctx: Ctx, kb_id: str | None) -> dict:
 
 @operation("listKnowledgeBases")
 async def list_kbs(ctx: Ctx):
-    return page_of(ctx, [kb_view(ctx, kb) for kb in ctx.sim.store.list_resources(KB)])
+    return page_of(ctx, [kb_view(ctx.sim, kb) for kb in ctx.sim.store.list_resources(KB)])
 
 
 @operation("createKnowledgeBase")
@@ -112,12 +75,12 @@ async def create_kb(ctx: Ctx):
     kb = {"kb_id": uuid.uuid4().hex, **kb_fields(ctx, None), "created_at": now,
           "updated_at": now}
     ctx.sim.store.put_resource(KB, kb["kb_id"], kb, now)
-    return kb_view(ctx, kb)
+    return kb_view(ctx.sim, kb)
 
 
 @operation("getKnowledgeBase")
 async def get_kb(ctx: Ctx):
-    return kb_view(ctx, kb_of(ctx))
+    return kb_view(ctx.sim, kb_of(ctx))
 
 
 @operation("updateKnowledgeBase")
@@ -125,7 +88,7 @@ async def update_kb(ctx: Ctx):
     kb = kb_of(ctx)
     kb = {**kb, **kb_fields(ctx, kb["kb_id"]), "updated_at": now_iso()}
     ctx.sim.store.put_resource(KB, kb["kb_id"], kb, kb["created_at"])
-    return kb_view(ctx, kb)
+    return kb_view(ctx.sim, kb)
 
 
 @operation("deleteKnowledgeBase")
@@ -142,66 +105,8 @@ async def delete_kb(ctx: Ctx):
 @operation("getKnowledgeBaseStats")
 async def kb_stats(ctx: Ctx):
     kb = kb_of(ctx)
-    return {"kb_id": kb["kb_id"], "name": kb["name"], **stats(ctx, kb),
+    return {"kb_id": kb["kb_id"], "name": kb["name"], **stats(ctx.sim, kb),
             "updated_at": kb["updated_at"]}
-
-
-# documents -------------------------------------------------------------------------------------
-def decode_text(data: bytes, what: str) -> str:
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ApiError(400, f"{what}: not UTF-8 text (the simulator parses text only)") from None
-    if "\x00" in text:
-        raise ApiError(400, f"{what}: binary content (the simulator parses text only)")
-    if not text.strip():
-        raise ApiError(400, f"{what}: the document is empty")
-    return text
-
-
-def split(text: str, chunking: dict) -> list[tuple[int, str]]:
-    """(start offset, text) windows of chunk_size characters."""
-    size, step = chunking["chunk_size"], chunking["chunk_size"] - chunking["chunk_overlap"]
-    windows = []
-    for start in range(0, len(text), step):
-        if text[start:start + size].strip():
-            windows.append((start, text[start:start + size]))
-        if start + size >= len(text):
-            break
-    return windows
-
-
-def prepare(kb: dict, name: str, text: str, source: str, parser, **extra) -> tuple[dict, list]:
-    """A document and its chunks, not stored yet (413 when too many chunks)."""
-    windows = split(text, kb["chunking"])
-    if len(windows) > MAX_CHUNKS:
-        raise ApiError(413, f"{name}: more than {MAX_CHUNKS} chunks with this chunking")
-    now, doc_id = now_iso(), uuid.uuid4().hex
-    doc = {"document_id": doc_id, "kb_id": kb["kb_id"], "name": name, "source": source,
-           "parser": parser or "text", **extra, "size": len(text.encode()),
-           "chars": len(text), "chunk_count": len(windows), "status": "completed",
-           "created_at": now, "updated_at": now}
-    chunks = [{"chunk_id": f"{doc_id}-{index:05d}", "document_id": doc_id,
-               "kb_id": kb["kb_id"], "index": index, "start": start, "chars": len(content),
-               "content": content} for index, (start, content) in enumerate(windows)]
-    return doc, chunks
-
-
-def store_documents(ctx: Ctx, kb: dict, prepared: list, how: str, steps: int) -> dict:
-    store = ctx.sim.store
-    for doc, chunks in prepared:
-        store.put_resource(docs_kind(kb["kb_id"]), doc["document_id"], doc, doc["created_at"])
-        for chunk in chunks:
-            store.put_resource(chunks_kind(kb["kb_id"]), chunk["chunk_id"], chunk,
-                               doc["created_at"])
-    docs = [doc for doc, _ in prepared]
-    result = {"kb_id": kb["kb_id"], "document_ids": [d["document_id"] for d in docs],
-              "chunk_count": sum(d["chunk_count"] for d in docs)}
-    task = tasks.start(store, TASK_KIND, steps, result=result, kb_id=kb["kb_id"],
-                       operation=how)
-    kb["updated_at"] = now_iso()
-    store.put_resource(KB, kb["kb_id"], kb, kb["created_at"])
-    return {"task_id": task["task_id"], "task": task, "documents": docs}
 
 
 @operation("uploadKnowledgeDocument")
@@ -218,7 +123,7 @@ async def upload_document(ctx: Ctx):
     text = decode_text(uploads[0].data, name)
     prepared = [prepare(kb, name, text, "upload", parser,
                         media_type=uploads[0].content_type)]
-    return store_documents(ctx, kb, prepared, "upload", 2)
+    return store_documents(ctx.sim, kb, prepared, "upload", 2)
 
 
 @operation("importKnowledgeDocuments")
@@ -242,7 +147,7 @@ async def import_documents(ctx: Ctx):
         text = decode_text(path.read_bytes(), raw)
         prepared.append(prepare(kb, path.name, text, "import", ctx.body.get("parser"),
                                 path=path.relative_to(root.resolve()).as_posix()))
-    return store_documents(ctx, kb, prepared, "import", 2)
+    return store_documents(ctx.sim, kb, prepared, "import", 2)
 
 
 def url_text(url: str, host: str, path: str, query: str) -> str:
@@ -273,14 +178,7 @@ async def import_url(ctx: Ctx):
     name = (segments[-1] if segments else host)[:200]
     prepared = [prepare(kb, name, url_text(url, host, parts.path, parts.query), "url",
                         ctx.body.get("parser"), url=url)]
-    return store_documents(ctx, kb, prepared, "import-url", 3)
-
-
-def doc_of(ctx: Ctx, kb: dict, doc_id: str) -> dict:
-    doc = ctx.sim.store.get_resource(docs_kind(kb["kb_id"]), doc_id)
-    if doc is None:
-        raise ApiError(404, f"Document {doc_id} not found in knowledge base {kb['kb_id']}")
-    return doc
+    return store_documents(ctx.sim, kb, prepared, "import-url", 3)
 
 
 @operation("listKnowledgeDocuments")
@@ -295,13 +193,13 @@ async def list_documents(ctx: Ctx):
 @operation("getKnowledgeDocument")
 async def get_document(ctx: Ctx):
     kb = kb_of(ctx)
-    return doc_of(ctx, kb, ctx.param("document_id"))
+    return doc_of(ctx.sim, kb, ctx.param("document_id"))
 
 
 @operation("deleteKnowledgeDocument")
 async def delete_document(ctx: Ctx):
     kb, store = kb_of(ctx), ctx.sim.store
-    doc = doc_of(ctx, kb, ctx.param("document_id"))
+    doc = doc_of(ctx.sim, kb, ctx.param("document_id"))
     for chunk in store.list_resources(chunks_kind(kb["kb_id"])):
         if chunk["document_id"] == doc["document_id"]:
             store.delete_resource(chunks_kind(kb["kb_id"]), chunk["chunk_id"])
@@ -315,7 +213,7 @@ async def list_chunks(ctx: Ctx):
     kb = kb_of(ctx)
     doc_id = ctx.query.get("document_id")
     if doc_id:
-        doc_of(ctx, kb, doc_id)
+        doc_of(ctx.sim, kb, doc_id)
     chunks = [c for c in ctx.sim.store.list_resources(chunks_kind(kb["kb_id"]))
               if not doc_id or c["document_id"] == doc_id]
     return page_of(ctx, chunks)
@@ -324,7 +222,7 @@ async def list_chunks(ctx: Ctx):
 @operation("deleteKnowledgeChunk")
 async def delete_chunk(ctx: Ctx):
     kb, store = kb_of(ctx), ctx.sim.store
-    doc = doc_of(ctx, kb, ctx.query["document_id"])
+    doc = doc_of(ctx.sim, kb, ctx.query["document_id"])
     chunk_id = ctx.param("chunk_id")
     chunk = store.get_resource(chunks_kind(kb["kb_id"]), chunk_id)
     if chunk is None or chunk["document_id"] != doc["document_id"]:
@@ -334,10 +232,6 @@ async def delete_chunk(ctx: Ctx):
                updated_at=now_iso())
     store.put_resource(docs_kind(kb["kb_id"]), doc["document_id"], doc, doc["created_at"])
     return {"chunk_id": chunk_id, "document_id": doc["document_id"], "deleted": True}
-
-
-def terms(text: str) -> set[str]:
-    return set(TERM.findall(text.lower()))
 
 
 @operation("retrieveKnowledgeBase")

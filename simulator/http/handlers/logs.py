@@ -11,14 +11,8 @@ from aiohttp import web
 from ..kernel.router import Ctx, Operations
 
 operation = Operations()
-
-
 TRACE_DEFAULTS = {"enabled": False, "level": "INFO"}
-
-
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-
-
 HEARTBEAT_SECONDS = 1.0
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from jsonschema import Draft202012Validator
 
-from simulator.contract import openapi_v1
-
+from ...contract import openapi_v1
 from ..domain.catalogue import MODELSCOPE_SERVERS, mcp_tool_names
 from ..domain.configuration import as_dict, digest, latency_ms
 from ..domain.resources import MCP_SERVERS
@@ -22,8 +21,6 @@ operation.crud(MCP_SERVERS, {
 
 # -- MCP servers -------------------------------------------------------------------------------
 MCP_VALIDATOR = Draft202012Validator(openapi_v1()["components"]["schemas"]["McpServerConfig"])
-
-
 TRANSPORTS = ("stdio", "sse", "streamable_http")
 
 

@@ -16,8 +16,6 @@ from ..kernel.paths import inside, safe_name
 from ..kernel.router import Ctx, Operations
 
 operation = Operations()
-
-
 SECURITY_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
                     "Referrer-Policy": "no-referrer"}
 

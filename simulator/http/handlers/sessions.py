@@ -16,8 +16,6 @@ operation.crud(SESSION_GROUPS, {
 
 
 RULE = "session rule"
-
-
 RULE_KEYS = ("session_service_config", "session_plugin_config", "kb_config",
              "provider_perf_chat_completion", "provider_perf_speech_to_text",
              "provider_perf_text_to_speech")

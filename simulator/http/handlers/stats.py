@@ -18,8 +18,6 @@ from ..kernel.envelope import ApiError
 from ..kernel.router import Ctx, Operations
 
 operation = Operations()
-
-
 FIRST_NOTICE = {
     "en-US": "# Welcome to AstrBot\n\nThis is the AstrBot simulator: every answer comes from "
              "a deterministic local model, and nothing leaves this machine.\n",
@@ -29,11 +27,7 @@ FIRST_NOTICE = {
 
 
 CLEANABLE = ("temp", "cache")
-
-
 MAX_OFFSET_SEC = 10 * 366 * 86400
-
-
 MAX_DAYS = 366
 
 

@@ -11,15 +11,9 @@ from ..kernel.envelope import ApiError
 from ..kernel.router import Ctx, Operations
 
 operation = Operations()
-
-
 # -- subagents -----------------------------------------------------------------------------
 SUBAGENTS = "subagent_config"
-
-
 DEFAULT_SUBAGENTS = {"main_enable": False, "remove_main_duplicate_tools": False, "agents": []}
-
-
 AGENT_FIELDS = {"name": str, "description": str, "enabled": bool, "persona_id": str,
                 "provider_id": str, "system_prompt": str, "tools": list}
 

@@ -20,8 +20,6 @@ from ..kernel.envelope import ApiError
 from ..kernel.router import Ctx, Operations
 
 operation = Operations()
-
-
 SYSTEM_CONFIG = "system_config"
 
 

@@ -18,11 +18,7 @@ from ..kernel.paths import escapes, lookup, safe_name, sanitize_name
 from ..kernel.router import Ctx, Operations
 
 operation = Operations()
-
-
 TEMPLATE_NAME = re.compile(r"^[^./\\\x00-\x1f\x7f][^/\\\x00-\x1f\x7f]{0,63}$")
-
-
 RESERVED = ("active", "default")
 
 

@@ -18,11 +18,7 @@ from ..kernel.envelope import ApiError
 from ..kernel.router import Ctx, Operations
 
 operation = Operations()
-
-
 UPDATE_KINDS = ("update_core", "update_dashboard", "pip_install", "restart", "ghproxy_test")
-
-
 PIP_REQUIREMENT = re.compile(
     r"^(?P<name>[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)(?:\[[A-Za-z0-9._,-]+\])?"
     r"(?P<spec>(?:\s*(?:===|==|>=|<=|~=|!=|>|<)\s*[A-Za-z0-9.*+!_-]+"

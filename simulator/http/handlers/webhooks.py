@@ -14,11 +14,7 @@ from ..kernel.envelope import ApiError
 from ..kernel.router import Ctx, Operations
 
 operation = Operations()
-
-
 WEBHOOK_EVENTS_KEPT = 200
-
-
 WEBHOOK_INLINE_BYTES = 64 * 1024
 
 

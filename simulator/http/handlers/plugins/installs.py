@@ -40,16 +40,12 @@ from ...kernel.paths import safe_relative
 from ...kernel.router import Ctx, Operations
 
 operation = Operations()
-
-
 GITHUB_RE = re.compile(r"(?:(?:https?://)?(?:www\.)?github\.com/)?"
                        r"(?P<owner>[A-Za-z0-9][A-Za-z0-9-]{0,38})/"
                        r"(?P<repo>[A-Za-z0-9_][A-Za-z0-9._-]{0,99}?)(?:\.git)?/?")
 
 
 NAME_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,63}")
-
-
 MAX_UNZIPPED = 20 * 1024 * 1024
 
 

@@ -30,14 +30,8 @@ from ...kernel.paths import inside, lookup, safe_relative
 from ...kernel.router import Ctx, Operations
 
 operation = Operations()
-
-
 MAX_ENTRIES = 2000
-
-
 MAX_UNPACKED = 32 * 1024 * 1024
-
-
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 

@@ -17,8 +17,6 @@ CANDIDATE, RELEASE, PAYLOAD = "neo candidate", "neo release", "neo payload"
 
 
 STAGES = ("stable", "canary")
-
-
 NEO_SEED = (  # candidate_id, skill_key, description, instructions
     ("cand-weather-report-1", "weather-report", "Report the current weather for a city.",
      "1. Ask for the city if it is missing.\n2. Call the weather tool.\n"
