@@ -1,4 +1,6 @@
-"""TODO"""
+"""Attachments of the chat APIs: the attachment kind a content type gives (research FILE-002)
+and the safe stored form of a client's file name (research FILE-003), shared by the Open API
+upload and the v1 files."""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""TODO"""
+"""Backup archives (seed 004 Backups): a backup is `<data_dir>/backups/<name>.zip` holding
+`manifest.json` ({format, version, created_at, sections, versions, files: {name: {size,
+sha256}}}), `database/simulator.db` (a consistent copy taken with SQLite's backup API) and the
+data directory's files (minus the simulator's own folders). Inspection checks the format, the
+entries (no escapes, sizes within MAX_UNPACKED_BYTES), every file's size and digest and the
+database's integrity, before an import is accepted."""
 
 from __future__ import annotations
 

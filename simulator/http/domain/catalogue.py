@@ -1,4 +1,8 @@
-"""TODO"""
+"""Static documents of the configuration families (seed 004 tags System Config, Config
+Profiles, Bots, Providers, MCP, Subagents, T2I): the default system configuration and the schema
+derived from it, the bot-type catalogue, the provider schema and model catalogue, the built-in
+tools, the ModelScope MCP catalogue and the built-in text-to-image template. Data only, no I/O:
+the same document on every run."""
 
 from __future__ import annotations
 

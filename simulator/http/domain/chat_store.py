@@ -1,4 +1,7 @@
-"""TODO"""
+"""Chat data in the store (seed 004 Chat, Files): threads (`chat thread`), projects (`chat
+project`) and their members, a session's deletion with everything kept beside it (messages,
+threads, membership, conversation, the attachments its messages name), the replies a message
+edit drops, and the attachment files under <data_dir>/attachments with their file tokens."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO"""
+"""Configuration documents shared by several tags: the config routes setting (UMO -> config
+profile), a provider source's type, the deterministic latency and digest of a simulated test,
+and the config files the Open API lists."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO"""
+"""Conversation records (seed 004 Conversations, Sessions): the store kinds and the UMO of a
+chat session (`<platform>:FriendMessage:<platform>!<creator>!<session_id>`, as AstrBot's webchat
+builds it), and one page of a list."""
 
 from __future__ import annotations
 

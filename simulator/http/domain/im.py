@@ -1,4 +1,7 @@
-"""TODO"""
+"""IM pushes (seed 004 tag IM, seed 002/003 `/api/v1/im/message`): the unified message origin
+(`platform:MessageType:session`), the strict text of an IM message (research IM-002), and the
+delivery: only the built-in `webchat` platform runs, so the message is kept in the session's
+history and reaches every socket bound to the session (research IM-001..IM-004)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO"""
+"""Knowledge bases (seed 004 Knowledge Base): documents split into chunks (`chunk_size`
+16..8192, default 512; `chunk_overlap` 0..chunk_size-1, default 50; at most MAX_CHUNKS per
+document), stored as resources per KB, and retrieval: query terms are lower-cased words (each
+CJK character is a term); a chunk scores by the terms it shares with the query."""
 
 from __future__ import annotations
 

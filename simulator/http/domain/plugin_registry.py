@@ -1,4 +1,16 @@
-"""TODO"""
+"""The installed plugins (seed 004 Plugins, Plugin Pages, Plugin Sources, Commands, Tools).
+
+Where data lives: kind "plugin" (id = plugin name) holds a plugin's metadata, commands, tools,
+pages, extension routes, README, CHANGELOG and config schema; kind "plugin config" its saved
+configuration (kept on uninstall unless `delete_config`, so a reinstall finds it); kind
+"plugin kv" what its extension routes keep (dropped with `delete_data`, as are its uploads under
+data_dir/plugin_data/<name>/); "failed plugin", "plugin source" and "tool" (built-in tools).
+Page files are real files under data_dir/plugins/<name>/pages/. The first request seeds a
+reserved built-in plugin, two ordinary ones, a failed one and the built-in tools, once (setting
+`plugins_seeded`), so every later change, an uninstall included, survives a restart.
+
+Config: PUT replaces the whole configuration; keys missing from the body get their schema
+default; an unknown key, a wrong type or a value outside `options` is 400."""
 
 from __future__ import annotations
 

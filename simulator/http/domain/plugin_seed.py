@@ -1,4 +1,7 @@
-"""TODO"""
+"""The deterministic world of the plugin families: the plugins a fresh simulator has installed
+(a reserved built-in one, `astrbot_plugin_weather` with an update, config, a page, extension
+routes and a tool, `astrbot_plugin_fun` whose `wt` command conflicts with a weather alias), one
+plugin that failed to load, the built-in LLM tools and the marketplace catalogue."""
 
 from __future__ import annotations
 

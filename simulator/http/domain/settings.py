@@ -1,4 +1,6 @@
-"""TODO"""
+"""Settings documents (JSON in the store's settings table) and the text-to-image template
+files `<data_dir>/t2i_templates/<name>.html` with the active template, shared by the System
+Config, Subagents, T2I and Bot Config Routes handlers."""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""TODO"""
+"""Local skills on disk (seed 004 Skills): a skill is a folder `data_dir/skills/<name>/`
+holding at least `SKILL.md`; the folder decides existence (a folder dropped there by hand is
+listed too, names starting with `.` are not), the store (kind "skill") keeps the metadata:
+enabled, display_name / description overrides (else the SKILL.md front matter), source (local |
+upload | neo), times. New skills are unpacked into a hidden staging folder and renamed into
+place, so a refused upload changes nothing."""
 
 from __future__ import annotations
 

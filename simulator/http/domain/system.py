@@ -1,4 +1,7 @@
-"""TODO"""
+"""The simulated AstrBot installation (seed 004 Stats, Updates, Backups): the installed
+core/dashboard versions (AstrBot 4.26.2, the research baseline, until a simulated update
+completes), the fixed release catalogue, a simulated restart (resets the simulator's start
+time), update tasks, and the http(s) check of proxy and mirror URLs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""TODO"""
+"""/api/v1/api-keys: create, list, revoke, delete (seed 004 tag API Keys; scope `system`, so
+only the dashboard JWT manages keys). The raw key is returned once, at creation."""
 
 from __future__ import annotations
 

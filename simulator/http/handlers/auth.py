@@ -1,4 +1,20 @@
-"""TODO"""
+"""/api/v1/auth/*: first-run setup, login, logout, two-factor authentication and account
+changes (seed 004 tag Auth; research section 3 of real-astrbot-notes for the bodies, AstrBot's
+auth service for the TOTP flow where the research is silent).
+
+TOTP (RFC 6238: HMAC-SHA1, 30 s steps, 6 digits, one step of clock drift either way), kept per
+user in the store's settings:
+- `POST /auth/totp/setup` with no secret issues a new base32 secret and its otpauth URI; once
+  two-factor is on, issuing a new secret first needs a valid current `code` (400 otherwise);
+- `{secret, code}` with a code valid for that secret turns two-factor on (a rotation only after
+  the current code was verified) and returns a one-time recovery code (its SHA-256 is stored);
+- `POST /auth/totp/recovery` rotates the recovery code (409 while two-factor is off);
+- login then needs `code`: missing -> 401 with `data.totp_required`, a wrong 6-digit code -> 401,
+  a valid recovery code logs in and turns two-factor off.
+Account changes (`PATCH /auth/account`) need the current password (wrong -> 400, as AstrBot's
+`原密码错误`); the new password must be confirmed and 8+ characters, a new username 3+ and
+free (409 if taken). Afterwards the old password no longer logs in; the answer carries a fresh
+token for the (new) username."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO"""
+"""Seed 004 tag Backups: list, create (a task), upload (whole or in chunks), download, rename,
+delete, check and import backups (the archive format is domain/backups.py). Every `filename` is
+one safe segment ending in `.zip` (an unknown name is a 404, a bad one a 400); an import takes
+effect after a restart."""
 
 from __future__ import annotations
 

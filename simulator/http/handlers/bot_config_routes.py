@@ -1,4 +1,6 @@
-"""TODO"""
+"""Seed 004 tag Bot Config Routes: which config profile serves a unified message origin
+(`platform:MessageType:session`, `*` allowed for the type), a settings document; a route to an
+unknown profile is a 400."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO"""
+"""Seed 004 tag Bots: the bot collection (CRUD from domain/resources.py), bot types, a bot-type
+registration (confirmed on its second poll, creating the bot with derived credentials), bot
+stats and a simulated connection test (missing credentials or unknown types fail with HTTP 200
+and `ok: false`; the latency is a fixed function of the id)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,16 @@
-"""TODO"""
+"""Seed 004 tag Chat (scope `chat`): POST /api/v1/chat (SSE, domain/chat.py), chat sessions,
+their messages (edit, regenerate), threads and projects, and the Open API's session and config
+lists.
+
+Who is the caller: a dashboard JWT is its own user; an API-key caller names the user in the
+`username` query parameter (research SESS-001: absent -> 400 `Missing key: username`, blank ->
+400 `username is empty`). Unknown session / thread / project / message -> 404; one of another
+user -> 403 `Permission denied` (research VER-007). updateChatMessage edits only the latest user
+message (409 otherwise) and drops everything after it; regenerateChatMessage replaces the
+replies of the latest turn with a new deterministic reply streamed like POST /api/v1/chat;
+createChatThread needs a bot message of the session (400 for a user message) and reuses the
+thread with the same parent message and selected text. Sessions in a project are left out of
+listChatSessions (SESS-003); its page_size is capped at 100 (NOTE-PAGE-SIZE)."""
 
 from __future__ import annotations
 

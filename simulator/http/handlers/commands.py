@@ -1,4 +1,7 @@
-"""TODO"""
+"""Seed 004 tag Commands: the commands of the installed plugins (their state lives in the
+plugin document): renaming (`alias`) or new `aliases` that collide with another enabled command
+are 409; enabling may create a conflict, which `listCommandConflicts` reports (enabled commands
+of active plugins sharing a name or alias)."""
 
 from __future__ import annotations
 

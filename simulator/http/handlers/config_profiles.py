@@ -1,4 +1,5 @@
-"""TODO"""
+"""Seed 004 tag Config Profiles: the config profile collection (CRUD from
+domain/resources.py) and its schema."""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""TODO"""
+"""Seed 004 tag Conversations (scope `data`): the AstrBot-side conversation records. One
+record per conversation {cid, user_id (the UMO), platform_id, session_id, title, persona_id,
+history, token_usage, created_at, updated_at}, derived from chat sessions: the first read after
+a chat session got messages creates its record (a `conversation link` keyed by session_id
+remembers it, so a deleted conversation is not derived again). While `history` is null the
+record follows the session's messages; replaceConversationMessages freezes its own history.
+Batch deletes report the items they could not delete instead of failing; the export is JSON
+Lines (`format: json`, as AstrBot exports) or Markdown."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""TODO"""
+"""Seed 004 tag Cron: the cron job collection (CRUD from domain/resources.py) and a run on
+demand (simulated: recorded, nothing executes)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO"""
+"""Seed 004 tag Files (scope `file`): uploadFile stores like /api/v1/file and also answers
+`stored_name` and a `file_token`; getFileByName reads <data_dir>/attachments/<stored name>
+through kernel/paths.py (`..`, separators, absolute -> 400); attachments by id or token;
+downloads are application/octet-stream."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""TODO"""
+"""Seed 004 tag IM: push a message to a unified message origin (domain/im.py) and list the
+configured bots' ids (research IM-005)."""
 
 from __future__ import annotations
 

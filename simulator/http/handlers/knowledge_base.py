@@ -1,4 +1,6 @@
-"""TODO"""
+"""Seed 004 tag Knowledge Base: KBs (a name is non-empty, <= 128 chars and unique: 409; PUT
+replaces the KB's fields), their documents (upload, import, import from a URL: deterministic
+tasks, kernel/tasks.py), chunks and retrieval (the rules are domain/knowledge_base.py's)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""TODO"""
+"""The legacy Open API paths seed 004 does not have (seed 002): `GET /api/v1/configs` (the
+config files) and `POST /api/v1/im/message` (an IM push, as sendImMessage)."""
 
 from __future__ import annotations
 

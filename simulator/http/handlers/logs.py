@@ -1,4 +1,7 @@
-"""TODO"""
+"""Seed 004 tag Logs: the simulator's event log (domain/event_log.py) as history and as SSE
+(`/logs/live`: history first, after `Last-Event-ID` when sent, then new records, a
+`: heartbeat` comment after each silent second; it ends when the client goes away), and the
+trace settings (a settings document; PUT merges into it)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO"""
+"""Seed 004 tag MCP: the MCP server collection (CRUD from domain/resources.py), an update by
+name checked against McpServerConfig, a simulated connection test and the ModelScope sync (a
+fixed catalogue of servers whose URLs derive from the access token). Nothing is networked."""
 
 from __future__ import annotations
 

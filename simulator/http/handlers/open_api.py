@@ -1,4 +1,5 @@
-"""TODO"""
+"""Seed 004 tag Open API: attachments of the Open API (upload and download, research FILE-002,
+FILE-003), kept in the attachments table and under <data_dir>/attachments."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""TODO"""
+"""Seed 004 tag Personas: the persona and folder collections (CRUD from domain/resources.py)
+and the folder tree with move and reorder. A persona's `folder_id` and a folder's `parent_id`
+place it (absent, or naming a folder that no longer exists: the root) and `sort_order` orders
+siblings (then creation order). A move into an unknown folder is a 400, of an unknown item a
+404, of a folder into itself or its own subtree a 400. Reorder checks every item first."""
 
 from __future__ import annotations
 

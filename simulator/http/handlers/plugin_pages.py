@@ -1,4 +1,8 @@
-"""TODO"""
+"""Seed 004 tag Plugin Pages: pages are real files under
+data_dir/plugins/<name>/pages/<page>/: the entry is index.html (text/html), assets are served
+with their guessed media type. Page names and asset paths go through kernel/paths.py (`..`,
+absolute paths, backslashes, NUL and encoded separators are 400); an unknown plugin, page or
+asset is 404. The bridge SDK is a fixed script (application/javascript)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""TODO"""
+"""Seed 004 tag Plugin Sources: the custom plugin sources (list, create, replace all, delete;
+http(s) URLs; a duplicate is 409 on create, 400 inside one replacement)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""TODO"""
+"""Seed 004 tag Provider Sources: the source collection (CRUD from domain/resources.py),
+upsert and delete by id, and the models a source offers (a fixed catalogue per source type)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO"""
+"""Seed 004 tag Providers: the provider collection (CRUD from domain/resources.py), a
+provider's effective configuration (its source's merged in), its schema, a simulated test and
+the embedding dimension probe (answered from the configuration, never networked)."""
 
 from __future__ import annotations
 

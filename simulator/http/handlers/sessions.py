@@ -1,4 +1,8 @@
-"""TODO"""
+"""Seed 004 tag Sessions (scope `data`): the known UMOs (those of chat sessions,
+conversations and rules), session groups (CRUD from domain/resources.py) and the per-UMO session
+rules (`session rule`, id = UMO, with AstrBot's rule keys: an unknown key is 400); batch
+provider/service updates write the `provider_perf_<type>` and `session_service_config` rules
+and check everything before the first write."""
 
 from __future__ import annotations
 

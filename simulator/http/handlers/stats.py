@@ -1,4 +1,7 @@
-"""TODO"""
+"""Seed 004 tag Stats: counts from the store (read-only SQL on the SQLite file), token usage
+per UTC day (every chat is answered by the built-in deterministic LLM: provider `simulator`),
+versions, start time, first notice, changelogs, the ghproxy test, storage status and cleanup
+(only `temp/` and `cache/`, never following symlinks) and a simulated restart."""
 
 from __future__ import annotations
 

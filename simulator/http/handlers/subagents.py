@@ -1,4 +1,6 @@
-"""TODO"""
+"""Seed 004 tag Subagents: the subagent orchestrator configuration (a settings document; its
+agents' names are unique and their tools, persona and provider must exist, 400 otherwise) and
+the available tools (the built-in ones plus those of every enabled MCP server)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO"""
+"""Seed 004 tag System Config: the system configuration (a settings document filled with the
+defaults of domain/catalogue.py, checked against the schema derived from them), its schema and
+the runtime view."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO"""
+"""Seed 004 tag T2I: text-to-image templates (files, domain/settings.py). The built-in `base`
+template always exists: updating it writes an override, reset removes the override and
+activates it again; it cannot be deleted (409), nor can the active template (409). Names are one
+path segment of letters, digits, `_`, `-`, `.` (else 400); `active` and `default` are reserved."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""TODO"""
+"""Seed 004 tag Tools: the built-in tools (kind "tool") and the tools of installed plugins;
+`enabled` filters on a tool's own switch, `active` also needs its plugin enabled. No MCP tool
+is simulated."""
 
 from __future__ import annotations
 

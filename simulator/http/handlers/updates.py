@@ -1,4 +1,8 @@
-"""TODO"""
+"""Seed 004 tag Updates: check, releases, core/dashboard update and pip install, each a
+deterministic task (kernel/tasks.py) that `GET /updates/progress/{task_id}` advances; a
+completed update sets the installed version (and the start time when `reboot`, default true).
+`progress_id` names the task when given (409 if taken). Proxy and mirror URLs must be http(s);
+a `.invalid` host is unreachable (RFC 2606)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""TODO"""
+"""Seed 004 tag Webhooks (public): a bot's webhook uuid is `config.webhook_uuid` (or a
+top-level `webhook_uuid`). Verify answers the platform's challenge (`echostr`, `hub.challenge`
+as text, `challenge` as JSON) or a JSON acknowledgement; receive records the event (store kind
+`webhook event`, the last WEBHOOK_EVENTS_KEPT kept). Unknown uuid -> 404, disabled bot -> 409."""
 
 from __future__ import annotations
 

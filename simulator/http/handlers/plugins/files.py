@@ -1,4 +1,9 @@
-"""TODO"""
+"""Plugins: config files and extension routes. Uploads for a `file` item of a plugin's config
+schema land under data_dir/plugin_data/<name>/files/<config_key>/ and are listed from there; the
+config value tracks them as `files/<config_key>/<file name>` (a key the schema lacks is 404, not
+a file item 400, a type outside `file_types` 400). Extension routes: `plugin_path` is matched
+against the routes installed plugins declare (`<name>` one segment, `<path:name>` any rest);
+unknown path 404, another method 405, route of a disabled plugin 409."""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""TODO"""
+"""Plugins: installs (GitHub, URL, uploaded ZIP), repository validation, version constraints,
+updates, failed plugins and the marketplace. An install is immediate (seed 004 has no progress
+endpoint for it): a GitHub/URL install derives the plugin from the address, or takes a
+marketplace entry's metadata when the address or `market_plugin_id` names one; an upload must
+be a ZIP with a metadata.yaml naming the plugin (README.md, CHANGELOG.md, _conf_schema.json and
+pages/<page>/index.html are taken when present; members that would land outside the folder are
+400, more than 20 MiB unpacked is 413). The running AstrBot is 4.26.2."""
 
 from __future__ import annotations
 

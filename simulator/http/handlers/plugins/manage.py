@@ -1,4 +1,7 @@
-"""TODO"""
+"""Plugins: the installed plugins (domain/plugin_registry.py): list, detail, config and its
+schema, README and CHANGELOG (text/plain, or the envelope `{content}` when the client accepts
+only JSON), enable, reload, uninstall and the market-source binding. A reserved plugin cannot be
+disabled, uninstalled or bound (409)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,9 @@
-"""TODO"""
+"""Skills: local skills (domain/skill_store.py). `skill_name` is one safe segment, else 400;
+unknown 404. Upload takes a zip with SKILL.md at the root or in one top-level folder; not a zip,
+no SKILL.md, escaping, symlink or encrypted entries -> 400; more than 2000 entries or 32 MiB
+unpacked -> 413; an existing skill without `overwrite` -> 409; batch upload is all-or-nothing.
+Files go through kernel/paths.inside; the archive download has sorted entries with a fixed
+timestamp, so the same folder always gives the same bytes."""
 
 from __future__ import annotations
 

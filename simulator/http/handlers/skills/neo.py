@@ -1,4 +1,9 @@
-"""TODO"""
+"""Skills: the Shipyard Neo release flow (simulated: records in the store). Three fixed
+candidates are seeded once; candidate: pending -> evaluated -> promoted (needs a passed
+evaluation, else 409), creating release v<n> of its skill_key at `stage` (stable | canary), the
+active one; rollback of the active release reactivates the newest superseded earlier one; sync
+writes the payload into `data_dir/skills/<skill_key>/`; deleting what a release refers to, or
+the active release, is 409."""
 
 from __future__ import annotations
 
