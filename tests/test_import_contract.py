@@ -16,6 +16,8 @@ HTTP = "simulator.http"
 # cycles known when this test was written, each to be broken by its owner (then removed here):
 # conformance.report imports html_report.render inside a function, html_report imports
 # report.title at the top
+# the kernel modules that hand a handler its request (the domain takes the simulator or its store)
+REQUEST_SIDE = {f"{HTTP}.kernel.router", f"{HTTP}.kernel.forms", f"{HTTP}.kernel.sse"}
 KNOWN_CYCLES = [["conformance.html_report", "conformance.report"]]
 
 
@@ -117,6 +119,8 @@ def violations(edges: dict[str, set[str]]) -> list[str]:
                 found.append(f"{name} imports {target}: the kernel imports no {there}")
             if here == "domain" and there == "handlers":
                 found.append(f"{name} imports {target}: the domain imports no handler")
+            if here == "domain" and target in REQUEST_SIDE:
+                found.append(f"{name} imports {target}: the domain never sees an HTTP request")
             if here in ("kernel", "domain") and target == "simulator.app":
                 found.append(f"{name} imports {target}: only the app lists the handlers")
             if here == "handlers" and there == "handlers" and not _is_package(target):
@@ -134,6 +138,17 @@ def test_the_project_has_no_import_cycle():
 
 def test_the_layers_and_the_two_products_keep_their_direction():
     assert violations(graph(sources())) == []
+
+
+def test_the_domain_does_not_speak_http():
+    domain = [p for n, p in sources().items() if layer(n) == "domain"]
+    assert domain
+    talking = [p.name for p in domain
+               if any(isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                   (getattr(node, "module", None) or alias.name).startswith("aiohttp")
+                   for alias in node.names)
+                      for node in ast.walk(ast.parse(p.read_text(encoding="utf-8"))))]
+    assert talking == []
 
 
 def test_the_http_side_has_its_three_layers():
@@ -163,6 +178,7 @@ def test_a_cycle_is_found(edges, expected):
     ("conformance.plugin", "simulator.app"),
     ("simulator.app", "conformance.plugin"),
     ("simulator.http.domain.chat", "simulator.app"),
+    ("simulator.http.domain.chat", "simulator.http.kernel.router"),
 ])
 def test_a_wrong_direction_is_found(name, target):
     assert violations({name: {target}}) != []

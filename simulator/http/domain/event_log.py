@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import deque as collections_deque
+from collections import deque
 
 SIZE = 500
 log = logging.getLogger("astrbot_sim.system")
@@ -20,7 +20,7 @@ class EventLog(logging.Handler):
         self.setFormatter(logging.Formatter("[%(asctime)s] [%(levelname)s] [%(name)s]: "
                                             "%(message)s"))
         self.size = size
-        self.entries: collections_deque = collections_deque(maxlen=size)
+        self.entries: deque[dict] = deque(maxlen=size)
         self.subscribers: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue]] = set()
         self.seq = 0
 
