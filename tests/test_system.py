@@ -1,5 +1,5 @@
-"""Stats, updates, logs, webhooks and backups (simulator/http/system.py, backups.py), over real
-sockets with the SQLite store; restarts prove what persists."""
+"""Stats, updates, logs, webhooks and backups (simulator/http/handlers/: stats, updates, logs,
+webhooks, backups), over real sockets with the SQLite store; restarts prove what persists."""
 
 from __future__ import annotations
 
