@@ -199,12 +199,12 @@ DEFAULT_ADMINS = ("astrbot",)  # the simulator's default system config `admins_i
 def chat_admin_username_reserved() -> None:
     """API-key chats may not use an administrator id as username (AstrBot 4.29.3's
     `username is reserved for an AstrBot administrator` without the `chat:admin` scope)."""
-    @kit.wrap(open_api, "chat_text")
-    def chat_text(original, ctx, message):
-        if ctx.principal.kind == "api_key" and \
-                str((ctx.body or {}).get("username", "")).strip() in DEFAULT_ADMINS:
+    @kit.handler("sendChatMessage")  # the chat's text is read by the domain, which sees no
+    async def send(original, ctx):    # caller: the refusal is the handler's
+        if ctx.principal.kind == "api_key" and isinstance(ctx.body, dict) \
+                and str(ctx.body.get("username", "")).strip() in DEFAULT_ADMINS:
             raise ApiError(400, "username is reserved for an AstrBot administrator")
-        return original(ctx, message)
+        return await original(ctx)
 
 
 def chat_audio_part_dropped() -> None:
