@@ -71,8 +71,6 @@ class Collection:
             raise ApiError(404, f"{self.kind} {rid} not found")
         return rid, found
 
-    _existing = existing  # the name other modules used first
-
     def save(self, ctx: Ctx, rid: str, body: dict) -> dict:
         ctx.sim.store.put_resource(self.kind, rid, body, now_iso())
         return body
