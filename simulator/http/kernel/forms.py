@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aiohttp.http_exceptions import HttpProcessingError
 
 from .envelope import ApiError
+from .validation import DOCUMENTS
 
 
 @dataclass(frozen=True)
@@ -19,8 +20,6 @@ class FormFile:
 
 
 def _form_schema(ctx) -> dict:
-    from .validation import DOCUMENTS
-
     body = ctx.op.spec.get("requestBody") or {}
     schema = body.get("content", {}).get("multipart/form-data", {}).get("schema", {})
     if "$ref" in schema:
