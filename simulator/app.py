@@ -1,4 +1,6 @@
-"""The simulator application: state (store, auth, back-ends) and the aiohttp app around it."""
+"""The simulator application: its state (store, auth, back-ends, event log, handler table: all
+on the Simulator object, so two simulators in one process share nothing) and the aiohttp app
+around it. The HTTP handler modules are listed once, here (HANDLER_MODULES)."""
 
 from __future__ import annotations
 
@@ -16,21 +18,47 @@ from .faults import Faults
 from .faults import add_routes as add_fault_routes
 from .faults import middleware as fault_middleware
 from .history import StoreHistory
-from .http import (  # noqa: F401  (importing registers the operation handlers)
+from .http.domain.event_log import EventLog
+from .http.handlers import (
     api_keys,
-    auth_routes,
-    chat_data,
-    collections,
-    configured,
+    auth,
+    backups,
+    bot_config_routes,
+    bots,
+    chat,
+    commands,
+    config_profiles,
+    conversations,
+    cron,
+    files,
     im,
-    knowledge,
+    knowledge_base,
+    legacy_open_api,
+    logs,
+    mcp,
     open_api,
-    plugins,
-    skills,
-    system,
+    personas,
+    plugin_pages,
+    plugin_sources,
+    provider_sources,
+    providers,
+    sessions,
+    stats,
+    subagents,
+    system_config,
+    t2i,
+    tools,
+    updates,
+    webhooks,
 )
-from .http.envelope import ApiError, envelope_middleware
-from .http.router import add_operation_routes
+from .http.handlers.plugins import files as plugin_files
+from .http.handlers.plugins import installs as plugin_installs
+from .http.handlers.plugins import manage as plugin_manage
+from .http.handlers.skills import manage as skill_manage
+from .http.handlers.skills import neo as skill_neo
+from .http.kernel.envelope import ApiError, envelope_middleware
+from .http.kernel.router import add_operation_routes
+from .http.kernel.router import handler_table as _handler_table
 from .live.engine import LiveSession
 from .live.hub import Hub
 from .live.ws import make_live_handlers
@@ -38,6 +66,20 @@ from .store import Store
 
 log = logging.getLogger("astrbot_sim")
 SIM = web.AppKey("sim", "Simulator")
+
+# one module (or package of modules) per seed-004 tag, then the legacy Open API (seed 002)
+HANDLER_MODULES = (
+    auth, api_keys, system_config, config_profiles, bot_config_routes, bots, providers,
+    provider_sources, chat, im, files, open_api, plugin_manage, plugin_installs, plugin_files,
+    plugin_pages, plugin_sources, commands, tools, mcp, skill_manage, skill_neo,
+    knowledge_base, personas, sessions, conversations, stats, backups, updates, cron, logs, t2i,
+    subagents, webhooks, legacy_open_api,
+)
+
+
+def handler_table() -> dict:
+    """{operationId: handler} of HANDLER_MODULES, built afresh for each simulator."""
+    return _handler_table(HANDLER_MODULES)
 
 
 class Simulator:
@@ -54,6 +96,8 @@ class Simulator:
         self.history = StoreHistory(self.store)
         self.hub = Hub()
         self.clients = ClientMode(enabled=config.client_mode)
+        self.events = EventLog()
+        self.handlers = handler_table()
         self.bootstrap_messages = self._bootstrap_from_config()
 
     def _bootstrap_from_config(self) -> list[str]:
@@ -88,6 +132,7 @@ class Simulator:
         return control.is_loopback(request)
 
     def close(self) -> None:
+        self.events.detach()
         self.store.close()
 
 
@@ -109,12 +154,17 @@ def create_app(config: SimConfig) -> web.Application:
         if not _has_route(app, path):
             app.router.add_get(path, handler)
     client_report.install(app, sim, config.client_report_dir)
+    app.on_startup.append(lambda _app: _attach(sim))
     app.on_cleanup.append(lambda _app: _close(sim))
     return app
 
 
 def _has_route(app: web.Application, path: str) -> bool:
     return any(getattr(r, "canonical", None) == path for r in app.router.resources())
+
+
+async def _attach(sim: Simulator) -> None:
+    sim.events.attach()
 
 
 async def _close(sim: Simulator) -> None:

@@ -24,7 +24,7 @@ from aiohttp import web
 from . import __version__
 from .client_mode import KEPT_CONNECTIONS, RULES, ClientMode
 from .contract import specs_dir
-from .http.envelope import error
+from .http.kernel.envelope import error
 
 PASS, FAIL, NON_STRICT, SKIPPED = "PASS", "FAIL", "NON-STRICT", "SKIPPED"
 VERDICTS = (PASS, FAIL, NON_STRICT, "UNIMPLEMENTED", SKIPPED, "ERROR")

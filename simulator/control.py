@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from .http.envelope import error
+from .http.kernel.envelope import error
 
 PREFIX = "/_sim/"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

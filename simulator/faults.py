@@ -42,7 +42,7 @@ import yaml
 from aiohttp import web
 
 from .control import add_control_route
-from .http.envelope import error, ok
+from .http.kernel.envelope import error, ok
 
 MAX_DELAY_MS = 600_000
 TURN_KINDS = {"slow": {"delay_ms": 3000}, "fail": {"after_deltas": 0},

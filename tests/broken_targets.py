@@ -42,8 +42,8 @@ from simulator.auth import AuthError
 from simulator.backends import speech
 from simulator.backends.llm import LLMFailure
 from simulator.config import SimConfig
-from simulator.http import open_api, validation
-from simulator.http.envelope import ApiError, dumps
+from simulator.http.kernel import sse, validation
+from simulator.http.kernel.envelope import ApiError, dumps
 from simulator.live import engine
 from simulator.live.engine import Send, Speak, StartTurn, Transcribe
 
@@ -135,14 +135,14 @@ def send_odd_frames() -> None:
 
 def send_odd_events() -> None:
     """POST /api/v1/chat streams with a `run_started` event after `session_id`."""
-    original = open_api.sse
+    original = sse.encode
 
     def with_odd_event(event: dict) -> bytes:
         if event.get("type") != "session_id":
             return original(event)
         return original(event) + original({"type": ODD_TYPE, "data": {"run_id": "run-1"}})
 
-    open_api.sse = with_odd_event
+    sse.encode = with_odd_event
 
 
 def live_override(mode: str):

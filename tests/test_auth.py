@@ -211,9 +211,7 @@ async def test_unknown_path_and_method_use_the_envelope(sim):
 
 
 async def test_unimplemented_operation_still_checks_scope(sim, monkeypatch):
-    from simulator.http.router import HANDLERS
-
-    monkeypatch.delitem(HANDLERS, "getPersonaTree")
+    monkeypatch.delitem(sim.sim.handlers, "getPersonaTree")
     key = (await sim.new_key(["chat"]))["api_key"]
     status, body = await sim.call("GET", "/api/v1/personas/tree", headers={"X-API-Key": key})
     assert status == 403

@@ -10,8 +10,8 @@ import pytest
 
 from simulator.config import SimConfig
 from simulator.contract import operations
-from simulator.http.envelope import ApiError
-from simulator.http.router import HANDLERS, Ctx
+from simulator.http.kernel.envelope import ApiError
+from simulator.http.kernel.router import Ctx
 
 from .conftest import start_sim, stop_sim
 
@@ -402,7 +402,7 @@ async def test_batch_provider_and_service_updates_persist(sim):
                                json={"id": "gpt", "config": {"model": "m"}})
     assert status == 200
     umos = [UMO, "qq:FriendMessage:42"]
-    provider = HANDLERS["batchUpdateSessionProvider"]
+    provider = sim.sim.handlers["batchUpdateSessionProvider"]
     for body in ({"umos": umos, "provider_id": "ghost", "provider_type": "chat_completion"},
                  {"umos": ["bad"], "provider_id": "gpt", "provider_type": "chat_completion"},
                  {"scope": "custom_group", "group_id": "g0", "provider_id": "gpt",
@@ -414,7 +414,7 @@ async def test_batch_provider_and_service_updates_persist(sim):
     done = await provider(direct(sim, "batchUpdateSessionProvider", {
         "umos": umos, "provider_id": "gpt", "provider_type": "chat_completion"}))
     assert done["success_count"] == 2
-    service = HANDLERS["batchUpdateSessionService"]
+    service = sim.sim.handlers["batchUpdateSessionService"]
     await service(direct(sim, "batchUpdateSessionService", {"scope": "all"}))  # no flag
     await service(direct(sim, "batchUpdateSessionService",
                          {"scope": "private", "tts_enabled": False}))

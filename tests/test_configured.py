@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import pytest
 
-from simulator.http.auth_routes import totp_code
+from simulator.http.handlers.auth import totp_code
 
 from .conftest import ADMIN, start_sim, stop_sim
 

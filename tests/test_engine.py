@@ -443,7 +443,7 @@ TestLiveProtocol.settings = settings(max_examples=200, stateful_step_count=30, d
 
 @given(st.text(), st.sampled_from(["response", "end", "bot_text_chunk"]))
 def test_frames_are_written_as_the_json_encoder_would(data, kind):
-    from simulator.http.envelope import dumps
+    from simulator.http.kernel.envelope import dumps
     from simulator.live.ws import frame_json
     frame = {"t": kind, "data": data}
     assert frame_json(frame) == dumps(frame) and json.loads(frame_json(frame)) == frame

@@ -7,7 +7,7 @@ import json
 import aiohttp
 import pytest
 
-from simulator.http.open_api import safe_name
+from simulator.http.domain.attachments import safe_name
 
 
 async def sse_events(sim, key: str, body: dict) -> tuple[int, str, list]:

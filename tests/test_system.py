@@ -1,5 +1,5 @@
-"""Stats, updates, logs, webhooks and backups (simulator/http/system.py, backups.py), over real
-sockets with the SQLite store; restarts prove what persists."""
+"""Stats, updates, logs, webhooks and backups (simulator/http/handlers/: stats, updates, logs,
+webhooks, backups), over real sockets with the SQLite store; restarts prove what persists."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import aiohttp
 import pytest
 
 from simulator.config import SimConfig
-from simulator.http.system import RING
 
 from .conftest import start_sim, stop_sim
 
@@ -410,10 +409,10 @@ async def test_live_logs_stream_history_then_new_entries(sim):
         entry, _ = await read_event(resp, "enabled=True")
         assert entry["level"] == "INFO" and entry["seq"] > history[-1]["seq"]
     for _ in range(30):  # the server notices the client left within a heartbeat
-        if not RING.subscribers:
+        if not sim.sim.events.subscribers:
             break
         await asyncio.sleep(0.1)
-    assert not RING.subscribers
+    assert not sim.sim.events.subscribers
 
 
 async def read_event_after_heartbeat(resp):

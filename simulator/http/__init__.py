@@ -1,1 +1,3 @@
-"""HTTP surface of the simulator: one handler per OpenAPI operation, wired from the spec table."""
+"""The simulator's HTTP side, in three layers: kernel/ (routing from the spec, envelopes,
+validation, forms, safe paths, tasks, SSE, the clock), domain/ (stores and services, never an
+HTTP request) and handlers/ (one module or small package per seed-004 tag)."""

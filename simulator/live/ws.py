@@ -36,7 +36,7 @@ from ..auth import AuthError
 from ..backends import speech
 from ..backends.llm import LLMFailure
 from ..faults import Fault
-from ..http.envelope import dumps
+from ..http.kernel.envelope import dumps
 from .chat_ws import ChatSocket
 from .engine import CancelTurn, LiveSession, Send, Speak, StartTurn, Subscribe, Transcribe
 

@@ -4,7 +4,7 @@ NON-STRICT. Each area module may hold more of its own."""
 
 from __future__ import annotations
 
-from simulator.http import open_api
+from simulator.http.kernel import sse
 
 from . import Fault, kit
 
@@ -18,7 +18,7 @@ def sse_comments_and_ids() -> None:
     valid Server-Sent Events framing (WHATWG HTML, 9.2) that proxies and servers add."""
     counter = iter(range(1, 1 << 62))
 
-    @kit.wrap(open_api, "sse")
+    @kit.wrap(sse, "encode")
     def framed(original, event: dict) -> bytes:
         return f": keep-alive\nid: {next(counter)}\n".encode() + original(event)
 

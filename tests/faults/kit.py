@@ -16,8 +16,7 @@ import functools
 import inspect
 from collections.abc import Callable
 
-from simulator import cli
-from simulator.http import router
+from simulator import app, cli
 from simulator.live import engine
 from simulator.live.engine import Send
 
@@ -43,17 +42,22 @@ def wrap(owner, name: str):
 
 
 def handler(operation_id: str):
-    """Decorator: the operation's handler becomes `fn(original, ctx)` (async)."""
-    if operation_id not in router.HANDLERS:
+    """Decorator: the operation's handler becomes `fn(original, ctx)` (async), in the handler
+    table of every simulator built from now on (simulator.app.handler_table)."""
+    if operation_id not in app.handler_table():
         raise KeyError(f"no handler for {operation_id}")
 
     def install(fn):
-        original = router.HANDLERS[operation_id]
+        @wrap(app, "handler_table")
+        def table(build):
+            handlers = build()
+            original = handlers[operation_id]
 
-        async def replaced(ctx):
-            return await fn(original, ctx)
-        router.HANDLERS[operation_id] = replaced
-        return replaced
+            async def replaced(ctx):
+                return await fn(original, ctx)
+            handlers[operation_id] = replaced
+            return handlers
+        return fn
     return install
 
 

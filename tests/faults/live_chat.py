@@ -10,7 +10,7 @@ import uuid
 
 from simulator import app as sim_app
 from simulator import auth as sim_auth
-from simulator.http import im as sim_im
+from simulator.http.domain import im as sim_im
 from simulator.live import chat_ws, engine, hub, ws
 
 from . import Fault, kit

@@ -10,8 +10,11 @@ import contextvars
 import json
 import types
 
-from simulator.http import open_api
-from simulator.http.envelope import ApiError
+from simulator.http.domain import chat
+from simulator.http.handlers import chat as chat_handlers
+from simulator.http.handlers import open_api
+from simulator.http.kernel import sse
+from simulator.http.kernel.envelope import ApiError
 from simulator.store import Store
 
 from . import Fault, kit
@@ -22,8 +25,8 @@ STREAM_MAY = ("OPEN-CHAT-002", "OPEN-CHAT-003", "OPEN-CHAT-006", "OPEN-CHAT-007"
 
 
 def _rewrite_sse(fn) -> None:
-    """open_api.sse(event) -> bytes becomes fn(original, event)."""
-    kit.wrap(open_api, "sse")(fn)
+    """sse.encode(event) -> bytes becomes fn(original, event)."""
+    kit.wrap(sse, "encode")(fn)
 
 
 # --- SSE framing and the last event --------------------------------------------------------------
@@ -35,7 +38,7 @@ def end_unterminated() -> None:
 
 
 def content_type_json() -> None:
-    web = open_api.web
+    web = sse.web
 
     class JsonTyped(web.StreamResponse):
         def __init__(self, *args, headers=None, **kwargs):
@@ -45,7 +48,7 @@ def content_type_json() -> None:
     module = types.SimpleNamespace(**{n: getattr(web, n) for n in dir(web)
                                       if not n.startswith("__")})
     module.StreamResponse = JsonTyped
-    open_api.web = module
+    sse.web = module
 
 
 def no_end() -> None:
@@ -78,7 +81,7 @@ def end_twice() -> None:
 def no_heartbeats() -> None:
     """Allowed: no `: heartbeat` comments while the reply is slow (seed 002 does not ask for
     them; research SSE-003 records AstrBot's)."""
-    open_api.HEARTBEAT_SECONDS = 3600.0
+    chat.HEARTBEAT_SECONDS = 3600.0
 
 
 def odd_event() -> None:
@@ -123,7 +126,7 @@ def session_id_second() -> None:
 def sse_compact_crlf() -> None:
     """Allowed: events end with CRLF line breaks and heartbeats come every 0.2 s (both are
     valid Server-Sent Events framing)."""
-    open_api.HEARTBEAT_SECONDS = 0.2
+    chat.HEARTBEAT_SECONDS = 0.2
     _rewrite_sse(lambda original, event: original(event).replace(b"\n", b"\r\n"))
 
 
@@ -139,9 +142,9 @@ def username_defaulted() -> None:
 
 
 def reply_only_streamed() -> None:
-    @kit.wrap(open_api, "chat_text")
-    def chat_text(original, ctx, message):
-        text, parts = original(ctx, message)
+    @kit.wrap(chat, "chat_text")
+    def chat_text(original, store, message):
+        text, parts = original(store, message)
         if parts and all(p["type"] == "reply" for p in parts):
             parts = [*parts, {"type": "plain", "text": ""}]  # `if not parts` instead
         return text, parts
@@ -193,7 +196,7 @@ def page_beyond_end_errors() -> None:
 def session_not_stored() -> None:
     """The session row is only written by the live path; POST /api/v1/chat never creates
     it (its messages are stored)."""
-    kit.wrap(open_api.StoreHistory, "ensure_session")(lambda original, self, sid, creator: None)
+    kit.wrap(chat.StoreHistory, "ensure_session")(lambda original, self, sid, creator: None)
 
 
 def is_group_boolean() -> None:
@@ -230,7 +233,7 @@ def page_size_max_refused() -> None:
     @kit.handler("listChatSessions")
     async def listing(original, ctx):
         raw = ctx.request.query.get("page_size", "").strip()
-        if raw.lstrip("-").isdigit() and int(raw) >= open_api.LEGACY_MAX_PAGE_SIZE:
+        if raw.lstrip("-").isdigit() and int(raw) >= chat_handlers.LEGACY_MAX_PAGE_SIZE:
             raise ApiError(400, "Invalid query parameter page_size: above the maximum")
         return await original(ctx)
 

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from simulator import auth
 from simulator.auth import Authenticator, AuthError
-from simulator.http import envelope, router
+from simulator.http.kernel import envelope, router
 
 from . import Fault, kit
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from simulator.http import chat_data, envelope, im, open_api
-from simulator.http.envelope import ApiError
+from simulator.http.domain import chat, chat_store, im
+from simulator.http.handlers import chat as chat_data
+from simulator.http.kernel import envelope
+from simulator.http.kernel.envelope import ApiError
 from tests.broken_targets import accept_extra_fields
 
 from . import Fault, kit
@@ -44,7 +46,7 @@ def ok_with_message() -> None:
     def ok(data=None, message=None, status=200):
         return original(data, "ok" if message is None else message, status)
     envelope.ok = ok
-    import simulator.http.router as router
+    import simulator.http.kernel.router as router
 
     router.ok = ok
 
@@ -88,7 +90,7 @@ def undocumented_422() -> None:
 
 def _query_rule(operation_id: str, fn) -> None:
     """One operation's query parameters read by fn(original, request, op)."""
-    import simulator.http.router as router
+    import simulator.http.kernel.router as router
 
     original = router.read_query
 
@@ -139,7 +141,7 @@ def project_delete_kept() -> None:
     removed: the project still reads back."""
     @kit.handler("deleteChatProject")
     async def delete(original, ctx):
-        _, project = chat_data.owned(ctx, chat_data.PROJECT, "project_id")
+        _, project = chat_data.owned(ctx, chat_store.PROJECT, "project_id")
         return {"project_id": project["project_id"]}
 
 
@@ -184,11 +186,11 @@ def im_text_part_refused() -> None:
 
 def chat_text_part_dropped() -> None:
     """Chat messages take only `plain` text parts; a `text` part is dropped as unknown."""
-    @kit.wrap(open_api, "chat_text")
-    def chat_text(original, ctx, message):
+    @kit.wrap(chat, "chat_text")
+    def chat_text(original, store, message):
         if isinstance(message, list):
             message = [p for p in message if p.get("type") != "text"]
-        return original(ctx, message)
+        return original(store, message)
 
 
 DEFAULT_ADMINS = ("astrbot",)  # the simulator's default system config `admins_id`
@@ -197,21 +199,21 @@ DEFAULT_ADMINS = ("astrbot",)  # the simulator's default system config `admins_i
 def chat_admin_username_reserved() -> None:
     """API-key chats may not use an administrator id as username (AstrBot 4.29.3's
     `username is reserved for an AstrBot administrator` without the `chat:admin` scope)."""
-    @kit.wrap(open_api, "chat_text")
-    def chat_text(original, ctx, message):
-        if ctx.principal.kind == "api_key" and \
-                str((ctx.body or {}).get("username", "")).strip() in DEFAULT_ADMINS:
+    @kit.handler("sendChatMessage")  # the chat's text is read by the domain, which sees no
+    async def send(original, ctx):    # caller: the refusal is the handler's
+        if ctx.principal.kind == "api_key" and isinstance(ctx.body, dict) \
+                and str(ctx.body.get("username", "")).strip() in DEFAULT_ADMINS:
             raise ApiError(400, "username is reserved for an AstrBot administrator")
-        return original(ctx, message)
+        return await original(ctx)
 
 
 def chat_audio_part_dropped() -> None:
     """Chat messages take `record` for audio; seed 004's `audio` part is dropped as unknown."""
-    @kit.wrap(open_api, "chat_text")
-    def chat_text(original, ctx, message):
+    @kit.wrap(chat, "chat_text")
+    def chat_text(original, store, message):
         if isinstance(message, list):
             message = [p for p in message if p.get("type") != "audio"]
-        return original(ctx, message)
+        return original(store, message)
 
 
 def jwt_chat_needs_username() -> None:
