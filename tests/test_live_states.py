@@ -13,8 +13,16 @@ import json
 import pytest
 
 from simulator.live.engine import LiveSession
-from simulator.live.states import (LANE_EVENTS, TRANSITIONS, Event, Lane, Machine,
-                                   ProtocolError, Refusal, State)
+from simulator.live.states import (
+    LANE_EVENTS,
+    TRANSITIONS,
+    Event,
+    Lane,
+    Machine,
+    ProtocolError,
+    Refusal,
+    State,
+)
 
 E, S = Event, State
 PCM = base64.b64encode(b"\x01\x00\x02").decode()  # three bytes of audio
