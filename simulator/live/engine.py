@@ -54,13 +54,13 @@ from .effects import (
     Subscribe,
     Transcribe,
 )
-from .frames import chat_frame, live_error
+from .frames import chat_error, chat_frame, live_error
 from .states import Event, Lane, Machine, ProtocolError, State
 
 # the effects and the error are re-exported for adapters and tests that import them from here
 __all__ = ["CancelTurn", "ChatTurn", "Capture", "Effect", "LiveSession", "ProtocolError",
            "SaveMessage", "SaveTurn", "Send", "Speak", "StartTurn", "Subscribe", "Transcribe",
-           "Turn", "chat_frame", "meaningful_part"]
+           "Turn", "chat_error", "chat_frame", "live_error", "meaningful_part"]
 
 INTERRUPTED_SUFFIX = " [interrupted]"
 SENTENCE_END = re.compile(r"[.。!！?？\n]+")
