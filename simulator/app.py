@@ -125,7 +125,7 @@ class Simulator:
 
     def new_live_session(self, username: str, mode: str | None) -> LiveSession:
         return LiveSession(username=username, mode=mode, tts_enabled=self.config.tts_enabled,
-                           max_frame_chars=self.config.max_frame_bytes, history=self.history)
+                           max_frame_chars=self.config.max_frame_bytes)
 
     @staticmethod
     def is_loopback(request: web.Request) -> bool:

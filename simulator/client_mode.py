@@ -89,9 +89,10 @@ def clip(value):
 
 
 def processing(session) -> bool:
-    """Whether the engine has a live turn running: any phase but idle."""
-    phase = getattr(session, "phase", None)
-    return phase is not None and getattr(phase, "value", phase) != "idle"
+    """Whether the engine has a live turn running: its TURN lane in any state but idle
+    (simulator/live/states.py); the /api/v1/chat/ws engine has no live turn."""
+    state = getattr(session, "turn_state", None)
+    return state is not None and state.value != "idle"
 
 
 @dataclass

@@ -45,7 +45,9 @@ from simulator.config import SimConfig
 from simulator.http.kernel import sse, validation
 from simulator.http.kernel.envelope import ApiError, dumps
 from simulator.live import engine
+from simulator.live.effects import SaveMessage, SaveTurn, write_history
 from simulator.live.engine import Send, Speak, StartTurn, Transcribe
+from simulator.live.states import ProtocolError
 
 LIVE_PATH = "/api/v1/live/ws"
 FAULT = web.AppKey("fault", str)
@@ -181,27 +183,38 @@ async def sequential_session(request: web.Request, handler):
     ws = web.WebSocketResponse()
     await ws.prepare(request)
 
+    def call(method, *args) -> list:
+        try:
+            return method(*args)
+        except ProtocolError as refused:  # a refused event: its error frame, as ws.py does
+            return [Send(refused.frame)]
+
     async def perform(effects) -> None:
         for effect in effects:
             if isinstance(effect, Send):
                 await ws.send_str(dumps(effect.frame))
+            elif isinstance(effect, (SaveMessage, SaveTurn)):
+                announced = write_history(sim.history, effect)
+                if announced is not None:
+                    await ws.send_str(dumps(announced))
             elif isinstance(effect, StartTurn):
                 try:
                     async for delta in sim.llm.stream(effect.text):
-                        await perform(session.llm_delta(effect.turn, delta))
-                    await perform(session.llm_done(effect.turn))
+                        await perform(call(session.llm_delta, effect.turn, delta))
+                    await perform(call(session.llm_done, effect.turn))
                 except LLMFailure as exc:
-                    await perform(session.llm_failed(effect.turn, str(exc)))
+                    await perform(call(session.llm_failed, effect.turn, str(exc)))
             elif isinstance(effect, Speak):
-                await perform(session.spoken(effect.turn, speech.synthesize(effect.text)))
+                await perform(call(session.spoken, effect.turn, speech.synthesize(effect.text)))
             elif isinstance(effect, Transcribe):
-                await perform(session.transcribed(effect.turn, speech.transcribe(effect.pcm)))
+                await perform(call(session.transcribed, effect.turn,
+                                   speech.transcribe(effect.pcm)))
 
     async for msg in ws:
         if msg.type is web.WSMsgType.TEXT:
-            await perform(session.receive_text(msg.data))
+            await perform(call(session.receive_text, msg.data))
         elif msg.type is web.WSMsgType.BINARY:
-            await perform(session.receive_bytes(msg.data))
+            await perform(call(session.receive_bytes, msg.data))
     return ws
 
 

@@ -10,19 +10,21 @@ import aiohttp
 
 from simulator.history import MemoryHistory
 from simulator.live.chat_ws import ChatSocket
-from simulator.live.engine import CancelTurn, LiveSession, Send, StartTurn, Subscribe
+from simulator.live.engine import CancelTurn, Send, StartTurn, Subscribe
+
+from .engine_driver import Driven, driven
 
 
 def frames(effects) -> list[dict]:
     return [e.frame for e in effects if isinstance(e, Send)]
 
 
-def chat(session: LiveSession, **frame) -> list:
+def chat(session: Driven, **frame) -> list:
     return session.receive_text(json.dumps({"ct": "chat", **frame}))
 
 
 def test_bind_is_idempotent_and_subscribes_once():
-    session = LiveSession("alice", mode="chat")
+    session = driven("alice", mode="chat")
     first = chat(session, t="bind", session_id="s1")
     sub = next(e for e in first if isinstance(e, Subscribe))
     again = chat(session, t="bind", session_id="s1")
@@ -34,7 +36,7 @@ def test_bind_is_idempotent_and_subscribes_once():
 
 def test_send_streams_saves_and_ends():
     history = MemoryHistory()
-    session = LiveSession("alice", mode="chat", history=history)
+    session = driven("alice", mode="chat", history=history)
     effects = chat(session, t="send", session_id="s1", message_id="m1",
                    message=[{"type": "plain", "text": "hi"}, {"type": "reply"}])
     assert frames(effects)[0]["type"] == "user_message_saved"
@@ -53,7 +55,7 @@ def test_send_streams_saves_and_ends():
 
 
 def test_send_errors():
-    session = LiveSession("alice", mode="chat")
+    session = driven("alice", mode="chat")
     assert frames(chat(session, t="send", message=5))[0]["data"] == "message must be list"
     empty = frames(chat(session, t="send", message=[{"type": "reply", "message_id": "x"}]))
     assert empty[0]["data"] == "Message content is empty"
@@ -62,7 +64,7 @@ def test_send_errors():
 
 def test_interrupt_stops_the_reply_and_keeps_the_partial_text():
     history = MemoryHistory()
-    session = LiveSession("alice", mode="chat", history=history)
+    session = driven("alice", mode="chat", history=history)
     start = next(e for e in chat(session, t="send", message=[{"type": "plain", "text": "go"}])
                  if isinstance(e, StartTurn))
     session.llm_delta(start.turn, "Part")
@@ -75,14 +77,14 @@ def test_interrupt_stops_the_reply_and_keeps_the_partial_text():
 
 
 def test_unified_socket_routes_each_frame_by_ct():
-    session = LiveSession("alice", mode=None)
+    session = driven("alice", mode=None)
     assert frames(chat(session, t="bind", session_id="s"))[0]["type"] == "session_bound"
     live = frames(session.receive_text('{"t": "text_input", "text": "hi"}'))
     assert [f["t"] for f in live] == ["metrics", "user_msg"]
 
 
 def test_pushed_message_reaches_only_bound_sessions():
-    session = LiveSession("alice", mode="chat")
+    session = driven("alice", mode="chat")
     assert session.pushed("s1", "hello") == []
     chat(session, t="bind", session_id="s1")
     out = frames(session.pushed("s1", "hello"))

@@ -10,6 +10,7 @@ import itertools
 import json
 import wave
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
@@ -18,7 +19,18 @@ from conformance.invariants import live_violations
 from simulator.backends import speech
 from simulator.backends.llm import parse as parse_directives
 from simulator.backends.llm import reply_for, split_deltas
-from simulator.live.engine import CancelTurn, LiveSession, Send, Speak, StartTurn, Transcribe
+from simulator.live.engine import (
+    RUNNING,
+    CancelTurn,
+    LiveSession,
+    Send,
+    Speak,
+    StartTurn,
+    Transcribe,
+)
+from simulator.live.states import TRANSITIONS, Event, Lane, ProtocolError, Refusal, State
+
+from .engine_driver import Driven
 
 CONTENT = {"user_msg", "bot_delta_chunk", "bot_text_chunk", "response", "bot_msg"}
 
@@ -28,8 +40,9 @@ def fake_clock():
     return lambda: 1_700_000_000 + next(ticks) / 1000
 
 
-def new_session(**kwargs) -> LiveSession:
-    return LiveSession(username="alice", clock=fake_clock(), **kwargs)
+def new_session(history=None, **kwargs) -> Driven:
+    """A session driven as the adapter drives it (refusals as frames, history written)."""
+    return Driven(LiveSession(username="alice", clock=fake_clock(), **kwargs), history)
 
 
 def frames(effects) -> list[dict]:
@@ -176,7 +189,8 @@ def test_audio_turn():
     assert frames(after)[0]["t"] == "user_msg"
     assert frames(after)[0]["data"]["text"].startswith("Audio of 1.00 seconds")
     assert isinstance(after[-1], StartTurn) and after[-1].turn == stt.turn
-    assert session.transcribed(stt.turn, "again") == []  # a late answer is dropped
+    with pytest.raises(ProtocolError):  # a second answer: the turn no longer transcribes
+        session.session.transcribed(stt.turn, "again")
 
 
 def test_interrupt_during_speech_to_text_stops_right_after_user_msg():
@@ -214,7 +228,8 @@ def test_audio_waits_for_speech_and_end_for_the_last_sentence():
     assert frames(second) == [{"t": "bot_delta_chunk", "data": {"text": " And another one."}}]
     assert not any(isinstance(e, Speak) for e in second)  # queued behind the first
     assert not any(isinstance(e, Speak) for e in session.llm_done(start.turn))
-    assert [f["t"] for f in frames(session.llm_done(start.turn))] == []
+    with pytest.raises(ProtocolError):  # the reply is already complete (SPEAKING)
+        session.session.llm_done(start.turn)
     audio = speech.synthesize("x")
     out = session.spoken(start.turn, audio)
     assert [f["t"] for f in frames(out)] == ["metrics", "bot_text_chunk", "response"]
@@ -288,19 +303,35 @@ def test_disconnect_cancels_the_running_turn():
                  if isinstance(e, StartTurn))
     session.receive_text('{"t":"start_speaking","stamp":"s"}')
     assert session.disconnected() == [CancelTurn(start.turn)]
-    assert session.disconnected() == [] and session.audio == bytearray()
+    assert session.disconnected() == [] and session.capture is None
 
 
 PCM = base64.b64encode(b"\x01\x00" * 800).decode()
 
 
+BACKEND_CALLS = {  # each back-end event of the TURN lane, as the adapter reports it
+    Event.TRANSCRIBED: lambda s, turn: s.transcribed(turn, "heard you"),
+    Event.TRANSCRIBE_FAILED: lambda s, turn: s.transcribe_failed(turn, "stt down"),
+    Event.LLM_DELTA: lambda s, turn: s.llm_delta(turn, "More."),
+    Event.LLM_DONE: lambda s, turn: s.llm_done(turn),
+    Event.LLM_FAILED: lambda s, turn: s.llm_failed(turn, "boom"),
+    Event.SPOKEN: lambda s, turn: s.spoken(turn, b"RIFF"),
+    Event.SPEAK_FAILED: lambda s, turn: s.speak_failed(turn, "tts down"),
+}
+
+
 class LiveProtocol(RuleBasedStateMachine):
     """Random client sequences and back-end events (deltas, the reply's end or failure, speech
-    answered late or failing), the oracle being the frame-order rules of the suite."""
+    answered late or failing), the oracles being the frame-order rules of the suite and the
+    transition table: every transition the engine makes is one of `TRANSITIONS`, and every
+    back-end event the table refuses in the current state raises ProtocolError, changing
+    nothing."""
 
     def __init__(self):
         super().__init__()
         self.session = new_session()
+        self.moves: list[tuple] = []
+        self.session.machine.observer = lambda *move: self.moves.append(move)
         self.log: list[dict] = []
         self.turn: int | None = None  # the running turn as the model sees it
         self.transcribing = False
@@ -403,7 +434,11 @@ class LiveProtocol(RuleBasedStateMachine):
         else:
             assert "end" not in [f["t"] for f in out]
             self.llm_done = True
-        assert self.session.llm_delta(turn, "late") == []
+        if self.turn is None:
+            assert self.session.llm_delta(turn, "late") == []  # a late event: dropped
+        else:
+            with pytest.raises(ProtocolError):  # SPEAKING: the reply is complete
+                self.session.session.llm_delta(turn, "late")
 
     @precondition(lambda self: self._streaming())
     @rule()
@@ -422,6 +457,29 @@ class LiveProtocol(RuleBasedStateMachine):
             out = self._apply(self.session.spoken(speak.turn, b"RIFF"))
             assert [f["t"] for f in out if f["t"] != "metrics"][:2] \
                 == ["bot_text_chunk", "response"]
+
+    @precondition(lambda self: self.turn is not None)
+    @rule(event=st.sampled_from(sorted(BACKEND_CALLS, key=lambda e: e.value)))
+    def refused_backend_event(self, event):
+        """A back-end event the table refuses now: ProtocolError, and nothing changes."""
+        state = self.session.turn_state
+        if not isinstance(TRANSITIONS[Lane.TURN][state][event], Refusal):
+            return  # an allowed one: the rules above play it, with its bookkeeping
+        before = dict(self.session.machine.states)
+        with pytest.raises(ProtocolError) as refused:
+            BACKEND_CALLS[event](self.session.session, self.turn)
+        assert refused.value.refusal is TRANSITIONS[Lane.TURN][state][event]
+        assert self.session.machine.states == before
+
+    @invariant()
+    def transitions_follow_the_table(self):
+        for lane, before, event, after in self.moves:
+            assert TRANSITIONS[lane][before][event] is after, (lane, before, event, after)
+        self.moves.clear()
+        session = self.session
+        assert (session.turn is not None) == (session.turn_state in RUNNING)
+        assert (session.capture is not None) == (session.mic_state is State.LISTENING)
+        assert (session.turn_state in (State.TRANSCRIBING, State.STOPPING)) == self.transcribing
 
     @invariant()
     def frames_follow_the_seed_order(self):

@@ -9,14 +9,15 @@ import json
 import aiohttp
 
 from simulator.history import MemoryHistory
-from simulator.live.engine import LiveSession, Send, StartTurn
+from simulator.live.engine import Send, StartTurn
 
+from .engine_driver import driven
 from .test_open_api import sse_events
 
 
 def test_a_string_chat_message_is_plain_text():
     history = MemoryHistory()
-    session = LiveSession("alice", mode="chat", history=history)
+    session = driven("alice", mode="chat", history=history)
     effects = session.receive_text(json.dumps({"ct": "chat", "t": "send", "session_id": "s1",
                                                "message": "Hello as a string"}))
     assert [e.frame["type"] for e in effects if isinstance(e, Send)] == ["user_message_saved"]

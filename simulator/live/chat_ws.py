@@ -18,11 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..history import History, MemoryHistory
-from .engine import CancelTurn, Effect, Send, StartTurn
+from . import frames
+from .effects import CancelTurn, Effect, Send, StartTurn
 
-
-def error(message: str, code: str) -> dict:
-    return {"type": "error", "code": code, "data": message}
+error = frames.ws_error
 
 
 def message_text(message) -> str:
@@ -69,7 +68,7 @@ class ChatSocket:
             return [Send(error("message must be an object", "INVALID_MESSAGE"))]
         kind = frame.get("t", "send")
         if kind == "ping":
-            return [Send({"type": "pong"})]
+            return [Send(frames.ws_frame("pong"))]
         if kind != "send":
             return [Send(error(f"Unsupported message type: {kind}", "INVALID_MESSAGE"))]
         return self._send(frame)
@@ -106,8 +105,8 @@ class ChatSocket:
         self.history.save(session_id, username, "user", [{"type": "plain", "text": text}])
         self.replies_started += 1
         self.reply = Reply(self.replies_started, session_id, message_id, self.clock())
-        return [Send({"type": "session_id", "data": None, "session_id": session_id,
-                      "message_id": message_id}),
+        return [Send(frames.ws_frame("session_id", data=None, session_id=session_id,
+                                     message_id=message_id)),
                 StartTurn(self.reply.id, text, chat=True)]
 
     def _current(self, turn_id: int) -> Reply | None:
@@ -120,8 +119,8 @@ class ChatSocket:
         if reply.first_delta_at is None:
             reply.first_delta_at = self.clock()
         reply.text += delta
-        return [Send({"type": "plain", "data": delta, "streaming": True, "chain_type": None,
-                      "message_id": reply.message_id})]
+        return [Send(frames.ws_frame("plain", data=delta, streaming=True, chain_type=None,
+                                     message_id=reply.message_id))]
 
     def llm_done(self, turn_id: int) -> list[Effect]:
         reply = self._current(turn_id)
@@ -131,18 +130,15 @@ class ChatSocket:
         saved = self.history.save(reply.session_id, "bot", "assistant",
                                   [{"type": "plain", "text": reply.text}])
         self.reply = None
-        return [Send({"type": "agent_stats", "data": {
-                    "token_usage": {"input_other": 0, "input_cached": 0,
-                                    "output": len(reply.text.split())},
-                    "start_time": reply.started, "end_time": done,
-                    "time_to_first_token": (reply.first_delta_at or done) - reply.started}}),
-                Send({"type": "complete", "data": reply.text, "reasoning": "",
-                      "streaming": True, "message_id": reply.message_id}),
-                Send({"type": "message_saved",
-                      "data": {"id": saved.id, "created_at": saved.created_at},
-                      "session_id": reply.session_id}),
-                Send({"type": "end", "data": "", "streaming": False,
-                      "message_id": reply.message_id}),
+        stats = frames.reply_stats(reply.text, reply.started, done, reply.first_delta_at)
+        return [Send(frames.ws_frame("agent_stats", data=stats)),
+                Send(frames.ws_frame("complete", data=reply.text, reasoning="", streaming=True,
+                                     message_id=reply.message_id)),
+                Send(frames.ws_frame("message_saved",
+                                     data={"id": saved.id, "created_at": saved.created_at},
+                                     session_id=reply.session_id)),
+                Send(frames.ws_frame("end", data="", streaming=False,
+                                     message_id=reply.message_id)),
                 *self._next()]
 
     def llm_failed(self, turn_id: int, message: str) -> list[Effect]:

@@ -18,7 +18,10 @@ The adapter also carries out the engine's slow effects with the timing model
 (`backends/timing.py`): the LLM stream (`StartTurn`), speech-to-text (`Transcribe`) and
 text-to-speech (`Speak`, at once when the model gives it no time), each turn with its own
 seeded jitter and the fault armed for it, if any (`faults.py`). While they wait, the reader
-keeps reading: a frame that arrives during a turn is handled during it.
+keeps reading: a frame that arrives during a turn is handled during it. History writes
+(`SaveMessage`, `SaveTurn`) are done at once against `sim.history`, a frame announcing the
+saved message queued in the effect's place; an event the engine's transition table refuses
+(`states.ProtocolError`) is answered with the error frame it carries.
 """
 
 from __future__ import annotations
@@ -37,8 +40,21 @@ from ..backends import speech
 from ..backends.llm import LLMFailure
 from ..faults import Fault
 from ..http.kernel.envelope import dumps
+from . import frames
 from .chat_ws import ChatSocket
-from .engine import CancelTurn, LiveSession, Send, Speak, StartTurn, Subscribe, Transcribe
+from .effects import (
+    CancelTurn,
+    SaveMessage,
+    SaveTurn,
+    Send,
+    Speak,
+    StartTurn,
+    Subscribe,
+    Transcribe,
+    write_history,
+)
+from .engine import LiveSession
+from .states import ProtocolError
 
 log = logging.getLogger("astrbot_sim.live")
 POLICY_VIOLATION = 1008
@@ -109,8 +125,7 @@ def make_live_handlers(sim) -> dict:
             except Refused as refused:
                 sim.clients.refused(request, refused)  # client mode (no-op when off)
                 if refused.code is not None:
-                    await ws.send_str(dumps({"type": "error", "code": refused.code,
-                                             "data": refused.message}))
+                    await ws.send_str(dumps(frames.ws_error(refused.message, refused.code)))
                 await ws.close(code=POLICY_VIOLATION,
                                message=refused.reason.encode("utf-8")[:120])
                 return ws
@@ -200,10 +215,22 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
         running.add(task)
         task.add_done_callback(running.discard)
 
+    def handle(method, *args) -> list:
+        """Call an engine method; a refused event (ProtocolError) becomes its error frame."""
+        try:
+            return method(*args)
+        except ProtocolError as refused:
+            log.debug("refused: %s", refused)
+            return [Send(refused.frame)]
+
     def apply(effects) -> None:
         for effect in effects:
             if isinstance(effect, Send):
                 outbox.put_nowait(effect.frame)
+            elif isinstance(effect, (SaveMessage, SaveTurn)):
+                announced = write_history(sim.history, effect)
+                if announced is not None:
+                    outbox.put_nowait(announced)
             elif isinstance(effect, StartTurn):
                 channel = "chat" if effect.chat else "text"
                 spawn(effect.turn, run_turn(effect.turn, effect.text, plan(effect.turn, channel)))
@@ -219,7 +246,7 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
             elif isinstance(effect, Subscribe):
                 sid = effect.session_id
                 sim.hub.subscribe(sid, id(session),
-                                  lambda text, sid=sid: apply(session.pushed(sid, text)))
+                                  lambda text, sid=sid: apply(handle(session.pushed, sid, text)))
 
     def speak(effect: Speak | None) -> None:
         """Sentences the model gives no time are synthesized in this step, one after another
@@ -237,9 +264,9 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
         """Hand one sentence's audio (or its failure) to the engine; the next sentence to
         synthesize, if the engine asks for one."""
         if failing:
-            apply(session.speak_failed(effect.turn, "simulated text-to-speech failure"))
+            apply(handle(session.speak_failed, effect.turn, "simulated text-to-speech failure"))
             return None
-        effects = session.spoken(effect.turn, speech.synthesize(effect.text))
+        effects = handle(session.spoken, effect.turn, speech.synthesize(effect.text))
         nxt = effects.pop() if effects and isinstance(effects[-1], Speak) else None
         apply(effects)
         return nxt
@@ -254,22 +281,23 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
                 if drop_after is not None and sent >= drop_after:
                     outbox.put_nowait(DROP)
                     return
-                apply(session.llm_delta(turn_id, delta))
+                apply(handle(session.llm_delta, turn_id, delta))
                 sent += 1
             if drop_after is not None:
                 outbox.put_nowait(DROP)
                 return
-            apply(session.llm_done(turn_id))
+            apply(handle(session.llm_done, turn_id))
         except LLMFailure as exc:
-            apply(session.llm_failed(turn_id, str(exc)))
+            apply(handle(session.llm_failed, turn_id, str(exc)))
 
     async def run_stt(effect: Transcribe, turn_plan: TurnPlan) -> None:
         await asyncio.sleep(timing.stt_seconds(len(effect.pcm) / BYTES_PER_AUDIO_SECOND,
                                                turn_plan.rng))
         if turn_plan.fault is not None and turn_plan.fault.kind == "stt_fail":
-            apply(session.transcribe_failed(effect.turn, "simulated speech-to-text failure"))
+            apply(handle(session.transcribe_failed, effect.turn,
+                         "simulated speech-to-text failure"))
         else:
-            apply(session.transcribed(effect.turn, speech.transcribe(effect.pcm)))
+            apply(handle(session.transcribed, effect.turn, speech.transcribe(effect.pcm)))
 
     async def run_tts(effect: Speak, seconds: float, failing: bool) -> None:
         await asyncio.sleep(seconds)
@@ -297,9 +325,9 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
         async for msg in ws:
             sim.clients.frame(request, session, msg)  # client mode grades it (no-op when off)
             if msg.type is WSMsgType.TEXT:
-                apply(session.receive_text(msg.data))
+                apply(handle(session.receive_text, msg.data))
             elif msg.type is WSMsgType.BINARY:
-                apply(session.receive_bytes(msg.data))
+                apply(handle(session.receive_bytes, msg.data))
             elif msg.type is WSMsgType.ERROR:
                 break
             if writer_task.done():
@@ -307,7 +335,7 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
     finally:
         sim.clients.closed(session)
         sim.hub.unsubscribe_all(id(session))
-        apply(session.disconnected())
+        apply(handle(session.disconnected))
         for running in list(tasks.values()):
             for task in list(running):
                 task.cancel()

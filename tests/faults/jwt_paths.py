@@ -20,7 +20,9 @@ import jwt
 from simulator import app as sim_app
 from simulator.auth import AuthError
 from simulator.live import ws as ws_mod
-from simulator.live.engine import LiveSession, chat_error, live_error
+from simulator.live.engine import REPLYING, RUNNING, LiveSession
+from simulator.live.frames import chat_error, live_error
+from simulator.live.states import Lane, ProtocolError, State
 
 from . import Fault, kit
 
@@ -133,7 +135,7 @@ def track_voice_turns() -> None:
     """Sessions learn whether their current turn came from speech (`_fault_voice`)."""
     def end_speaking(original, self, frame):
         effects = original(self, frame)
-        if self.turn is not None and self.turn.transcribing:
+        if self.turn_state is State.TRANSCRIBING:
             self._fault_voice = True
         return effects
 
@@ -305,9 +307,9 @@ def legacy_unified_no_text_input() -> None:
 
 def v1_live_audio_not_busy() -> None:
     def end_speaking(original, self, frame):
-        if on(V1_LIVE) and self.turn is not None:
-            self.speaking_stamp = None  # the second utterance is dropped without a word
-            self.audio.clear()
+        if on(V1_LIVE) and self.turn_state in RUNNING:
+            if self.mic_state is State.LISTENING:
+                self._end_capture()  # the second utterance is dropped without a word
             return []
         return original(self, frame)
     live_handler("end_speaking", end_speaking)
@@ -333,7 +335,7 @@ def v1_live_stop_play_turn_goes_on() -> None:
     track_voice_turns()
 
     def interrupt(original, self, frame):
-        if on(V1_LIVE) and voice(self) and self.turn is not None and not self.turn.transcribing:
+        if on(V1_LIVE) and voice(self) and self.turn_state in REPLYING:
             return [kit.Send({"t": "stop_play"})]  # the player stops; the LLM task is not cancelled
         return original(self, frame)
     live_handler("interrupt", interrupt)
@@ -384,7 +386,7 @@ def legacy_unified_no_busy_check() -> None:
     @kit.wrap(LiveSession, "_send")
     def send(original, self, frame):
         if on(LEGACY_UNIFIED):
-            self.chat_turn = None
+            self.machine.states[Lane.CHAT], self.chat_turn = State.IDLE, None
         return original(self, frame)
 
 
@@ -503,7 +505,10 @@ def chat_errors_name_the_request() -> None:
     """Chat errors answering a `send` carry that send's `message_id` (AstrBot 4.29.3)."""
     @kit.wrap(LiveSession, "receive_text")
     def receive(original, self, raw):
-        effects = original(self, raw)
+        try:
+            effects = original(self, raw)
+        except ProtocolError as refused:  # the busy error too, as the adapter sends it
+            effects = [kit.Send(refused.frame)]
         try:
             frame = json.loads(raw)
         except ValueError:

@@ -6,7 +6,8 @@
                                 envelope middleware (like a handler: its ApiError becomes the
                                 error envelope) or, with outer, before everything
     frames(fn, cls)             rewrite what a socket engine sends: fn(session, method, effects)
-                                -> effects, for every method of `cls` that returns effects
+                                -> effects, for every method of `cls` that returns effects (an
+                                event the engine refuses comes as its error frame)
     sent(effects, kind)         the frames among effects
 """
 
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from simulator import app, cli
 from simulator.live import engine
 from simulator.live.engine import Send
+from simulator.live.states import ProtocolError
 
 __all__ = ["Send", "frames", "handler", "middleware", "sent", "wrap"]
 
@@ -90,7 +92,10 @@ def frames(fn: Callable[[object, str, list], list], cls=engine.LiveSession) -> N
         def install(method_name: str) -> None:
             @wrap(cls, method_name)
             def rewritten(original, self, *args, **kwargs):
-                effects = original(self, *args, **kwargs)
+                try:
+                    effects = original(self, *args, **kwargs)
+                except ProtocolError as refused:  # sent as its frame, as the adapter does
+                    effects = [Send(refused.frame)]
                 return fn(self, method_name, list(effects or []))
         install(name)
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 
 from simulator.app import Simulator
-from simulator.live import engine, ws
-from simulator.live.engine import BUSY, CancelTurn, LiveSession, Phase, Send
+from simulator.live import frames, ws
+from simulator.live.engine import RUNNING, CancelTurn, LiveSession, Send
+from simulator.live.frames import BUSY
+from simulator.live.states import Lane, ProtocolError, State
 
 from . import Fault, kit
 
@@ -26,24 +28,23 @@ def live_handler(kind: str):
 def _taken_anyway(original, session, frame):
     """Run the handler as if the session were idle: the turn it starts replaces the running
     one, whose late events the engine then drops."""
-    session.phase = Phase.IDLE
+    session.machine.states[Lane.TURN] = State.IDLE
     return original(session, frame)
 
 
-def no_busy_check_for(kind: str, when=lambda turn: True):
-    """`kind` skips the busy check while the running turn matches `when`."""
+def no_busy_check_for(kind: str, when=lambda state: True):
+    """`kind` skips the busy check while the running turn's state matches `when`."""
     def patch() -> None:
         @live_handler(kind)
         def handle(original, session, frame):
-            turn = session.turn
-            if session.phase is Phase.PROCESSING and turn is not None and when(turn):
+            if session.turn_state in RUNNING and when(session.turn_state):
                 return _taken_anyway(original, session, frame)
             return original(session, frame)
     return patch
 
 
 def no_busy_check_when(when):
-    """Both busy inputs skip the check while the running turn matches `when`."""
+    """Both busy inputs skip the check while the running turn's state matches `when`."""
     def patch() -> None:
         no_busy_check_for("text_input", when)()
         no_busy_check_for("end_speaking", when)()
@@ -58,7 +59,7 @@ def queued(answer: bool):
             def install(kind=kind):
                 @live_handler(kind)
                 def handle(original, session, frame):
-                    if session.phase is Phase.PROCESSING:
+                    if session.turn_state in RUNNING:
                         session.__dict__.setdefault("queued", []).append((original, frame))
                         if not answer:
                             return []
@@ -87,16 +88,19 @@ def busy_frame(**changes):
             def install(kind=kind):
                 @live_handler(kind)
                 def handle(original, session, frame):
-                    effects = original(session, frame)
-                    return [Send({**e.frame, **changes}) if isinstance(e, Send)
-                            and e.frame == BUSY else e for e in effects]
+                    try:
+                        return original(session, frame)
+                    except ProtocolError as refused:
+                        if refused.frame != BUSY:
+                            raise
+                        return [Send({**refused.frame, **changes})]
             install()
     return patch
 
 
 def audio_busy_as_assembly_error() -> None:
     """end_speaking while busy answers with the audio path's own INVALID_MESSAGE_FORMAT."""
-    busy_frame(code=engine.INVALID)(kinds=("end_speaking",))
+    busy_frame(code=frames.INVALID)(kinds=("end_speaking",))
 
 
 def busy_lingers_after_end() -> None:
@@ -128,10 +132,9 @@ def first_input_after_turn_dropped() -> None:
         def install(kind=kind):
             @live_handler(kind)
             def handle(original, session, frame):
-                if session.__dict__.pop("swallow", False) and session.phase is Phase.IDLE:
-                    if kind == "end_speaking":
-                        session.speaking_stamp = None
-                        session.audio.clear()
+                if session.__dict__.pop("swallow", False) and session.turn_state is State.IDLE:
+                    if kind == "end_speaking" and session.mic_state is State.LISTENING:
+                        session._end_capture()
                     return []
                 return original(session, frame)
         install()
@@ -154,8 +157,7 @@ def reconnect_resumes_stuck_session() -> None:
 
     @kit.wrap(LiveSession, "disconnected")
     def disconnected(original, self):
-        if self.phase is Phase.PROCESSING and self.turn is not None \
-                and not self.__dict__.get("resumed"):
+        if self.turn_state in RUNNING and not self.__dict__.get("resumed"):
             parked[(self.username, self.mode)] = self
             return [CancelTurn(self.turn.id)]
         return original(self)
@@ -182,7 +184,7 @@ def busy_per_user() -> None:
             @live_handler(kind)
             def handle(original, session, frame):
                 if any(s is not session and s.username == session.username
-                       and s.phase is Phase.PROCESSING for s in sessions):
+                       and s.turn_state in RUNNING for s in sessions):
                     return [Send(dict(BUSY))]
                 return original(session, frame)
         install()
@@ -245,19 +247,19 @@ FAULTS = [
     Fault("not-busy-during-stt", "the session counts as processing only once speech-to-text "
           "is done (the flag is set where the LLM is called): an input during transcription "
           "starts a turn that replaces the voice turn",
-          no_busy_check_when(lambda turn: turn.transcribing),
+          no_busy_check_when(lambda state: state in (State.TRANSCRIBING, State.STOPPING)),
           breaks=("LIVE-BUSY-001", "LIVE-BUSY-002"), may=("LIVE-ORDER-001", "LIVE-BUSY-003",
                                                           "LIVE-INT-002", "LIVE-INT-004")),
     Fault("not-busy-before-first-delta", "the session counts as processing from the first LLM "
           "delta on (the flag is set in the stream callback): an input sent before it starts "
           "a turn that replaces the first",
-          no_busy_check_when(lambda turn: not turn.transcribing and turn.first_delta_at is None),
+          no_busy_check_when(lambda state: state is State.WAITING_FOR_LLM),
           breaks=("LIVE-BUSY-001", "LIVE-BUSY-002"),
           may=("LIVE-ORDER-001", "LIVE-BUSY-003", "LIVE-INT-002", "LIVE-INT-004")),
     Fault("not-busy-while-tts-finishes", "the processing flag is cleared when the LLM stream "
           "ends, while the last sentences' speech is still being synthesized: an input then "
           "starts a turn that replaces the one still speaking",
-          no_busy_check_when(lambda turn: turn.llm_done_at is not None),
+          no_busy_check_when(lambda state: state is State.SPEAKING),
           breaks=("LIVE-BUSY-001", "LIVE-BUSY-002"), may=("LIVE-ORDER-001", "LIVE-BUSY-003")),
     Fault("busy-lingers-after-end", "the processing flag is cleared by a cleanup task that "
           "runs 0.4 s after `end`: an input sent right after `end` gets the busy error",

@@ -11,7 +11,8 @@ import uuid
 from simulator import app as sim_app
 from simulator import auth as sim_auth
 from simulator.http.domain import im as sim_im
-from simulator.live import chat_ws, engine, hub, ws
+from simulator.live import chat_ws, engine, frames, hub, ws
+from simulator.live.states import Lane, State
 
 from . import Fault, kit
 
@@ -59,7 +60,7 @@ def bind_empty_session() -> None:
     def bind(original, self, frame):
         if frame.get("session_id") == "":
             self.subscriptions[""] = sub = "ws_sub_" + uuid.uuid4().hex
-            return [kit.Send(engine.chat_frame("session_bound", session_id="", message_id=sub))]
+            return [kit.Send(frames.chat_frame("session_bound", session_id="", message_id=sub))]
         return original(self, frame)
 
 
@@ -136,7 +137,7 @@ def string_refused() -> None:
     @kit.wrap(LiveSession, "_send")
     def send(original, self, frame):
         if isinstance(frame.get("message"), str) and self.chat_turn is None:
-            return [kit.Send(engine.chat_error("message must be list", engine.INVALID))]
+            return [kit.Send(frames.chat_error("message must be list", frames.INVALID))]
         return original(self, frame)
 
 
@@ -163,7 +164,7 @@ def interrupt_not_cancelled() -> None:
     """The interrupt is acknowledged but the running reply is not cancelled."""
     @kit.wrap(LiveSession, "_chat_interrupt")
     def interrupt(original, self):
-        return [kit.Send(engine.chat_error("INTERRUPTED", "INTERRUPTED"))]
+        return [kit.Send(frames.chat_error("INTERRUPTED", "INTERRUPTED"))]
 
 
 def interrupt_flushes_complete() -> None:
@@ -173,7 +174,7 @@ def interrupt_flushes_complete() -> None:
         turn = self.chat_turn
         effects = original(self)
         if turn is not None:
-            effects.append(kit.Send(engine.chat_frame(
+            effects.append(kit.Send(frames.chat_frame(
                 "complete", data=turn.text, reasoning="", streaming=True,
                 message_id=turn.message_id)))
         return effects
@@ -195,7 +196,7 @@ def interrupt_after_end() -> None:
         effects = original(self, turn)
         if id(self) in waiting:
             waiting.discard(id(self))
-            effects.append(kit.Send(engine.chat_error("INTERRUPTED", "INTERRUPTED")))
+            effects.append(kit.Send(frames.chat_error("INTERRUPTED", "INTERRUPTED")))
         return effects
 
 
@@ -203,7 +204,7 @@ def no_busy_check() -> None:
     """A send during a reply starts a second reply instead of the busy error."""
     @kit.wrap(LiveSession, "_send")
     def send(original, self, frame):
-        self.chat_turn = None
+        self.machine.states[Lane.CHAT], self.chat_turn = State.IDLE, None
         return original(self, frame)
 
 
@@ -415,7 +416,7 @@ def uuid_subscription_ids() -> None:
         if isinstance(sid, str) and sid.strip() and sid not in self.subscriptions:
             self.subscriptions[sid] = "ws_sub_" + uuid.uuid4().hex[:12].upper()
             return [engine.Subscribe(sid, self.subscriptions[sid]),
-                    kit.Send(engine.chat_frame("session_bound", session_id=sid,
+                    kit.Send(frames.chat_frame("session_bound", session_id=sid,
                                                message_id=self.subscriptions[sid]))]
         return original(self, frame)
 

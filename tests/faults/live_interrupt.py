@@ -4,19 +4,21 @@ plus allowed variations the suite must not blame."""
 
 from __future__ import annotations
 
-from simulator.live.engine import BUSY, CancelTurn, LiveSession, Phase, Send
+from simulator.live.engine import REPLYING, RUNNING, CancelTurn, LiveSession, Send
+from simulator.live.frames import BUSY
+from simulator.live.states import State
 
 from . import Fault, kit
 from .live_turn import _t, live_handler
 
 STOP = {"t": "stop_play"}
+TRANSCRIBING = (State.TRANSCRIBING, State.STOPPING)  # speech-to-text runs
 
 
 def ignored_before_first_delta() -> None:
     @live_handler("interrupt")
     def interrupt(original, self, frame):
-        turn = self.turn
-        if turn is not None and not turn.transcribing and turn.first_delta_at is None:
+        if self.turn_state is State.WAITING_FOR_LLM:
             return []  # "nothing is playing yet"
         return original(self, frame)
 
@@ -105,7 +107,7 @@ def second_stop_play() -> None:
 def idle_interrupt_error() -> None:
     @live_handler("interrupt")
     def interrupt(original, self, frame):
-        if self.phase is not Phase.PROCESSING:
+        if self.turn_state not in RUNNING:
             return [Send({"t": "error", "data": "No response to interrupt",
                           "code": "INVALID_MESSAGE_FORMAT"})]
         return original(self, frame)
@@ -115,7 +117,7 @@ def stuck_after_interrupt_during_stt() -> None:
     @live_handler("interrupt")
     def interrupt(original, self, frame):
         turn = self.turn
-        if turn is not None and turn.transcribing:
+        if self.turn_state in TRANSCRIBING:
             self._stuck = turn.id  # speech-to-text cancelled; the turn is never closed
             return []
         return original(self, frame)
@@ -130,8 +132,7 @@ def stuck_after_interrupt_during_stt() -> None:
 def ignored_without_tts() -> None:
     @live_handler("interrupt")
     def interrupt(original, self, frame):
-        turn = self.turn
-        if turn is not None and not turn.transcribing and not turn.tts:
+        if self.turn_state in REPLYING and not self.turn.tts:
             return []  # "interrupt stops playback": with no audio there is nothing to stop
         return original(self, frame)
 
@@ -141,7 +142,7 @@ def flag_kept_for_next_turn() -> None:
 
     @live_handler("interrupt")
     def interrupt(original, self, frame):
-        if self.phase is not Phase.PROCESSING:
+        if self.turn_state not in RUNNING:
             self._pending_stop = True  # a flag, reset only by the turn it stops
             return []
         return original(self, frame)
@@ -159,8 +160,7 @@ def flag_kept_for_next_turn() -> None:
 def ignored_during_stt() -> None:
     @live_handler("interrupt")
     def interrupt(original, self, frame):
-        turn = self.turn
-        if turn is not None and turn.transcribing:
+        if self.turn_state in TRANSCRIBING:
             return []  # no model or TTS response is running yet: nothing to interrupt
         return original(self, frame)
 

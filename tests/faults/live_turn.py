@@ -474,9 +474,9 @@ def bad_base64_ignored() -> None:
 def stamp_not_compared() -> None:
     @live_handler("end_speaking")
     def end_speaking(original, self, frame):
-        if self.speaking_stamp is not None and isinstance(frame.get("stamp"), str) \
+        if self.capture is not None and isinstance(frame.get("stamp"), str) \
                 and frame.get("stamp"):
-            frame = {**frame, "stamp": self.speaking_stamp}  # only its presence is checked
+            frame = {**frame, "stamp": self.capture.stamp}  # only its presence is checked
         return original(self, frame)
 
 
