@@ -2,7 +2,7 @@
 
 tests         the project's own tests (simulator, suite, contract documents)
 conformance   the suite against a fresh simulator; report under reports/<run-id>/
-lint          ruff
+lint          ruff, the import contract (import-linter and tests/test_import_contract.py)
 bench         benchmarks against fresh simulators (print figures): REST at 16 clients
               (bench/rest_bench.py), then the Live API at 500 sessions (bench/live_bench.py)
 real_astrbot  the suite against real AstrBot releases from PyPI (tools/real_astrbot/session.py):
@@ -47,8 +47,15 @@ def conformance(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    session.install("ruff>=0.6")
+    session.install("ruff>=0.6", "import-linter>=2.1", "pytest")
     session.run("ruff", "check", ".")
+    # the import contract (pyproject [tool.importlinter]): simulator and conformance
+    # independent, simulator/http's handlers -> domain -> kernel, no handler importing
+    # another, no cycles; and the same rules by ast, over the source tree
+    session.run("lint-imports")
+    session.run("python", "-m", "pytest", "tests/test_import_contract.py", "-q",
+                "-p", "no:cacheprovider", "--noconftest",
+                "-W", "ignore::pytest.PytestConfigWarning")
 
 
 @nox.session
