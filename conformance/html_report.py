@@ -29,8 +29,8 @@ from .outcomes import (
     VERDICTS,
     exit_status,
     headline,
+    title,
 )
-from .report import title
 from .surface import headline as surface_headline
 from .surface import of as served_surface
 

@@ -109,3 +109,14 @@ def _verdict_line(summary: dict) -> str:
         return f"not judged: no requirement was judged: {_counts(summary) or 'nothing ran'} " \
                f"{total}"
     return f"conformant: {_counts(summary)} {total}"
+
+
+def title(summary: dict) -> str:
+    """The verdict in two or three words, as the exit status has it (report.html, summary.md)."""
+    status = exit_status(summary)
+    gate = summary.get("baseline")
+    if gate and not summary.get("preflight"):
+        return ("Baseline passed" if status == EXIT_CONFORMANT else "Baseline FAILED") + \
+            f": {len(gate.get('new', []))} new, {len(gate.get('stale', []))} stale"
+    return {EXIT_CONFORMANT: "Conformant", EXIT_NOT_CONFORMANT: "Not conformant",
+            EXIT_PREFLIGHT: "Not judged: preflight failed"}.get(status, "Not judged")

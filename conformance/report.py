@@ -21,17 +21,14 @@ from .catalogue import Requirement
 from .markdown import cell, code, printable
 from .outcomes import (
     ERROR,
-    EXIT_CONFORMANT,
-    EXIT_NOT_CONFORMANT,
-    EXIT_PREFLIGHT,
     FAIL,
     NON_STRICT,
     PASS,
     SKIPPED,
     UNIMPLEMENTED,
     VERDICTS,
-    exit_status,
     headline,
+    title,
     worst,
 )
 from .redact import Redactor
@@ -320,17 +317,6 @@ def score_line(profile: str, levels: dict) -> str:
             bad[v] += c[v]
     extra = ", ".join(f"{n} {v}" for v, n in bad.items() if n)
     return f"{profile}: {', '.join(parts)}" + (f" ({extra})" if extra else "")
-
-
-def title(summary: dict) -> str:
-    """The verdict in two or three words, as the exit status has it (report.html, summary.md)."""
-    status = exit_status(summary)
-    gate = summary.get("baseline")
-    if gate and not summary.get("preflight"):
-        return ("Baseline passed" if status == EXIT_CONFORMANT else "Baseline FAILED") + \
-            f": {len(gate.get('new', []))} new, {len(gate.get('stale', []))} stale"
-    return {EXIT_CONFORMANT: "Conformant", EXIT_NOT_CONFORMANT: "Not conformant",
-            EXIT_PREFLIGHT: "Not judged: preflight failed"}.get(status, "Not judged")
 
 
 def markdown(doc: dict) -> str:
