@@ -24,18 +24,24 @@ What is not sent to the engine, and why (each such operation still gets a verdic
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 import time
 from dataclasses import dataclass, field
 
-from . import notes, routes
-from .contract import load_json, load_yaml
+from . import routes
+from .documents import (  # noqa: F401 (fuzz.document, fuzz.documented... are used as such)
+    DOCUMENTS,
+    DocOperation,
+    declared_statuses,
+    document,
+    documented,
+    operations,
+    platform_format,
+    requirement_id,
+    response_validator,
+)
+from .excuses import refusal_excused, shadowing_operation  # noqa: F401 (fuzz.refusal_excused)
 from .outcomes import ERROR, FAIL, NON_STRICT, PASS, SKIPPED, UNIMPLEMENTED
-
-# document key -> (spec file, requirement prefix)
-DOCUMENTS = {"v1": ("openapi-v1.yaml", "V1"), "legacy": ("openapi-open-api-legacy.json", "OPEN")}
 
 # schemathesis check -> requirement suffix (prefixed per document). Checks absent here are off:
 # status_code_conformance (seed 004 declares only 200; errors are 4xx by the recorded rule),
@@ -76,39 +82,6 @@ OUTSIDE = {
     "GET /api/v1/stats/first-notice",
 }
 EVIDENCE_PER_REQUIREMENT = 3
-
-
-@dataclass(frozen=True)
-class DocOperation:
-    document: str
-    method: str
-    path: str
-    operation_id: str
-    websocket: bool = False
-
-    @property
-    def label(self) -> str:  # schemathesis' label for the operation
-        return f"{self.method} {self.path}"
-
-
-def document(key: str) -> dict:
-    name = DOCUMENTS[key][0]
-    return load_yaml(name) if name.endswith(".yaml") else load_json(name)
-
-
-def operations(key: str) -> list[DocOperation]:
-    found = []
-    for path, item in document(key)["paths"].items():
-        for method, op in item.items():
-            if method in ("get", "put", "post", "patch", "delete"):
-                found.append(DocOperation(key, method.upper(), path,
-                                          op.get("operationId") or f"{method.upper()} {path}",
-                                          bool(op.get("x-websocket"))))
-    return found
-
-
-def requirement_id(key: str, suffix: str) -> str:
-    return f"{DOCUMENTS[key][1]}-{suffix}"
 
 
 @dataclass
@@ -303,69 +276,6 @@ def _record(result: FuzzResult, recorder) -> None:
                               if response is not None else "")))
 
 
-def refusal_excused(label: str, case) -> str:
-    """Why refusing this schema-valid case is not the target's fault ("" when it is): a
-    contract note covers it, the generated path is another operation's (a path parameter
-    equal to a literal segment, or empty: `/bots//test` is `/bots/test`), or a multipart field
-    name no header
-    can carry (schemathesis generates control characters there; RFC 7578 names travel in
-    Content-Disposition)."""
-    other = shadowing_operation(label, str(getattr(case, "formatted_path", "") or ""))
-    if other:
-        return f"the generated URL is {other}'s, an operation of the document"
-    body = case.body if isinstance(case.body, dict | list | str) else None
-    if _lone_surrogate([case.query, case.path_parameters, body]):
-        return "an unpaired surrogate in a string (RFC 8259 8.2: not interoperable text)"
-    if (case.media_type or "").startswith("multipart/") and isinstance(body, dict):
-        if any(not name.isprintable() for name in body):
-            return "a multipart field name with control characters (not carried by HTTP)"
-        if any(value == [] for value in body.values()):  # indistinguishable from a missing one
-            return "an empty array in a multipart body (it has no part to send)"
-    note = notes.excusing(label, notes.Request(dict(case.query or {}),
-                                               dict(case.path_parameters or {}), body))
-    return note.cite() if note else ""
-
-
-LONE_SURROGATE = re.compile(r"(?<![\ud800-\udbff])[\udc00-\udfff]"
-                            r"|[\ud800-\udbff](?![\udc00-\udfff])")
-
-
-def _lone_surrogate(value) -> bool:
-    if isinstance(value, str):
-        return bool(LONE_SURROGATE.search(value))
-    if isinstance(value, dict):
-        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(_lone_surrogate(v) for v in value)
-    return False
-
-
-@functools.cache
-def _literal_templates() -> dict[str, list[tuple[re.Pattern, str]]]:
-    """method -> (pattern, label) of every operation of both documents, most literal first."""
-    found: dict[str, list[tuple[int, re.Pattern, str]]] = {}
-    for key in DOCUMENTS:
-        for op in operations(key):
-            pattern = re.compile("^" + re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(op.path)) + "$")
-            found.setdefault(op.method, []).append((op.path.count("{"), pattern, op.label))
-    return {m: [(p, label) for _, p, label in sorted(v, key=lambda t: t[0])]
-            for m, v in found.items()}
-
-
-def shadowing_operation(label: str, path: str) -> str:
-    """The more literal operation a concrete `path` of `label` actually names, if any."""
-    method, _, template = label.partition(" ")
-    if not path or "{" not in template:
-        return ""
-    path = re.sub(r"/{2,}", "/", path)  # an empty parameter leaves `//`, merged by servers
-    own = template.count("{")
-    for pattern, other in _literal_templates().get(method, []):
-        other_params = other.split(" ", 1)[1].count("{")
-        if other != label and other_params < own and pattern.match(path):
-            return other
-    return ""
-
-
 LINKED = ("use_after_free", "ensure_resource_availability")
 # Seed 004 declares only 200 and gives no status rule for errors; AstrBot answers many
 # rejections 200 with the error envelope (research REST-003). The suite does not judge that
@@ -416,56 +326,6 @@ def info_curl(recorder, case_id) -> str:
         return recorder.cases[case_id].value.as_curl_command(headers={"Authorization": "***"})
     except Exception:  # noqa: BLE001 (a reproducer is evidence, not a verdict)
         return ""
-
-
-@functools.cache
-def declared_statuses(key: str, label: str) -> frozenset[str]:
-    method, _, path = label.partition(" ")
-    op = document(key)["paths"].get(path, {}).get(method.lower(), {})
-    return frozenset(str(s).upper() for s in op.get("responses", {}))
-
-
-@functools.cache
-def platform_format(key: str, label: str) -> bool:
-    """A public operation (`security: []`) whose declared answers have no body schema speaks
-    its caller's format, not the API's: the platform webhooks (seed 004 `Webhooks`: "Webhook
-    verification response", "Webhook accepted"), answered as each chat platform expects. Its
-    4xx bodies are not held to the error envelope (AstrBot 4.27+ answers an unknown webhook
-    `{"error": ...}`, 4.26.2 the envelope: no drift of the API)."""
-    method, _, path = label.partition(" ")
-    doc = document(key)
-    op = doc["paths"].get(path, {}).get(method.lower(), {})
-    if op.get("security") != []:
-        return False
-    shared = doc.get("components", {}).get("responses", {})
-    answers = [shared.get(r["$ref"].rsplit("/", 1)[-1], {}) if "$ref" in r else r
-               for r in op.get("responses", {}).values()]
-    return bool(answers) and not any(a.get("content") for a in answers)
-
-
-def documented(key: str, label: str, status: int, body: str) -> bool:
-    """Whether an answer is one the document describes: a status the operation declares (its
-    body is judged by FUZZ-002), or a 4xx carrying the document's error envelope (seed 004
-    ErrorEnvelope; seed 002's `{"status": "error", "message": ...}`). 5xx is FUZZ-001's."""
-    declared = declared_statuses(key, label)
-    if str(status) in declared or f"{str(status)[0]}XX" in declared or "DEFAULT" in declared:
-        return True
-    if status >= 500 or label not in {op.label for op in operations(key)}:
-        return True
-    if not 400 <= status < 500:
-        return False
-    if platform_format(key, label):
-        return True
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return False
-    if key == "v1":
-        from .openapi import envelope_problem
-
-        return envelope_problem(parsed, "ErrorEnvelope") is None
-    return (isinstance(parsed, dict) and parsed.get("status") == "error"
-            and isinstance(parsed.get("message"), str))
 
 
 def _judge_documented(result: FuzzResult, label: str, status: int, body: str, curl: str):
@@ -520,30 +380,6 @@ def record_boundaries(result: FuzzResult, outcomes: dict) -> None:
                 judged.failures.insert(0, Failure("boundary", title, message, outcome.curl,
                                                   outcome.status, outcome.body[:600]))
                 del judged.failures[EVIDENCE_PER_REQUIREMENT:]
-
-
-@functools.cache
-def response_validator(key: str, label: str):
-    """The JSON schema validator of `label`'s 200 answer in document `key` (None when the
-    document gives none)."""
-    from jsonschema import Draft202012Validator
-    from referencing import Registry, Resource
-    from referencing.jsonschema import DRAFT202012
-
-    doc = document(key)
-    method, _, path = label.partition(" ")
-    answer = doc["paths"].get(path, {}).get(method.lower(), {}).get("responses", {}).get("200")
-    while isinstance(answer, dict) and "$ref" in answer:
-        section, name = answer["$ref"].split("/")[-2:]
-        answer = doc["components"][section][name]
-    schema = ((answer or {}).get("content") or {}).get("application/json", {}).get("schema")
-    if not schema:
-        return None
-    uri = f"urn:astrbot:{key}"
-    registry = Registry().with_resource(uri, Resource.from_contents(
-        doc, default_specification=DRAFT202012))
-    absolute = json.loads(json.dumps(schema).replace('"#/components/', f'"{uri}#/components/'))
-    return Draft202012Validator(absolute, registry=registry)
 
 
 def _judge_answer(result: FuzzResult, label: str, outcome) -> None:
