@@ -25,14 +25,12 @@ from pathlib import Path
 
 import pytest
 
-from . import allure_results, preflight, report, routes
+from . import allure_results, preflight, report, sweeps, target_info
 from .baseline import Baseline
 from .bootstrap import Credentials, cleanup
 from .catalogue import Catalogue, CatalogueError, load
-from .clients import http
-from .clients.transcript import Transcript, undocumented_findings
+from .clients.transcript import Transcript
 from .console import MODES, Console
-from .invariants import live_violations
 from .outcomes import (
     ERROR,
     EXIT_NOT_JUDGED,
@@ -50,18 +48,9 @@ from .outcomes import (
     headline,
 )
 from .redact import Redactor
-from .scenario import JWT_PATHS
 from .target import TargetSettings
 
 MARKER = "requirement"
-ORDER_REQUIREMENT = "LIVE-ORDER-001"
-# which requirement judges the frame schemas of the logs of each WebSocket path
-SCHEMA_REQUIREMENTS = {"/api/v1/live/ws": "LIVE-FRAME-001", "/api/v1/chat/ws": "V1-CHATWS-005",
-                       **dict.fromkeys(JWT_PATHS, "JWT-FRAME-001")}
-# which requirement reports the frame (or SSE event) types the contract does not define
-UNDOCUMENTED_REQUIREMENTS = {"/api/v1/live/ws": "LIVE-FRAME-002",
-                             "/api/v1/chat/ws": "V1-CHATWS-006", "/api/v1/chat": "OPEN-CHAT-006",
-                             **dict.fromkeys(JWT_PATHS, "JWT-FRAME-002")}
 SESSION_PLUGIN = "astrbot-conformance-session"
 OPTIONS = ("base_url", "api_key", "jwt", "username", "password", "config", "timeout", "name",
            "slow_text", "allow_writes", "sandboxed", "setup_admin")
@@ -352,54 +341,13 @@ class ConformanceRun:
                                   self.redactor)
 
     def sweep_frame_logs(self) -> None:
-        """LIVE-ORDER-001 holds on every live frame log of the run, whatever check made it."""
-        result = self.results.get(ORDER_REQUIREMENT)
-        logs = [t for t in self.transcripts if t.kind == "websocket-live"
-                and any(isinstance(f, dict) and f.get("t") == "user_msg" for f in t.received())]
-        if result is None or not logs:
-            return  # no log with a turn in it: nothing to judge (no vacuous PASS)
-        problems = [f"{t.title}: {p}" for t in logs
-                    for p in live_violations([f for f in t.received()
-                                              if isinstance(f, dict) and "t" in f])]
-        verdict = FAIL if problems else PASS
-        message = "\n".join(problems[:20])
-        bad = [t.as_evidence() for t in logs if any(p.startswith(t.title) for p in problems)]
-        result.checks.append(report.CheckRecord(
-            nodeid=f"<frame-order invariants over all {len(logs)} live frame logs>",
-            verdict=verdict, message=message, evidence=bad[:3]))
+        sweeps.frame_order(self.results, self.transcripts)
 
     def sweep_frame_schemas(self) -> None:
-        """Every frame received on any WebSocket, whatever check read it, against its schema."""
-        by_requirement: dict[str, list[Transcript]] = {}
-        for t in self.transcripts:
-            rid = SCHEMA_REQUIREMENTS.get(t.path or "")
-            if rid in self.results and any(e["dir"] == "<<" for e in t.entries):
-                by_requirement.setdefault(rid, []).append(t)
-        for rid, logs in by_requirement.items():
-            problems = [p for t in logs for p in t.schema_problems()]
-            frames = sum(e["dir"] == "<<" for t in logs for e in t.entries)
-            self.results[rid].checks.append(report.CheckRecord(
-                nodeid=f"<schemas of all {frames} frames in {len(logs)} logs>",
-                verdict=FAIL if problems else PASS, message="\n".join(problems[:20]),
-                evidence=[t.as_evidence() for t in logs if t.schema_problems()][:3]))
+        sweeps.frame_schemas(self.results, self.transcripts)
 
     def sweep_undocumented_types(self) -> None:
-        """Frames and SSE events of a type the contract does not define, on every path the run
-        read, whatever check read them: reported (NON-STRICT for a SHOULD), not absorbed."""
-        by_requirement: dict[str, list[Transcript]] = {}
-        for t in self.transcripts:
-            rid = UNDOCUMENTED_REQUIREMENTS.get(t.path or "")
-            if rid in self.results and any(e["dir"] == "<<" for e in t.entries):
-                by_requirement.setdefault(rid, []).append(t)
-        for rid, logs in by_requirement.items():
-            findings = undocumented_findings(logs)
-            broken = FAIL if self.results[rid].requirement.strict else NON_STRICT
-            self.results[rid].checks.append(report.CheckRecord(
-                nodeid=f"<frame and event types in {len(logs)} logs>",
-                verdict=broken if findings else PASS,
-                message="types the contract does not define:\n" + "\n".join(findings[:20])
-                if findings else "",
-                evidence=[t.as_evidence() for t in logs if t.undocumented()][:3]))
+        sweeps.undocumented_types(self.results, self.transcripts)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
         self.console.finish_checks()
@@ -408,8 +356,9 @@ class ConformanceRun:
             if self.usage_error is not None:
                 session.exitstatus = EXIT_USAGE
             return
-        version = self.detect_version()  # while the run's keys still exist
-        served = self.fetch_served()
+        # while the run's keys still exist
+        version = target_info.detect_version(self.settings, self.credentials)
+        served = target_info.fetch_served(self.settings, self.credentials)
         if isinstance(self.credentials, Credentials):
             cleanup(self.credentials)
         if self.preflight_error is not None:
@@ -455,40 +404,6 @@ class ConformanceRun:
         self.exit_status = EXIT_NOT_JUDGED if exitstatus == pytest.ExitCode.INTERNAL_ERROR \
             else exit_status(self.summary)
         session.exitstatus = self.exit_status
-
-    def detect_version(self) -> str | None:
-        """The version the target reports (GET /api/v1/stats/version), shown in the report;
-        None when it does not say."""
-        creds = self.credentials
-        if not isinstance(creds, Credentials):
-            return None
-        headers = {"Authorization": f"Bearer {creds.jwt}"} if creds.jwt \
-            else {"X-API-Key": creds.key_for("system")}
-        try:
-            answer = http.request("GET", self.settings.http_url("/api/v1/stats/version"),
-                                  timeout=self.settings.timeout, headers=headers)
-        except Exception:  # noqa: BLE001 (a version is nice to have, never a verdict)
-            return None
-        data = answer.json.get("data") if isinstance(answer.json, dict) else None
-        version = data.get("version") if isinstance(data, dict) else data
-        return str(version)[:60] if isinstance(version, str | int | float) and version else None
-
-    def fetch_served(self) -> tuple[str, dict | None]:
-        """The OpenAPI document the target serves about itself (conformance/routes.py), for
-        the report's served-surface drift: (where from, document), or (why none, None)."""
-        creds = self.credentials
-        if not isinstance(creds, Credentials):
-            return "not fetched: the preflight did not pass", None
-        headers = {"X-API-Key": creds.keys["all"]} if creds.keys.get("all") \
-            else {"Authorization": f"Bearer {creds.jwt}"} if creds.jwt else {}
-        try:
-            found = routes.discover(self.settings.base_url, headers, self.settings.timeout)
-        except Exception as exc:  # noqa: BLE001 (a drift report is extra, never a verdict)
-            return f"not fetched: {exc!r}"[:200], None
-        if found is None or found.document is None:
-            return ("the target serves no OpenAPI document the suite can read (tried "
-                    + ", ".join(routes.ROUTE_DOCUMENTS) + ")"), None
-        return found.source, found.document
 
     def pytest_terminal_summary(self, terminalreporter, config) -> None:
         tr = terminalreporter
