@@ -289,6 +289,16 @@ def test_unified_chat_send_takes_a_string_message(target, creds, evidence, path)
     assert "plain" in [f.get("type") for f in frames], f"no plain reply: {frames}"
 
 
+def unified_race(target, creds, path: str, transcript: Transcript, race):
+    """One chat-mode race of conformance/chat_races.py on a unified JWT socket."""
+    async def go():
+        client = await open_jwt(target, path, creds.require_jwt(), transcript)
+        async with client:
+            return await race(client, target, "uc-race")
+
+    return run(go(), target)
+
+
 @pytest.mark.requirement("JWT-UNI-004")
 @pytest.mark.parametrize("path", UNIFIED)
 def test_unified_chat_interrupt_stops_the_reply(target, creds, evidence, path):
@@ -297,12 +307,7 @@ def test_unified_chat_interrupt_stops_the_reply(target, creds, evidence, path):
     transcript = Transcript(f"chat-mode interrupt of a slow reply on {path}")
     evidence.append(transcript)
 
-    async def go():
-        client = await open_jwt(target, path, creds.require_jwt(), transcript)
-        async with client:
-            return await interrupt_a_slow_reply(client, target, "uc-int")
-
-    judge_interrupt(*run(go(), target))
+    judge_interrupt(*unified_race(target, creds, path, transcript, interrupt_a_slow_reply))
 
 
 @pytest.mark.requirement("JWT-UNI-005")
@@ -312,12 +317,7 @@ def test_unified_chat_second_send_is_busy(target, creds, evidence, path):
     transcript = Transcript(f"chat-mode send during a slow reply on {path}")
     evidence.append(transcript)
 
-    async def go():
-        client = await open_jwt(target, path, creds.require_jwt(), transcript)
-        async with client:
-            return await second_send_during_reply(client, target, "uc-busy")
-
-    judge_busy(run(go(), target))
+    judge_busy(unified_race(target, creds, path, transcript, second_send_during_reply))
 
 
 V1_JWT_PATHS = ["/api/v1/live-chat/ws", "/api/v1/unified-chat/ws"]
