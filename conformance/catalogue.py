@@ -12,6 +12,8 @@ Format:
           - seed: "001"            # a file specs/sources/001_*.txt ...
             section: "#### `end`"  # ... that contains this text
           - behavior: LIVE-012     # an ID of specs/sources/astrbot-4.26.2-behavior.md
+          - standard: RFC 6455     # where the seeds are silent: a public standard (STANDARDS)
+            section: "7.4.1"       # ... and the part of it relied on
         text: The server MUST ...
     simulator_profiles: [client]   # judged by the simulator (client mode), not by the suite
 
@@ -35,6 +37,16 @@ from .contract import load_yaml, specs_dir
 LEVELS = ("MUST", "SHOULD", "MAY")
 ID_PATTERN = re.compile(r"^[A-Z][A-Z0-9]*(-[A-Z0-9]+)*-\d{3}$")
 BEHAVIOR_FILE = "astrbot-4.26.2-behavior.md"
+# the public standards a requirement may cite where the seeds are silent (hostile input,
+# credentials, object-level authorization): name -> where to read it
+STANDARDS = {
+    "RFC 6455": "https://www.rfc-editor.org/rfc/rfc6455",  # The WebSocket Protocol
+    "RFC 8259": "https://www.rfc-editor.org/rfc/rfc8259",  # JSON
+    "RFC 7519": "https://www.rfc-editor.org/rfc/rfc7519",  # JSON Web Token
+    "RFC 9110": "https://www.rfc-editor.org/rfc/rfc9110",  # HTTP Semantics
+    "OWASP API Security Top 10 2023": "https://owasp.org/API-Security/editions/2023/en/0x11-t10/",
+    "OWASP ASVS 4.0.3": "https://owasp.org/www-project-application-security-verification-standard/",
+}
 
 
 class CatalogueError(ValueError):
@@ -60,6 +72,8 @@ class Requirement:
         for src in self.source:
             if "seed" in src:
                 parts.append(f"seed {src['seed']} {src['section']}")
+            elif "standard" in src:
+                parts.append(f"{src['standard']} {src['section']}")
             else:
                 parts.append(f"behavior {src['behavior']}")
         return "; ".join(parts)
@@ -135,7 +149,23 @@ def _check_source(rid: str, src, seeds: dict[str, str], behaviors: str) -> list[
         if f"**{src['behavior']}.**" not in behaviors:
             return [f"{rid}: behavior {src['behavior']} not found in {BEHAVIOR_FILE}"]
         return []
-    return [f"{rid}: source needs `seed` + `section` or `behavior`"]
+    if "standard" in src:
+        if src["standard"] not in STANDARDS:
+            return [f"{rid}: unknown standard {src['standard']!r} (known: "
+                    f"{', '.join(STANDARDS)})"]
+        if not src.get("section"):
+            return [f"{rid}: standard {src['standard']} needs a `section`"]
+        return []
+    return [f"{rid}: source needs `seed` + `section`, `behavior`, or `standard` + `section`"]
+
+
+def source_label(src: dict) -> str:
+    """A short name of one source, for tables: `seed 001`, `LIVE-012`, `RFC 6455 7.4.1`."""
+    if "seed" in src:
+        return f"seed {src['seed']}"
+    if "standard" in src:
+        return f"{src['standard']} {src['section']}"
+    return str(src.get("behavior", "?"))
 
 
 @functools.cache

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 from . import surface
+from .catalogue import source_label
 from .markdown import cell, code, printable
 from .outcomes import (
     ERROR,
@@ -74,8 +75,7 @@ def markdown(doc: dict) -> str:
 
 
 def _requirement_row(req: dict) -> str:
-    source = ", ".join(dict.fromkeys(f"seed {x['seed']}" if "seed" in x else x["behavior"]
-                                     for x in req["source"]))
+    source = _cell(", ".join(dict.fromkeys(source_label(x) for x in req["source"])))
     reason = _cell(req["reason"] if req["verdict"] != PASS else req["text"])
     return f"| {req['verdict']} | `{req['id']}` | {req['level']} | {source} | {reason} |"
 

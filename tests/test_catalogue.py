@@ -69,6 +69,12 @@ def test_a_valid_entry_parses_with_its_citation():
     assert req.strict and req.cite() == "seed 001 #### `end`"
 
 
+def test_a_public_standard_is_a_source_where_the_seeds_are_silent():
+    entry = {**GOOD, "source": [{"standard": "RFC 6455", "section": "7.4.1"}]}
+    req = parse(catalogue_with(entry), specs_dir() / "sources").requirements["LIVE-TURN-901"]
+    assert req.cite() == "RFC 6455 7.4.1"
+
+
 @pytest.mark.parametrize("entry, problem", [
     ({**GOOD, "level": "SHALL"}, "level 'SHALL'"),
     ({**GOOD, "profile": "voice"}, "unknown profile 'voice'"),
@@ -77,6 +83,8 @@ def test_a_valid_entry_parses_with_its_citation():
     ({**GOOD, "source": [{"seed": "001", "section": "#### `nope`"}]}, "not found in seed 001"),
     ({**GOOD, "source": [{"behavior": "LIVE-999"}]}, "behavior LIVE-999 not found"),
     ({**GOOD, "source": [{"url": "x"}]}, "needs `seed`"),
+    ({**GOOD, "source": [{"standard": "RFC 1149", "section": "1"}]}, "unknown standard"),
+    ({**GOOD, "source": [{"standard": "RFC 6455"}]}, "needs a `section`"),
     ({k: v for k, v in GOOD.items() if k != "text"}, "missing text"),
 ])
 def test_broken_entries_are_refused(entry, problem):
