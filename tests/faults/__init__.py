@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 # the area modules, in the kill matrix's order
 AREAS = ("live_turn", "live_interrupt", "live_busy", "live_auth", "live_chat", "jwt_paths",
-         "rest_auth", "rest_schema", "open_api", "allowed")
+         "rest_auth", "rest_schema", "open_api", "hostile_ws", "hostile_rest", "security",
+         "allowed")
 
 
 @dataclass(frozen=True)
