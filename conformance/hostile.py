@@ -192,6 +192,8 @@ def _wrong_pairs(kind: str) -> list[Hostile]:
                 for n1, v1 in PAIR_VALUES:
                     for n2, v2 in PAIR_VALUES:
                         frame = {**valid_frame(kind, ftype), first: v1, second: v2}
+                        if is_valid(kind, frame):
+                            continue
                         out.append(Hostile(f"{WRONG_PAIR}/{ftype}/{first}+{second}/{n1}+{n2}",
                                            dumps(frame)))
     return out
