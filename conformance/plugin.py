@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from . import allure_results, preflight, report, sweeps, target_info
+from . import allure_results, preflight, report, secrets_sweep, sweeps, target_info
 from .baseline import Baseline
 from .bootstrap import Credentials, cleanup
 from .catalogue import Catalogue, CatalogueError, load
@@ -368,6 +368,7 @@ class ConformanceRun:
         self.sweep_frame_logs()
         self.sweep_frame_schemas()
         self.sweep_undocumented_types()
+        secrets_sweep.sweep(self.results, self.transcripts, self.credentials)
         if self.load_errors:  # checks that could not even be loaded decide nothing
             reason = "the suite could not load its checks: " + "; ".join(self.load_errors)
             for result in self.results.values():
