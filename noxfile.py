@@ -16,6 +16,10 @@ mutants       the fault catalogue (tests/faults/): each fault started as a targe
               against it, the kill matrix printed and written to reports/mutants/ (fails on a
               survivor, a wrong blame, or a MUST without a fault); `-- NAME...` for some,
               `-- --subset ci` for the CI subset, `-- --jobs N`
+load          Locust load against a deployment (tools/load/run.py): `-- [--target URL] [--api-key K]
+              [--jwt J | --username U --password P] [--users N] [--spawn-rate R] [--run-time 30s]
+              [--workers W] [--mix text=4,voice=2,jwt=1,sse=1,rest=1] [--pace S]`; without
+              --target a fresh simulator; summary in reports/load/
 report        the Allure HTML of a run's allure-results (default reports/latest; or
               `-- reports/<run-id>`) with Allure 3, the npm `allure` package (Node, no Java)
 """
@@ -69,6 +73,14 @@ def bench(session: nox.Session) -> None:
 def mutants(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.run("python", "-m", "tests.faults.mutants", *session.posargs)
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    session.install("-e", ".[load]")
+    # run.py stops the simulator, the master and the workers it started, by PID, on its own
+    session.run("python", "tools/load/run.py", *session.posargs,
+                interrupt_timeout=60, terminate_timeout=30)
 
 
 @nox.session(name="real_astrbot")
