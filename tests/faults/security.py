@@ -12,6 +12,7 @@ from aiohttp import web
 
 from simulator import store as store_module
 from simulator.auth import Authenticator, AuthError, hash_key
+from simulator.history import StoreHistory
 from simulator.http.domain.chat_store import folder
 from simulator.store import PROJECT_MEMBER_KIND
 
@@ -47,6 +48,25 @@ def read_foreign_session() -> None:
             url = ctx.request.rel_url.update_query(username=session["creator"])
             ctx = dataclasses.replace(ctx, request=ctx.request.clone(rel_url=url))
         return await original(ctx)
+
+
+REST_CHAT = contextvars.ContextVar("rest_chat", default=False)
+
+
+def chat_into_foreign_session() -> None:
+    """POST /api/v1/chat takes the session_id as given: the owner check lives only in the
+    WebSocket bridge's copy of the send code, so B's message lands in A's session."""
+    @kit.handler("sendChatMessage")
+    async def send(original, ctx):
+        token = REST_CHAT.set(True)
+        try:
+            return await original(ctx)
+        finally:
+            REST_CHAT.reset(token)
+
+    @kit.wrap(StoreHistory, "owner")
+    def owner(original, self, session_id):
+        return None if REST_CHAT.get() else original(self, session_id)
 
 
 # stale credentials ----------------------------------------------------------------------------
@@ -188,6 +208,8 @@ FAULTS = (
           breaks=("SEC-BOLA-001",)),
     Fault("bola-read-foreign-session", read_foreign_session.__doc__, read_foreign_session,
           breaks=("SEC-BOLA-002",)),
+    Fault("bola-chat-into-foreign-session", chat_into_foreign_session.__doc__,
+          chat_into_foreign_session, breaks=("SEC-BOLA-003",)),
     Fault("revoked-key-accepted-on-one-tag", revoked_on_one_tag.__doc__, revoked_on_one_tag,
           breaks=("SEC-CRED-001",)),
     Fault("deleted-key-live-ws-accepted", deleted_key_on_live_ws.__doc__,
