@@ -4,7 +4,8 @@ tests         the project's own tests (simulator, suite, contract documents)
 conformance   the suite against a fresh simulator; report under reports/<run-id>/
 lint          ruff, the import contract (import-linter and tests/test_import_contract.py)
 bench         benchmarks against fresh simulators (print figures): REST at 16 clients
-              (bench/rest_bench.py), then the Live API at 500 sessions (bench/live_bench.py)
+              (bench/rest_bench.py), the Live API at 1,000 sessions (bench/live_bench.py),
+              the live engine vs a minimal server's limit (bench/live_limit.py)
 real_astrbot  the suite against real AstrBot releases from PyPI (tools/real_astrbot/session.py):
               `-- [VERSION...] [--python PY] [--keep] [--no-baseline]` (default 4.26.2); per
               release a cached venv, fresh data, free ports, writes allowed, gated by
@@ -67,6 +68,9 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run("python", "bench/rest_bench.py")
     session.run("python", "bench/live_bench.py", *session.posargs)
+    # the simulator's turns/s as a ratio of a minimal server sending the same frames, 1,000
+    # sessions closed loop and paced at a turn per session per second
+    session.run("python", "bench/live_limit.py")
 
 
 @nox.session

@@ -106,3 +106,19 @@ def test_a_target_that_breaks_the_frame_order_is_counted(tmp_path):
     assert code == 1, out
     assert summary["violations"] > 0 and summary["lost_turns"] == 0, out
     assert "violation: the last bot_text_chunk got no response" in summary["violation_rules"]
+
+
+@pytest.mark.slow
+def test_live_limit_drives_the_limit_server_and_the_simulator_alike(tmp_path):
+    """bench/live_limit.py at a few sessions: both targets answer every turn with the recorded
+    frames in order (no lost turn, no violation); figures are printed, never asserted."""
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "live_limit.py"), "--sessions",
+                           "8", "--turns", "2", "--rounds", "1", "--paced-turns", "0"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCH_JSON ")]
+    assert proc.returncode == 0 and lines, f"{proc.stdout}\n{proc.stderr}"
+    doc = json.loads(lines[-1][len("BENCH_JSON "):])
+    assert [r["target"] for r in doc["rows"]] == ["limit", "simulator"]
+    for row in doc["rows"]:
+        assert row["turns"] == 16 and row["lost"] == 0 and row["violations"] == 0, row
+    assert doc["ratio"] is not None

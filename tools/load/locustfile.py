@@ -46,7 +46,7 @@ READS = ("/api/v1/bots", "/api/v1/personas", "/api/v1/providers")
 TEXT = "hello from the load test"
 VOICE = chunks_b64(speech_pcm("hello from the voice load test"))
 MIX_NAMES = {"text": "LiveTextUser", "voice": "LiveVoiceUser", "jwt": "JwtLiveUser",
-             "sse": "SseChatUser", "rest": "RestReadUser"}
+             "jwtvoice": "JwtVoiceUser", "sse": "SseChatUser", "rest": "RestReadUser"}
 DEFAULT_MIX = "text=4,voice=2,jwt=1,sse=1,rest=1"
 _serial = itertools.count(1)
 
@@ -96,7 +96,8 @@ def _configure(environment, **_kw) -> None:
                                    if weights.get(c.__name__, 1) > 0]
 
 
-TURN_NAMES = ("live text turn", "live voice turn", "jwt live text turn", "chat stream")
+TURN_NAMES = ("live text turn", "live voice turn", "jwt live text turn", "jwt live voice turn",
+              "chat stream")
 
 
 def _row(entry) -> dict:
@@ -177,6 +178,10 @@ class _LiveUser(_Base):
         try:
             self.ws = websocket.create_connection(self.url(), timeout=self.opts.turn_timeout,
                                                   enable_multithread=False)
+        except websocket.WebSocketBadStatusException as exc:
+            self.ws = None
+            self.record("WS", "connect", started, f"connect refused: HTTP {exc.status_code}")
+            return False
         except (OSError, websocket.WebSocketException) as exc:
             self.ws = None
             self.record("WS", "connect", started, f"connect failed: {type(exc).__name__}")
@@ -253,6 +258,14 @@ class JwtLiveUser(LiveTextUser):
 
     def url(self) -> str:
         return _ws(self.host) + JWT_LIVE_PATH + f"?token={quote(self.opts.jwt)}"
+
+
+class JwtVoiceUser(LiveVoiceUser):
+    """Voice turns over /api/v1/live-chat/ws with a JWT (real AstrBot 4.26.2's live path
+    takes audio only: research LIVE-001, DIFF-001)."""
+
+    turn_name = "jwt live voice turn"
+    url = JwtLiveUser.url
 
 
 class SseChatUser(_Base):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-WS_TURNS = ("live text turn", "live voice turn", "jwt live text turn")
+WS_TURNS = ("live text turn", "live voice turn", "jwt live text turn", "jwt live voice turn")
 
 
 def summarize(raw: dict, meta: dict) -> dict:

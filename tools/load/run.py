@@ -45,7 +45,7 @@ WORKER_WAIT = 60  # seconds the master waits for its workers
 EXTRA_WAIT = 120.0  # seconds past --run-time before the run is stopped as hung
 READ_SCOPES = ["chat", "bot", "persona", "provider"]
 MIX_NAMES = {"text": "LiveTextUser", "voice": "LiveVoiceUser", "jwt": "JwtLiveUser",
-             "sse": "SseChatUser", "rest": "RestReadUser"}
+             "jwtvoice": "JwtVoiceUser", "sse": "SseChatUser", "rest": "RestReadUser"}
 SIM_ADMIN = ("load-admin", "Ld-" + secrets.token_urlsafe(12))
 
 
@@ -244,14 +244,17 @@ def main(argv=None) -> int:
                 key = "abk_load_" + secrets.token_urlsafe(24)
                 launched = stack.enter_context(launcher.simulator(
                     args.sim_arg, env={"ASTRBOT_SIM_API_KEY": key}))
-                base, mode = launched.url, "simulator started here (instant timing)"
+                base = launched.url
+                mode = "simulator started here" + (f" ({' '.join(args.sim_arg)})"
+                                                   if args.sim_arg else " (instant timing)")
                 creds = Credentials(base, key, None)
                 creds.login(*SIM_ADMIN, setup=True)
             stack.callback(creds.close)
-            if not creds.jwt and weights.get("jwt"):
-                print("load: no JWT (--jwt or --username/--password): JwtLiveUser left out",
-                      file=sys.stderr)
-                weights["jwt"] = 0
+            for name in ("jwt", "jwtvoice"):
+                if not creds.jwt and weights.get(name):
+                    print(f"load: no JWT (--jwt or --username/--password): {MIX_NAMES[name]} "
+                          "left out", file=sys.stderr)
+                    weights[name] = 0
             classes = [MIX_NAMES[n] for n, w in weights.items() if w > 0]
             if not classes:
                 raise RunError("no user class left to run")
