@@ -246,3 +246,33 @@ async def test_a_chunk_index_beyond_the_upload_is_refused_and_costs_nothing(sim)
     status, answer = await sim.call("POST", "/api/v1/backups/upload/complete", headers=auth,
                                     json={"upload_id": upload_id})
     assert status == 409 and "missing chunks [0]" in answer["message"], answer
+
+
+def _query_operations():
+    for op in operations():
+        if op.websocket:
+            continue
+        doc = _doc(op)
+        for param in op.spec.get("parameters", []):
+            if "$ref" in param:
+                param = doc["components"]["parameters"][param["$ref"].rsplit("/", 1)[-1]]
+            if param.get("in") == "query":
+                yield op, param["name"]
+
+
+@pytest.mark.parametrize("value", ["%ED%A0%80", "%ED%B0%80%ED%A0%80", "%FF%FE", "a%00b",
+                                   "9" * 5000])
+async def test_every_query_parameter_takes_hostile_values_without_a_5xx(sim, value):
+    auth = {"Authorization": f"Bearer {await sim.admin_jwt()}"}
+    pairs = list(_query_operations())
+    assert len(pairs) > 50
+    wrong = []
+    for op, name in pairs:
+        if op.operation_id in ("logout", "updateAccount"):
+            continue
+        url = _url_of(op, _doc(op))
+        url += ("&" if "?" in url else "?") + f"{name}={value}"
+        status, body = await sim.call(op.method, url, headers=auth)
+        if status >= 500 or (status >= 400 and not _envelope_ok(status, body)):
+            wrong.append(f"{op.method} {op.path} ?{name}: {status} {str(body)[:100]}")
+    assert wrong == []
