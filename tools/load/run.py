@@ -235,6 +235,9 @@ def main(argv=None) -> int:
         try:
             if args.target:
                 base, mode = args.target.rstrip("/"), "given target"
+                if not launcher.ready(base):
+                    raise RunError(f"{base} does not answer GET /api/v1/auth/setup-status: "
+                                   "is the target running, and is the URL right?")
                 creds = Credentials(base, args.api_key, args.jwt)
                 if args.username:
                     creds.login(args.username, args.password)
