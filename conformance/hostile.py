@@ -30,6 +30,7 @@ DEPTHS = (2_000, 100_000)
 MIB = 1024 * 1024
 OVERSIZES = {"quick": (MIB + 64, 5 * MIB), "full": (MIB + 64, 2 * MIB, 5 * MIB)}
 QUICK_PER_CLASS = 3
+QUICK_FIELD_VALUES = 3
 QUICK_DISCRIMINATORS = ("discriminator/bare/t/list", "discriminator/bare/t/object",
                         "discriminator/bare/t/null")
 HUGE_DIGITS = 10_000
@@ -362,8 +363,8 @@ def ws_frames(kind: str, *, depth: str = "quick", seed: int = 0) -> list[Hostile
 # --- HTTP --------------------------------------------------------------------------------------
 
 def json_bodies(depth: str = "quick", *, fields: tuple[str, ...] = ()) -> list[HostileBody]:
-    """Hostile JSON bodies; `fields` (an operation's body properties) get the value classes in a
-    field each (quick: the first field only)."""
+    """Hostile JSON bodies; each of `fields` (an operation's body properties) gets the value
+    classes in a body of its own (quick: a lone surrogate, a 10,000-digit number, deep nesting)."""
     if depth not in ("quick", "full"):
         raise ValueError(f"depth {depth!r}")
     j = "application/json"
@@ -390,12 +391,11 @@ def json_bodies(depth: str = "quick", *, fields: tuple[str, ...] = ()) -> list[H
                 HostileBody("deep/object/100000", deep_object(100_000).encode()),
                 HostileBody("garbage/trailing/-", b'{"a": 1} x', j),
                 HostileBody("not-json/nan/-", b'{"a": NaN}', j)]
-    values = (("surrogate", "\ud800"), ("surrogate-reversed", "\udc00\ud800"),
-              ("huge-number", HUGE), ("huge-float", _Raw("1e999999")),
-              ("deep", _Raw(deep_list(2_000))), ("list", [1]), ("object", {"a": 1}),
-              ("null", None))
-    for field in fields[:1] if depth == "quick" else fields:
-        for name, value in values:
+    values = (("surrogate", "\ud800"), ("huge-number", HUGE), ("deep", _Raw(deep_list(2_000))),
+              ("surrogate-reversed", "\udc00\ud800"), ("huge-float", _Raw("1e999999")),
+              ("list", [1]), ("object", {"a": 1}), ("null", None))
+    for field in fields:
+        for name, value in values[:QUICK_FIELD_VALUES] if depth == "quick" else values:
             out.append(HostileBody(f"field/{field}/{name}", dumps({field: value}).encode()))
     return out
 

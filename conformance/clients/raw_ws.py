@@ -136,8 +136,9 @@ class RawWebSocket:
         return True
 
     # receiving ------------------------------------------------------------------------------
-    async def recv(self, timeout: float | None = None) -> Event:
-        """The next message (pings answered, fragments joined), or what the stream did."""
+    async def recv(self, timeout: float | None = None, log: bool = True) -> Event:
+        """The next message (pings answered, fragments joined), or what the stream did; `log`
+        False leaves the transcript to the caller."""
         wait = self.timeout if timeout is None else timeout
         try:
             event = await asyncio.wait_for(self._message(), wait)
@@ -147,7 +148,8 @@ class RawWebSocket:
             event = Event("eof", "the stream ended without a close frame")
         if event.kind in ("close", "eof", "garbage"):
             self.closed = True
-        self.log("<<", event.shown() if event.kind != "text" else _decoded(event.data))
+        if log:
+            self.log("<<", event.shown() if event.kind != "text" else _decoded(event.data))
         return event
 
     async def _message(self) -> Event:

@@ -56,6 +56,21 @@ def fired(request, target, creds, depth, seed) -> Fired:
                waits=8 + len(frames) // 4)
 
 
+def failing(fired: Fired, labels: list[str], evidence: list) -> None:
+    """Evidence: the frames a rule failed on (frame sent, answer, its last frames) first, then
+    the whole wire log (cut by the report after its first entries)."""
+    wanted = set(labels[:40])
+    if wanted:
+        log = Transcript(f"the failing frames on {fired.socket.name}",
+                         kind=fired.transcript.kind, path=fired.transcript.path)
+        for o in fired.outcomes + [o for _, o in fired.good_turns]:
+            if o.label in wanted:
+                log.add(">>", {"label": o.label, "frame": o.sent})
+                log.add("<<", {"answer": o.answer, "detail": o.detail, "last frames": o.seen})
+        evidence.append(log)
+    evidence.append(fired.transcript)
+
+
 def listed(bad: list[tuple[str, str]], of: int, what: str) -> str:
     shown = "; ".join(f"{label}: {why}" for label, why in bad[:SHOWN])
     more = f" (and {len(bad) - SHOWN} more)" if len(bad) > SHOWN else ""
@@ -73,7 +88,6 @@ def tolerated(o: Outcome) -> bool:
 
 @pytest.mark.requirement("ROB-WS-001")
 def test_hostile_frames_get_the_error_frame_or_a_close(fired, evidence):
-    evidence.append(fired.transcript)
     socket = fired.socket
     judged = [o for o in fired.outcomes if o.cls != hostile.SURROGATE_TURN]
     bad = []
@@ -81,6 +95,7 @@ def test_hostile_frames_get_the_error_frame_or_a_close(fired, evidence):
         must = expects_refusal(socket.kind, hostile.Hostile(o.label, ""))
         if not (refused_properly(o) if must else tolerated(o)):
             bad.append((o.label, o.detail))
+    failing(fired, [label for label, _ in bad], evidence)
     assert not bad, listed(bad, len(judged), f"on {socket.name} not answered by "
                            f"{ERROR_FRAME[socket.mode]} nor closed with "
                            f"{'/'.join(map(str, CLOSE_CODES))}")
@@ -88,18 +103,20 @@ def test_hostile_frames_get_the_error_frame_or_a_close(fired, evidence):
 
 @pytest.mark.requirement("ROB-WS-002")
 def test_nothing_but_websocket_frames_after_the_upgrade(fired, evidence):
-    evidence.append(fired.transcript)
     bad = [(o.label, o.detail) for o in fired.outcomes if o.answer == "garbage"]
     bad += [(f"good turn after {after}", o.detail) for after, o in fired.good_turns
             if o.answer == "garbage"]
+    failing(fired, [o.label for o in fired.outcomes + [g for _, g in fired.good_turns]
+                    if o.answer == "garbage"], evidence)
     assert not bad, listed(bad, len(fired.outcomes), f"on {fired.socket.name} were answered "
                            "with bytes that are no WebSocket frame (raw bytes quoted)")
 
 
 @pytest.mark.requirement("ROB-WS-003")
 def test_no_silent_hang_and_a_good_turn_after(fired, evidence):
-    evidence.append(fired.transcript)
     name = fired.socket.name
+    failing(fired, [fired.stopped_at or ""] + [o.label for _, o in fired.good_turns
+                                               if o.answer != "turn"], evidence)
     assert fired.stopped_at is None, (
         f"on {name} the target fell silent after {fired.stopped_at}: no answer within the "
         f"timeout, the connection open ({fired.unsent} frames left unsent)")
@@ -113,7 +130,6 @@ def test_no_silent_hang_and_a_good_turn_after(fired, evidence):
 
 @pytest.mark.requirement("ROB-WS-004")
 def test_lone_surrogates_in_turn_text(fired, evidence):
-    evidence.append(fired.transcript)
     judged = fired.of(hostile.SURROGATE_TURN)
     if not judged:
         pytest.skip(f"the run on {fired.socket.name} stopped before its surrogate frames "
@@ -121,6 +137,7 @@ def test_lone_surrogates_in_turn_text(fired, evidence):
     bad = [(o.label, o.detail) for o in judged if o.answer not in ("error", "turn")]
     bad += [(o.label, f"a frame of its turn is no JSON: {o.not_json[0]!r}") for o in judged
             if o.answer == "turn" and o.not_json]
+    failing(fired, [label for label, _ in bad], evidence)
     assert not bad, listed(bad, len(judged), f"with a lone surrogate in the turn text on "
                            f"{fired.socket.name} got neither {ERROR_FRAME[fired.socket.mode]} "
                            "nor a turn of valid UTF-8 JSON frames that ends")
@@ -129,12 +146,12 @@ def test_lone_surrogates_in_turn_text(fired, evidence):
 @pytest.mark.requirement("ROB-WS-005")
 @pytest.mark.parametrize("fired", [s.name for s in CHAT_SOCKETS], indirect=True)
 def test_chat_mode_errors_carry_ct_chat(fired, evidence):
-    evidence.append(fired.transcript)
     unified = fired.socket.mode == "unified"  # there only a frame naming ct: chat is chat
     judged = [o for o in fired.outcomes if o.error is not None
               and (o.payload_ct_chat or not unified)]
     if not judged:
         pytest.skip(f"no error frame to judge on {fired.socket.name}")
     bad = [(o.label, o.detail) for o in judged if o.error.get("ct") != "chat"]
+    failing(fired, [label for label, _ in bad], evidence)
     assert not bad, listed(bad, len(judged), f"on {fired.socket.name} were refused with an "
                            "error frame without `ct: \"chat\"`")

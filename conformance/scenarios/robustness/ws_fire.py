@@ -23,6 +23,8 @@ CLOSE_CODES = (1003, 1007, 1008, 1009)  # RFC 6455 7.4.1: the codes for a refuse
 LENIENT_GRACE_S = 0.5  # how long a frame the target may take silently is listened to
 DRAIN_S = 0.02  # frames trailing an answer (metrics after `end`), read before the next frame
 MAX_FRAMES_PER_ANSWER = 2_000
+KEPT = 6  # frames of an answer kept as evidence
+TURN_TYPES = ("text_input", "send")  # a frame of these types the target takes starts a turn
 GOOD_TEXT = "Hello after the hostile frames"
 
 
@@ -46,6 +48,8 @@ class Outcome:
     garbage: bytes = b""
     not_json: list[str] = field(default_factory=list)  # text frames of the answer off JSON
     payload_ct_chat: bool = False  # the hostile frame was a JSON object with ct: chat
+    sent: str = ""  # the start of the hostile frame, as evidence
+    seen: list[str] = field(default_factory=list)  # the last frames of the answer, shown
 
     @property
     def cls(self) -> str:
@@ -102,15 +106,30 @@ def expects_refusal(kind: str, item: hostile.Hostile) -> bool:
     return True
 
 
+def may_stay_silent(kind: str, item: hostile.Hostile) -> bool:
+    """A frame the target may take without a word (start_speaking, bind...): listened to
+    briefly. One it must refuse, or one that starts a turn if taken, gets the full timeout."""
+    return not expects_refusal(kind, item) and item.label.split("/")[1] not in TURN_TYPES
+
+
 async def answer_to(ws: RawWebSocket, label: str, mode: str, wait: float,
                     lenient: bool) -> Outcome:
-    """Read what the target does with the frame just sent, up to its answer."""
-    frames = 0
+    """Read what the target does with the frame just sent, up to its answer; the transcript
+    gets one line for it (the frames of a served turn are counted, not copied)."""
+    seen: list[str] = []
+    outcome = await _read_answer(ws, label, mode, wait, lenient, seen)
+    outcome.seen = seen[-KEPT:]
+    ws.log("<<", {"answer": outcome.answer, "frames": len(seen), "detail": outcome.detail})
+    return outcome
+
+
+async def _read_answer(ws, label, mode, wait, lenient, seen) -> Outcome:
     not_json: list[str] = []
-    while frames < MAX_FRAMES_PER_ANSWER:
-        event = await ws.recv(LENIENT_GRACE_S if lenient else wait)
+    while len(seen) < MAX_FRAMES_PER_ANSWER:
+        event = await ws.recv(LENIENT_GRACE_S if lenient else wait, log=False)
         if event.kind == "silent":
             return Outcome(label, "none" if lenient else "silent", event.data, not_json=not_json)
+        seen.append(event.shown()[:200])
         if event.kind == "close":
             return Outcome(label, "close", f"closed with {event.code} {event.reason!r}",
                            code=event.code, not_json=not_json)
@@ -121,7 +140,6 @@ async def answer_to(ws: RawWebSocket, label: str, mode: str, wait: float,
             return Outcome(label, "garbage", f"bytes that are no WebSocket frame: "
                            f"{bytes(event.data[:200])!r}", garbage=bytes(event.data),
                            not_json=not_json)
-        frames += 1
         frame = event.json()
         if event.kind == "text" and frame is None:
             not_json.append(event.data[:200])
@@ -131,7 +149,7 @@ async def answer_to(ws: RawWebSocket, label: str, mode: str, wait: float,
         if ends_turn(frame, mode):
             return Outcome(label, "turn", f"served as a turn ending in {json.dumps(frame)[:80]}",
                            not_json=not_json)
-    return Outcome(label, "other", f"{frames} frames and no error, close or end",
+    return Outcome(label, "other", f"{len(seen)} frames and no error, close or end",
                    not_json=not_json)
 
 
@@ -189,11 +207,11 @@ class Firing:
         try:
             for i, item in enumerate(frames):
                 ws = await self.connection()
-                lenient = not expects_refusal(self.socket.kind, item)
                 await ws.send(item.payload, item.label)
                 outcome = await answer_to(ws, item.label, self.socket.mode, self.timeout,
-                                          lenient and item.cls != hostile.SURROGATE_TURN)
+                                          may_stay_silent(self.socket.kind, item))
                 outcome.payload_ct_chat = _ct_chat(item.payload)
+                outcome.sent = _excerpt(item.payload)
                 outcomes.append(outcome)
                 if outcome.answer == "silent":
                     stopped = item.label
@@ -211,6 +229,12 @@ class Firing:
                 await self.ws.close()
         return Fired(self.socket, outcomes, self.good_turns, stopped,
                      len(frames) - len(outcomes), self.reopen_problems, self.transcript)
+
+
+def _excerpt(payload) -> str:
+    if isinstance(payload, bytes):
+        return f"<{len(payload)} binary bytes> {payload[:80]!r}"
+    return payload[:160] + (f"... ({len(payload)} characters)" if len(payload) > 160 else "")
 
 
 def _ct_chat(payload) -> bool:
