@@ -45,13 +45,16 @@ def load_run(tmp_path: Path, *args: str) -> tuple[int, dict, str]:
 
 
 @contextmanager
-def fault_target(name: str, tmp_path: Path, api_key: str):
-    """A fault of the catalogue (tests/faults/) served as a target on a free port."""
+def fault_target(name: str, tmp_path: Path, api_key: str, module: str = "tests.faults"):
+    """A fault of the catalogue (tests/faults/), or a mode of tests/broken_targets.py, served
+    as a target on a free port."""
     port = free_port()
     log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115
+    extra = ["--host", "127.0.0.1", "--timing-profile", "instant"] \
+        if module == "tests.faults" else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.faults", name, "--host", "127.0.0.1", "--port", str(port),
-         "--data-dir", str(tmp_path / "fault-data"), "--timing-profile", "instant"],
+        [sys.executable, "-m", module, name, "--port", str(port), "--data-dir",
+         str(tmp_path / "fault-data"), *extra],
         cwd=ROOT, stdout=log, stderr=log, env={**os.environ, "ASTRBOT_SIM_API_KEY": api_key})
     try:
         deadline = time.monotonic() + 30
@@ -106,6 +109,18 @@ def test_a_target_that_breaks_the_frame_order_is_counted(tmp_path):
     assert code == 1, out
     assert summary["violations"] > 0 and summary["lost_turns"] == 0, out
     assert "violation: the last bot_text_chunk got no response" in summary["violation_rules"]
+
+
+@pytest.mark.slow
+def test_a_target_that_never_answers_loses_turns(tmp_path):
+    key = "abk_load_test_0123456789abcdef"
+    with fault_target("silent", tmp_path, key, module="tests.broken_targets") as url:
+        code, summary, out = load_run(tmp_path, "--target", url, "--api-key", key,
+                                      "--users", "2", "--run-time", "5s", "--mix", "text=1",
+                                      "--turn-timeout", "1")
+    assert code == 0, out  # lost turns are figures, not violations
+    assert summary["lost_turns"] >= 2 and summary["violations"] == 0, out
+    assert summary["turns_completed"] == 0
 
 
 @pytest.mark.slow
