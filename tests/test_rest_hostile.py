@@ -276,3 +276,33 @@ async def test_every_query_parameter_takes_hostile_values_without_a_5xx(sim, val
         if status >= 500 or (status >= 400 and not _envelope_ok(status, body)):
             wrong.append(f"{op.method} {op.path} ?{name}: {status} {str(body)[:100]}")
     assert wrong == []
+
+
+# -- JSON and YAML inside an uploaded archive -------------------------------------------------
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 10)}]\n" for i in range(8))
+
+
+@pytest.mark.parametrize("files", [
+    {"metadata.yaml": "name: astrbot_plugin_h\n", "_conf_schema.json": "[" * DEEP + "]" * DEEP},
+    {"metadata.yaml": "name: astrbot_plugin_h\n", "_conf_schema.json": '{"a": "\\ud800"}'},
+    {"metadata.yaml": "name: astrbot_plugin_h\n", "_conf_schema.json": '{"a": {}, "a": {}}'},
+    {"metadata.yaml": "name: astrbot_plugin_h\nnest: " + "[" * DEEP + "]" * DEEP + "\n"},
+    {"metadata.yaml": 'name: astrbot_plugin_h\ndesc: "\\ud800"\n'},
+    {"metadata.yaml": "name: astrbot_plugin_h\n" + LAUGHS + "desc: *i\n"},
+], ids=["deep-schema", "surrogate-schema", "duplicate-schema", "deep-yaml", "surrogate-yaml",
+        "laughs-yaml"])
+async def test_a_plugin_archive_with_hostile_metadata_is_a_400(sim, files):
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    body = _multipart({}, b"p.zip", buffer.getvalue())
+    status, answer = await sim.call("POST", "/api/v1/plugins/install/upload", data=body,
+                                    headers={"Authorization": f"Bearer {await sim.admin_jwt()}",
+                                             "Content-Type": "multipart/form-data; boundary=B"})
+    assert status == 400 and _envelope_ok(status, answer), answer
+    assert "metadata" in answer["message"] or "_conf_schema" in answer["message"], answer

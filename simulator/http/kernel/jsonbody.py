@@ -103,23 +103,23 @@ def decode(raw: bytes | str, what: str = "JSON body"):
         raise ApiError(400, f"Invalid {what}: nested deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:  # JSONDecodeError and _Refused
         raise ApiError(400, f"Invalid {what}: {exc}") from None
-    if ("\\u" in text or has_surrogate(text)) and _holds_surrogate(value):
+    if ("\\u" in text or has_surrogate(text)) and holds_surrogate(value):
         raise ApiError(400, f"Invalid {what}: a lone surrogate (\\ud800-\\udfff) in a string")
     return value
 
 
-def _holds_surrogate(value) -> bool:
-    stack = [value]
+def holds_surrogate(value) -> bool:
+    """Whether a string anywhere in `value` has a lone surrogate; each container is visited
+    once (a YAML document's aliases share them: walking every path could be exponential)."""
+    stack, seen = [value], set()
     while stack:
         node = stack.pop()
         if isinstance(node, str):
             if has_surrogate(node):
                 return True
-        elif isinstance(node, dict):
-            stack.extend(node.keys())
-            stack.extend(node.values())
-        elif isinstance(node, list):
-            stack.extend(node)
+        elif isinstance(node, dict | list) and id(node) not in seen:
+            seen.add(id(node))
+            stack.extend([*node.keys(), *node.values()] if isinstance(node, dict) else node)
     return False
 
 

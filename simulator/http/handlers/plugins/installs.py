@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import io
-import json
 import re
 import zipfile
 import zlib
@@ -42,6 +41,7 @@ from ...domain.plugin_seed import MARKET, SEED_PLUGINS, command, new_plugin
 from ...kernel.clock import now_iso
 from ...kernel.envelope import ApiError
 from ...kernel.forms import FormFile, form_of
+from ...kernel.jsonbody import decode, holds_surrogate
 from ...kernel.paths import safe_relative
 from ...kernel.router import Ctx, Operations
 
@@ -185,6 +185,9 @@ def zip_contents(data: bytes) -> dict[str, bytes]:
     return files
 
 
+META_FIELDS = ("name", "display_name", "author", "desc", "version", "repo", "astrbot_version")
+
+
 def text_of(files: dict, name: str) -> str | None:
     raw = files.get(name)
     try:
@@ -196,11 +199,17 @@ def text_of(files: dict, name: str) -> str | None:
 def uploaded_plugin(files: dict[str, bytes]) -> tuple[dict, dict[str, bytes]]:
     try:
         meta = yaml.safe_load(text_of(files, "metadata.yaml") or "")
-        schema = json.loads(text_of(files, "_conf_schema.json") or "{}")
-    except (yaml.YAMLError, ValueError) as exc:
-        raise ApiError(400, f"Invalid plugin metadata: {exc}") from exc
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:
+        raise ApiError(400, f"Invalid plugin metadata: {str(exc)[:200]}") from None
+    if holds_surrogate(meta):
+        raise ApiError(400, "Invalid plugin metadata: a lone surrogate in a string")
+    # the kernel's decoder: depth, surrogates, numbers, duplicate keys (kernel/jsonbody.py)
+    schema = decode(text_of(files, "_conf_schema.json") or "{}", "_conf_schema.json")
     if not isinstance(meta, dict) or not meta.get("name"):
         raise ApiError(400, "The archive has no metadata.yaml with a name")
+    nested = [k for k in META_FIELDS if isinstance(meta.get(k), dict | list)]
+    if nested:  # a text field given as a structure (a YAML alias could make it huge)
+        raise ApiError(400, f"Invalid plugin metadata: {nested[0]} must be text")
     name = str(meta["name"])
     if not NAME_RE.fullmatch(name):
         raise ApiError(400, f"Invalid plugin name in metadata.yaml: {name!r}")
