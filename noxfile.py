@@ -68,6 +68,7 @@ def bench(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run("python", "bench/rest_bench.py")
     session.run("python", "bench/live_bench.py", *session.posargs)
+    session.run("python", "bench/nonreading_bench.py")
     # the simulator's turns/s as a ratio of a minimal server sending the same frames, 1,000
     # sessions closed loop and paced at a turn per session per second
     session.run("python", "bench/live_limit.py")
