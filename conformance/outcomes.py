@@ -234,8 +234,8 @@ def _verdict_line(summary: dict) -> str:
     if summary.get(FAIL) or summary.get(UNIMPLEMENTED):
         return f"NOT conformant: {_counts(summary)} {total}"
     if summary.get(ERROR):
-        return (f"not judged: {summary[ERROR]} ERROR (the suite, its settings or the network "
-                f"broke, not the target); no FAIL among the rest: {_counts(summary)} {total}")
+        return (f"not judged: {summary[ERROR]} ERROR (the suite or its settings broke, not the "
+                f"target); no FAIL among the rest: {_counts(summary)} {total}")
     if not (summary.get(PASS) or summary.get(NON_STRICT)):
         return f"not judged: no requirement was judged: {_counts(summary) or 'nothing ran'} " \
                f"{total}"

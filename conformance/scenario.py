@@ -14,7 +14,7 @@ from .bootstrap import Credentials
 from .clients.http import TargetTimeout
 from .clients.live import LiveClient, ends_turn
 from .clients.transcript import Transcript
-from .outcomes import SuiteError
+from .outcomes import SuiteError, no_answer
 from .target import TargetSettings
 
 LIVE_PATH = "/api/v1/live/ws"
@@ -32,7 +32,8 @@ def run(coro: Awaitable, target: TargetSettings, waits: int = SCENARIO_BUDGET_WA
         try:
             return await asyncio.wait_for(coro, budget)
         except TimeoutError as exc:
-            raise TargetTimeout(f"the scenario did not finish within {budget} s") from exc
+            raise TargetTimeout(no_answer(f"the scenario's exchanges ({waits} waits of "
+                                          f"{target.timeout:g} s)", budget)) from exc
 
     return asyncio.run(bounded())
 
