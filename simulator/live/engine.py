@@ -162,10 +162,9 @@ class LiveSession(ChatMode):
         return handler(self, frame)
 
     def input_error(self, message: str, raw: str | None = None) -> dict:
-        """The error frame for a frame that could not be read (not JSON, too deep, not an
-        object, binary, oversize), in the connection's mode: the chat error frame (seed 001
-        "Chat errors") on a chat socket, and on a unified socket when the frame says
-        `"ct":"chat"` or, for a frame that says nothing, when the last frame read was chat."""
+        """The error frame for a frame that cannot be read, in the connection's mode: the chat
+        error (seed 001 "Chat errors") on a chat socket, or on a unified one when the frame
+        says `"ct":"chat"` (or says nothing and the last frame read was chat)."""
         mode = self.mode
         if mode is None:
             mode = "chat" if raw is not None and CT_CHAT.search(raw) else self.last_mode
@@ -174,8 +173,7 @@ class LiveSession(ChatMode):
         return live_error(message)
 
     def internal_error(self) -> dict:
-        """What the adapter sends when handling a frame or an event failed unexpectedly (a
-        simulator bug): the processing error of the mode; the connection stays open."""
+        """The mode's processing error, for a frame or an event whose handling failed."""
         if (self.mode or self.last_mode) == "chat":
             return chat_error("Processing failed: internal error", frames.PROCESSING)
         return frames.processing_failed("internal error")

@@ -22,6 +22,23 @@ keeps reading: a frame that arrives during a turn is handled during it. History 
 (`SaveMessage`, `SaveTurn`) are done at once against `sim.history`, a frame announcing the
 saved message queued in the effect's place; an event the engine's transition table refuses
 (`states.ProtocolError`) is answered with the error frame it carries.
+
+Hostile input (issue 15). After the upgrade no HTTP byte is ever written into the stream:
+- an unexpected exception while handling a frame or an event (`contain`) is answered with the
+  mode's processing error (live `{"t":"error","code":"PROCESSING_ERROR"}`, chat the same with
+  `ct: chat`, /api/v1/chat/ws `{"type":"error","code":"PROCESSING_ERROR"}`); in a turn's slow
+  work it ends the turn as that step's failure; one that escapes the session is logged and
+  closes with 1011 "internal error" (`unrecoverable`);
+- frames the engines cannot read (not JSON, nested deeper than 64, not an object, binary,
+  longer than `max_frame_bytes`, 4 Mi characters) get the mode's error frame (`inbound.py`,
+  lone surrogates become U+FFFD); over `TRANSPORT_MAX_MSG` (16 MiB) aiohttp ends the
+  connection (1009);
+- a client that stops reading is closed with 1008 "client is not reading" (`outbox.py`,
+  `--ws-outbox-bytes`); a client that sends no frame (pings count) for `--ws-idle-timeout`
+  seconds (default 300, 0 = never) is closed with 1001 "idle timeout: ...".
+Bounds per connection: /api/v1/chat/ws queues at most `--ws-max-queued` sends behind the
+running reply (default 8; one more gets PROCESSING_ERROR and makes no session row); a chat-mode
+socket binds at most 64 sessions (then the chat error).
 """
 
 from __future__ import annotations
@@ -324,7 +341,13 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
         if failing:
             apply(handle(session.speak_failed, effect.turn, "simulated text-to-speech failure"))
             return None
-        effects = handle(session.spoken, effect.turn, speech.synthesize(effect.text))
+        try:
+            audio = speech.synthesize(effect.text)
+        except Exception as exc:  # noqa: BLE001 - the turn ends as a failed synthesis
+            log.error("text-to-speech failed", exc_info=exc)
+            apply(handle(session.speak_failed, effect.turn, "internal error"))
+            return None
+        effects = handle(session.spoken, effect.turn, audio)
         nxt = effects.pop() if effects and isinstance(effects[-1], Speak) else None
         apply(effects)
         return nxt
