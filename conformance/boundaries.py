@@ -301,7 +301,9 @@ async def _send(session, base_url: str, op: Operation, case: Case | None, header
         async with session.request(method, url, headers=headers,
                                    json=body if body is not None else None,
                                    timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-            data = await resp.content.read(4000)
+            data = b""
+            while len(data) < 4000 and (chunk := await resp.content.read(4000 - len(data))):
+                data += chunk  # read() gives what is buffered: up to 4000 bytes, or the end
             status, length = resp.status, resp.content_length
         if length is not None and len(data) < min(length, 4000):  # the wire rule: cut short
             return Outcome(case, 0, repr(data), False, curl, cut_off(

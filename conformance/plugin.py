@@ -435,8 +435,8 @@ def classify(excinfo, strict: bool, timeout: float = 0) -> tuple[str, str]:
         return PASS, ""
     exc = excinfo.value
     text = excinfo.exconly()[:3000]
-    broke = wire_failure(exc, "the check's exchange", timeout) \
-        if not isinstance(exc, SuiteError | AssertionError) else None
+    broke = wire_failure(exc, "the check's exchange", timeout) if isinstance(exc, Exception) \
+        and not isinstance(exc, SuiteError | AssertionError | Unimplemented) else None
     if isinstance(exc, TargetBroke) or broke is not None:  # the wire rule (outcomes.py)
         return (FAIL if strict else NON_STRICT), str(broke or exc)[:3000]
     if isinstance(exc, Unimplemented):
