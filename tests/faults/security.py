@@ -182,7 +182,8 @@ def raw_key_in_listing() -> None:
 
 def password_echoed() -> None:
     """The dashboard password is kept in the system configuration (as AstrBot's
-    `dashboard.password` once was) and the configuration read returns it as stored."""
+    `dashboard.password`, where 4.26.2 keeps its MD5 digest) and the configuration read
+    returns it as stored."""
     seen: dict[str, str] = {}
 
     def capture(operation_id: str) -> None:
@@ -200,6 +201,19 @@ def password_echoed() -> None:
         config = dict(await original(ctx))
         dashboard = config.get("dashboard") if isinstance(config.get("dashboard"), dict) else {}
         config["dashboard"] = {**dashboard, "password": seen.get("password", "")}
+        return config
+
+
+def jwt_secret_in_config() -> None:
+    """The JWT signing key is kept in the system configuration (AstrBot 4.26.2 keeps it in
+    `dashboard.jwt_secret`) and the configuration read returns it, to `config` keys too."""
+    @kit.handler("getSystemConfig")
+    async def read(original, ctx):
+        config = dict(await original(ctx))
+        dashboard = config.get("dashboard") if isinstance(config.get("dashboard"), dict) else {}
+        secret = ctx.sim.auth.secret
+        config["dashboard"] = {**dashboard, "jwt_secret": secret if isinstance(secret, str)
+                               else secret.decode()}
         return config
 
 
@@ -222,4 +236,6 @@ FAULTS = (
           breaks=("SEC-SECRET-001",)),
     Fault("password-echoed", password_echoed.__doc__, password_echoed,
           breaks=("SEC-SECRET-001",)),
+    Fault("jwt-secret-in-config", jwt_secret_in_config.__doc__, jwt_secret_in_config,
+          breaks=("SEC-SECRET-002",)),
 )
