@@ -129,7 +129,7 @@ FAULTS = [
     Fault("ws-surrogate-kills-writer", "a lone surrogate (`\\ud800`) in turn text is echoed "
           "as decoded: the frame writer dies on UnicodeEncodeError, the turn is stuck, the "
           "socket open and silent",
-          surrogate_kills_writer, breaks=("ROB-WS-004",), may=("ROB-WS-001", "ROB-WS-003"),
+          surrogate_kills_writer, breaks=("ROB-WS-003", "ROB-WS-004"), may=("ROB-WS-001",),
           profiles=("robustness",)),
     Fault("chat-error-without-ct", "chat-mode errors for frames that cannot be read (invalid "
           "JSON, non-objects, binary, oversize) are live error frames, without `ct: chat`",

@@ -58,6 +58,7 @@ CI_SUBSET = (
     "project-delete-kept",  # rest_schema
     "sse-end-twice", "upload-keeps-directories", "sessions-page-off-by-one",  # open_api
     "bola-read-foreign-session",  # security
+    "ws-list-t-http-500",  # hostile_ws
     "slow-speech-to-text", "sse-comments-and-ids",  # allowed
     "client-busy-twice",  # a bad client (CLIENT-*)
 )
