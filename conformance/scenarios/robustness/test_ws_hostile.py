@@ -17,7 +17,6 @@ from conformance.scenarios.robustness.ws_fire import (
     Firing,
     Outcome,
     Socket,
-    expects_refusal,
 )
 
 SHOWN = 5  # failing labels named in a reason
@@ -83,7 +82,7 @@ def refused_properly(o: Outcome) -> bool:
 
 def tolerated(o: Outcome) -> bool:
     """A frame the target may also take: taken (a turn, or nothing to answer) or refused."""
-    return refused_properly(o) or o.answer in ("turn", "none")
+    return refused_properly(o) or o.answer in ("turn", "taken", "none")
 
 
 @pytest.mark.requirement("ROB-WS-001")
@@ -92,8 +91,7 @@ def test_hostile_frames_get_the_error_frame_or_a_close(fired, evidence):
     judged = [o for o in fired.outcomes if o.cls != hostile.SURROGATE_TURN]
     bad = []
     for o in judged:
-        must = expects_refusal(socket.kind, hostile.Hostile(o.label, ""))
-        if not (refused_properly(o) if must else tolerated(o)):
+        if not (refused_properly(o) if o.must_refuse else tolerated(o)):
             bad.append((o.label, o.detail))
     failing(fired, [label for label, _ in bad], evidence)
     assert not bad, listed(bad, len(judged), f"on {socket.name} not answered by "

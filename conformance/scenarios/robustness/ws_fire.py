@@ -20,7 +20,7 @@ from conformance.clients.transcript import Transcript
 from conformance.outcomes import TargetTimeout, Unimplemented, Violation
 
 CLOSE_CODES = (1003, 1007, 1008, 1009)  # RFC 6455 7.4.1: the codes for a refused frame
-LENIENT_GRACE_S = 0.5  # how long a frame the target may take silently is listened to
+LENIENT_GRACE_S = 0.3  # how long a frame the target may take silently is listened to
 DRAIN_S = 0.02  # frames trailing an answer (metrics after `end`), read before the next frame
 MAX_FRAMES_PER_ANSWER = 2_000
 KEPT = 6  # frames of an answer kept as evidence
@@ -41,13 +41,14 @@ class Socket:
 @dataclass
 class Outcome:
     label: str
-    answer: str  # error, close, turn, none, silent, eof, garbage, other
+    answer: str  # error, close, turn, taken, none, silent, eof, garbage, other
     detail: str = ""
     error: dict | None = None  # the error frame, when that was the answer
     code: int | None = None  # the close code, when the target closed
     garbage: bytes = b""
     not_json: list[str] = field(default_factory=list)  # text frames of the answer off JSON
     payload_ct_chat: bool = False  # the hostile frame was a JSON object with ct: chat
+    must_refuse: bool = True  # expects_refusal() of the frame
     sent: str = ""  # the start of the hostile frame, as evidence
     seen: list[str] = field(default_factory=list)  # the last frames of the answer, shown
 
@@ -94,16 +95,33 @@ def good_frame(socket: Socket, n: int) -> str:
 
 
 def expects_refusal(kind: str, item: hostile.Hostile) -> bool:
-    """True when the frame must be refused (an error frame or a close); False when the target
-    may also take it: a lone surrogate in a field the schema takes as a string, a wrong type
-    only in optional fields (AstrBot reads those with dict.get and a default)."""
-    if item.cls in (hostile.SURROGATE, hostile.SURROGATE_TURN):
+    """True when the frame must be refused (an error frame or a close): it is no JSON object,
+    or even a tolerant reader finds its type or a required field broken. A tolerant reader
+    (AstrBot reads frames with dict.get and defaults) may take a frame whose only faults are
+    unknown keys, a `ct` it does not police, optional fields of the wrong type, or a lone
+    surrogate in a string; those frames may be taken (ROB-WS-004 judges the turn text)."""
+    if item.cls == hostile.SURROGATE_TURN:
         return False
-    if item.cls in (hostile.WRONG_TYPE, hostile.WRONG_PAIR):
-        _, ftype, fields, _ = item.label.split("/")
-        required = set(hostile.client_messages(kind)[ftype].get("required", [])) | {"t", "ct"}
-        return bool(set(fields.split("+")) & required)
-    return True
+    if isinstance(item.payload, bytes):
+        return True  # the protocol is UTF-8 JSON text frames
+    try:  # a 10,000-digit number read as some number: the field it sits in decides
+        frame = json.loads(item.payload, parse_int=lambda _: 0)
+    except (ValueError, RecursionError):
+        return True
+    return not isinstance(frame, dict) or not hostile.is_valid(kind, _tolerant(kind, frame))
+
+
+def _tolerant(kind: str, frame: dict) -> dict:
+    """What a tolerant reader keeps of a frame: its type's known fields, less `ct` and the
+    optional fields whose value the schema refuses."""
+    ftype = "send" if kind == "openchat" and "t" not in frame else frame.get("t")
+    schema = hostile.client_messages(kind).get(ftype) if isinstance(ftype, str) else None
+    if schema is None:
+        return frame  # an unknown or broken type stays what it is
+    must = set(schema.get("required", [])) | {"t"}
+    base = hostile.valid_frame(kind, ftype)
+    return {k: v for k, v in frame.items() if k in schema.get("properties", {}) and k != "ct"
+            and (k in must or hostile.is_valid(kind, {**base, k: v}))}
 
 
 def may_stay_silent(kind: str, item: hostile.Hostile) -> bool:
@@ -149,6 +167,8 @@ async def _read_answer(ws, label, mode, wait, lenient, seen) -> Outcome:
         if ends_turn(frame, mode):
             return Outcome(label, "turn", f"served as a turn ending in {json.dumps(frame)[:80]}",
                            not_json=not_json)
+        if isinstance(frame, dict) and frame.get("type") == "session_bound":
+            return Outcome(label, "taken", "taken as a bind (session_bound)", not_json=not_json)
     return Outcome(label, "other", f"{len(seen)} frames and no error, close or end",
                    not_json=not_json)
 
@@ -212,11 +232,13 @@ class Firing:
                                           may_stay_silent(self.socket.kind, item))
                 outcome.payload_ct_chat = _ct_chat(item.payload)
                 outcome.sent = _excerpt(item.payload)
+                outcome.must_refuse = expects_refusal(self.socket.kind, item)
                 outcomes.append(outcome)
                 if outcome.answer == "silent":
                     stopped = item.label
                     break
-                await _drain(ws)
+                if outcome.answer == "turn":  # metrics may trail a turn's end
+                    await _drain(ws)
                 class_ends = i + 1 < len(frames) and frames[i + 1].cls != item.cls
                 if checkpoints and class_ends \
                         and (await self.good_turn(item.label, i)).answer == "silent":
