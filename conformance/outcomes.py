@@ -64,6 +64,7 @@ class TargetBroke(Violation):
     def __init__(self, reason: str, raw: bytes | None = None):
         super().__init__(reason)
         self.raw = raw
+        self.transcript = None  # the wire log it happened on (a client sets it): evidence
 
 
 class TargetTimeout(TargetBroke):

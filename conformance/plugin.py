@@ -320,6 +320,9 @@ class ConformanceRun:
             return
         ids = [i for i in requirement_ids(item) if i in self.results]
         transcripts = collect_transcripts(item)
+        broke = getattr(call.excinfo, "value", None) if call.excinfo else None
+        if isinstance(broke, TargetBroke) and broke.transcript not in (None, *transcripts):
+            transcripts.append(broke.transcript)  # the wire rule's evidence (outcomes.py)
         self.transcripts.extend(t for t in transcripts if t not in self.transcripts)
         if call.excinfo is not None and isinstance(call.excinfo.value,
                                                    (Unimplemented, NotConfigured)):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from xml.etree import ElementTree
 
 import aiohttp
 import pytest
@@ -37,6 +38,7 @@ from conformance.outcomes import (
 )
 from conformance.plugin import classify
 
+from .broken_targets import NOT_JSON
 from .raw_wire import HTTP_BEHAVIOURS, RawServer
 from .test_suite_runs import broken_target, run_suite, verdicts
 
@@ -227,6 +229,11 @@ def test_a_target_that_stops_answering_fails_never_errors(tmp_path, mode):
         for form in ("garbage instead of a JSON frame to", "garbage instead of a WebSocket "
                      "frame to", "closed the connection mid-answer to GET /api/v1/personas/"):
             assert form in reasons, form
+        turn = next(r for r in doc["requirements"] if r["id"] == "LIVE-TURN-001")
+        received = [e["data"] for c in turn["checks"] for ev in c["evidence"]
+                    for e in ev["log"] if e["dir"] == "<<"]
+        assert {"_raw": NOT_JSON} in received, "the garbage itself is the evidence"
+        ElementTree.parse(tmp_path / "report" / "junit.xml")  # still valid XML
 
 
 @pytest.mark.slow

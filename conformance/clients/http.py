@@ -69,6 +69,7 @@ async def arequest(method: str, url: str, *, timeout: float, transcript: Transcr
                 transcript.add("<<", {"raw": repr(broke.raw)})
         if broke is None:  # an unknown host, a local resource: not the target's doing
             raise SuiteError(f"{what}: network error: {_cause(exc)}") from exc
+        broke.transcript = transcript
         raise broke from exc
     finally:
         if own:

@@ -120,6 +120,8 @@ class LiveClient:
                 transcript.add("<<", {"raw": repr(broke.raw)})
             if broke is None:  # an unknown host, a local resource: not the target's doing
                 raise SuiteError(f"cannot connect to {path}: {exc!r}") from exc
+            if isinstance(broke, TargetBroke):
+                broke.transcript = transcript
             raise broke from exc
         transcript.note("connected")
         return cls(ws, transcript, mode, timeout)
@@ -157,6 +159,13 @@ class LiveClient:
 
     # receiving ------------------------------------------------------------------------------
     async def recv(self, timeout: float | None = None, waiting_for: str = "a frame") -> dict:
+        try:
+            return await self._recv(timeout, waiting_for)
+        except TargetBroke as broke:  # the wire log goes with it, as evidence (plugin.py)
+            broke.transcript = broke.transcript or self.transcript
+            raise
+
+    async def _recv(self, timeout: float | None, waiting_for: str) -> dict:
         wait = self.timeout if timeout is None else timeout
         try:
             raw = await asyncio.wait_for(self.ws.recv(), wait)
