@@ -19,11 +19,13 @@ the fuzzing in fuzz.py and boundaries.py, the plugin's last resort); it returns 
 long, and whose `raw` keeps the bytes received as evidence:
 
     no answer to GET /api/v1/x within 5 s
-    garbage instead of an HTTP answer to GET /api/v1/x: b'\x00\x17...'
+    garbage instead of an HTTP answer to GET /api/v1/x: b'\\x00\\x17...'
     the target closed the connection mid-answer to GET /api/v1/x: <how>
     the target stopped accepting connections: GET /api/v1/x: connection refused
 
-The last is a target that answered the preflight and went away later: every check that needs
+("an HTTP answer" reads "a WebSocket handshake", "a WebSocket frame" or "a JSON frame" on a
+socket; a close frame the target sends is an answer, judged by the check.) The last form is a
+target that answered the preflight and went away later: every check that needs
 it fails with that reason (the run is not aborted: the report shows what was judged before,
 and each check still ends within its timeout). A target that refuses connections or never
 answers before any check is not judged at all: the preflight stops the run (exit 3). A hung
