@@ -22,7 +22,7 @@ from yarl import URL
 from conformance import documents, fuzz, hostile
 from conformance.clients.transcript import Transcript
 from conformance.openapi import envelope_problem
-from conformance.outcomes import SuiteError, TargetBroke, wire_failure
+from conformance.outcomes import SuiteError, wire_failure
 
 NEVER = fuzz.SELF_HARM | {"PUT /api/v1/system-config", "POST /api/v1/system/restart",
                           "POST /api/v1/updates/core", "POST /api/v1/updates/dashboard",
@@ -225,5 +225,3 @@ def query_plan(ops: list[HttpOp], target, depth: str):
                 plan.append((op, f"{name}: {q.label}", f"{op.url_path}?{query}", None, ""))
     return plan
 
-
-__all__ = ["TargetBroke"]

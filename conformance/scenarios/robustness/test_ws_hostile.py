@@ -17,6 +17,7 @@ from conformance.scenarios.robustness.ws_fire import (
     Firing,
     Outcome,
     Socket,
+    costly,
 )
 
 SHOWN = 5  # failing labels named in a reason
@@ -48,6 +49,8 @@ def fired(request, target, creds, depth, seed) -> Fired:
     socket = IDS[request.param]
     url, headers = _open_args(socket, target, creds)
     frames = hostile.ws_frames(socket.kind, depth=depth, seed=seed)
+    if not target.sandboxed:  # no model call per taken frame on a real deployment
+        frames = [f for f in frames if not costly(socket.kind, f)]
     transcript = Transcript(f"{len(frames)} hostile frames on {socket.name}, then a good turn")
     firing = Firing(socket, url, headers, target.timeout, transcript)
     # every frame waits at most one timeout, and the first silent one ends the run

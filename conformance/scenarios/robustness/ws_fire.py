@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from conformance import hostile
 from conformance.clients.live import ABSENT_STATUSES
-from conformance.clients.raw_ws import Event, Handshake, RawWebSocket
+from conformance.clients.raw_ws import Handshake, RawWebSocket
 from conformance.clients.transcript import Transcript
-from conformance.outcomes import TargetTimeout, Unimplemented, Violation
+from conformance.outcomes import Unimplemented, Violation
 
 CLOSE_CODES = (1003, 1007, 1008, 1009)  # RFC 6455 7.4.1: the codes for a refused frame
 LENIENT_GRACE_S = 0.3  # how long a frame the target may take silently is listened to
@@ -270,4 +270,9 @@ def _ct_chat(payload) -> bool:
     return isinstance(frame, dict) and frame.get("ct") == "chat"
 
 
-__all__ = ["CLOSE_CODES", "Event", "Fired", "Firing", "Outcome", "Socket", "TargetTimeout"]
+def costly(kind: str, item: hostile.Hostile) -> bool:
+    """A full-depth frame a tolerant reader takes as a whole turn (a wrong-type pair or a
+    mutation in optional fields of a send): on a real deployment each is a model call, and it
+    judges little beyond what the single wrong-type frames judge."""
+    return item.cls in (hostile.WRONG_PAIR, hostile.MUTATION) \
+        and not expects_refusal(kind, item) and item.label.split("/")[1] in TURN_TYPES + ("any",)
