@@ -193,3 +193,20 @@ def test_workers_is_a_number_or_auto(tmp_path):
     assert proc.returncode == 2
     assert "--workers: expected a number >= 1 or auto, got '0'" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_failed_preflight_on_workers_is_one_line_and_exit_3(tmp_path):
+    """The controller's preflight fails: the workers judge nothing, the run ends (no worker
+    waits for checks) with the serial run's one line and exit status."""
+    from conformance.launcher import free_port
+
+    report_dir = tmp_path / "report"
+    proc = subprocess.run(
+        [sys.executable, "-m", "conformance.cli", "run", "-q", "--base-url",
+         f"http://127.0.0.1:{free_port()}", "--api-key", "abk_not-a-real-key-000",
+         "--workers", "2", "--report-dir", str(report_dir)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    assert "preflight failed: cannot reach" in proc.stdout
+    doc = json.loads((report_dir / "results.json").read_text())
+    assert {r["verdict"] for r in doc["requirements"]} == {"ERROR"}
