@@ -6,8 +6,9 @@ conformance   the suite against a fresh simulator; report under reports/<run-id>
 lint          ruff, the import contract (import-linter and tests/test_import_contract.py)
 bench         benchmarks against fresh simulators (print figures): REST at 16 clients
               (bench/rest_bench.py), the suite serially and on 2 workers (bench/suite_bench.py;
-              `-- --suite-full` for full depth too), then the Live API at 500 sessions
-              (bench/live_bench.py)
+              `-- --suite-full` for full depth too), the Live API at 1,000 sessions
+              (bench/live_bench.py), the live engine vs a minimal server's limit
+              (bench/live_limit.py)
 real_astrbot  the suite against real AstrBot releases from PyPI (tools/real_astrbot/session.py):
               `-- [VERSION...] [--python PY] [--keep] [--no-baseline]` (default 4.26.2); per
               release a cached venv, fresh data, free ports, writes allowed, gated by
@@ -19,6 +20,10 @@ mutants       the fault catalogue (tests/faults/): each fault started as a targe
               against it, the kill matrix printed and written to reports/mutants/ (fails on a
               survivor, a wrong blame, or a MUST without a fault); `-- NAME...` for some,
               `-- --subset ci` for the CI subset, `-- --jobs N`
+load          Locust load against a deployment (tools/load/run.py): `-- [--target URL] [--api-key K]
+              [--jwt J | --username U --password P] [--users N] [--spawn-rate R] [--run-time 30s]
+              [--workers W] [--mix text=4,voice=2,jwt=1,sse=1,rest=1] [--pace S]`; without
+              --target a fresh simulator; summary in reports/load/
 report        the Allure HTML of a run's allure-results (default reports/latest; or
               `-- reports/<run-id>`) with Allure 3, the npm `allure` package (Node, no Java)
 """
@@ -72,12 +77,23 @@ def bench(session: nox.Session) -> None:
     session.run("python", "bench/suite_bench.py",
                 *(["--full"] if "--suite-full" in session.posargs else []))
     session.run("python", "bench/live_bench.py", *args)
+    # the simulator's turns/s as a ratio of a minimal server sending the same frames, 1,000
+    # sessions closed loop and paced at a turn per session per second
+    session.run("python", "bench/live_limit.py")
 
 
 @nox.session
 def mutants(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     session.run("python", "-m", "tests.faults.mutants", *session.posargs)
+
+
+@nox.session
+def load(session: nox.Session) -> None:
+    session.install("-e", ".[load]")
+    # run.py stops the simulator, the master and the workers it started, by PID, on its own
+    session.run("python", "tools/load/run.py", *session.posargs,
+                interrupt_timeout=60, terminate_timeout=30)
 
 
 @nox.session(name="real_astrbot")

@@ -7,7 +7,8 @@ Exit status: 0 when the benchmark ran (whatever the figures), 1 when it could no
 simulator did not start, more than 5 % of the sessions failed to connect, no turn completed),
 2 for bad options.
 
-    python bench/live_bench.py                      # 500 sessions x 4 turns, fresh simulator
+    python bench/live_bench.py                      # 1,000 sessions x 4 turns, fresh simulator
+    python bench/live_bench.py --pace-ms 1000       # paced: a turn per session per second
     python bench/live_bench.py --timing-profile fast  # the started simulator's timing model
     python bench/live_bench.py --sessions 50 --turns 10
     python bench/live_bench.py --base-url http://127.0.0.1:6185 --api-key abk_...
@@ -32,6 +33,7 @@ from urllib.parse import quote, urlsplit
 import aiohttp
 
 from conformance import launcher
+from conformance.invariants import live_violations
 from conformance.outcomes import SuiteError
 
 LIVE_PATH = "/api/v1/live/ws"
@@ -41,8 +43,9 @@ MAX_CONNECT_FAILURE_RATIO = 0.05
 STARTUP_TIMEOUT = 30.0
 STRAY_WAIT = 0.2  # seconds to watch each socket for frames after its last turn
 MAX_EXAMPLES = 5
-TARGET_SESSIONS = 500
+TARGET_SESSIONS = 1000
 TARGET_P99_MS = 250.0
+TARGET_PACED_P99_MS = 50.0  # paced at one turn per session per second
 
 
 # results ---------------------------------------------------------------------------------------
@@ -140,6 +143,8 @@ def check_turn(frames: list[dict]) -> list[str]:
             problems.append("bot_msg although a response (audio) was sent")
     elif bot_msgs and "".join(bot_msgs) != deltas:  # text-only turn (TTS off)
         problems.append(f"bot_msg text {''.join(bot_msgs)!r} != bot_delta_chunk texts {deltas!r}")
+    # and the suite's own frame-order invariants (conformance/invariants.py)
+    problems += [p for p in live_violations(frames) if p not in problems]
     return problems
 
 
@@ -178,8 +183,13 @@ async def run_turns(index: int, ws: aiohttp.ClientWebSocketResponse, args,
                     res: Results) -> bool:
     """Run the session's turns; False when it had to stop early (timeout, close, error)."""
     payload = json.dumps({"t": "text_input", "text": args.text})
+    pace = getattr(args, "pace_ms", 0.0) / 1000
+    next_start = time.perf_counter() + random.uniform(0, pace)
     for turn in range(args.turns):
-        if args.think_ms:  # open-ish loop: spread the first turns, then pause between turns
+        if pace:  # paced: turn starts `pace` apart (after a random 0..pace start offset)
+            await asyncio.sleep(max(0.0, next_start - time.perf_counter()))
+            next_start += pace
+        elif args.think_ms:  # open-ish loop: spread the first turns, then pause between turns
             await asyncio.sleep((args.think_ms if turn else random.uniform(0, args.think_ms))
                                 / 1000)
         frames: list[dict] = []
@@ -372,7 +382,10 @@ def report(args, res: Results, target: str, sim: dict, client: dict) -> dict:
         f"{TARGET_SESSIONS}_sessions": (res.connected >= TARGET_SESSIONS and not res.errors)
         if res.sessions >= TARGET_SESSIONS else None,
         "zero_violations": res.violations == 0 if res.turns_completed or res.violations else None,
-        f"p99_under_{TARGET_P99_MS:g}ms": lat["p99"] < TARGET_P99_MS if lat["p99"] else None,
+        f"p99_under_{TARGET_P99_MS:g}ms": lat["p99"] < TARGET_P99_MS
+        if lat["p99"] and not getattr(args, "pace_ms", 0) else None,
+        f"paced_p99_under_{TARGET_PACED_P99_MS:g}ms": lat["p99"] < TARGET_PACED_P99_MS
+        if lat["p99"] and getattr(args, "pace_ms", 0) == 1000 else None,
     }
     per_session = None
     if sim.get("rss_connected_kib") is not None and sim.get("rss_idle_kib") is not None:
@@ -385,7 +398,8 @@ def report(args, res: Results, target: str, sim: dict, client: dict) -> dict:
         ("target", f"{target} (simulator pid {sim.get('pid') or 'unknown'}, timing profile "
                    f"{args.timing_profile if not args.base_url else 'unknown: not started here'})"),
         ("options", f"{args.sessions} sessions x {args.turns} turns, text {args.text!r}, "
-                    f"think {args.think_ms:g} ms, deflate {'on' if args.deflate else 'off'}"),
+                    f"think {args.think_ms:g} ms, pace {getattr(args, 'pace_ms', 0):g} ms, "
+                    f"deflate {'on' if args.deflate else 'off'}"),
         ("sessions", f"{res.connected} connected of {res.sessions} "
                      f"(connect phase {res.connect_seconds:.2f} s, "
                      f"{HANDSHAKE_CONCURRENCY} handshakes at a time)"),
@@ -427,7 +441,8 @@ def report(args, res: Results, target: str, sim: dict, client: dict) -> dict:
     out = {
         "target": target, "timing_profile": None if args.base_url else args.timing_profile,
         "sessions": res.sessions, "turns_per_session": args.turns,
-        "text": args.text, "think_ms": args.think_ms, "deflate": args.deflate,
+        "text": args.text, "think_ms": args.think_ms,
+        "pace_ms": getattr(args, "pace_ms", 0.0), "deflate": args.deflate,
         "connected": res.connected, "turns_expected": res.turns_expected,
         "turns_completed": res.turns_completed,
         "errors": {"total": res.errors, "connect_failures": res.connect_failures,
@@ -457,7 +472,8 @@ def report(args, res: Results, target: str, sim: dict, client: dict) -> dict:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="live_bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sessions", type=int, default=500, help="concurrent sessions (%(default)s)")
+    p.add_argument("--sessions", type=int, default=TARGET_SESSIONS,
+                   help="concurrent sessions (%(default)s)")
     p.add_argument("--turns", type=int, default=4, help="text turns per session (%(default)s)")
     p.add_argument("--timeout", type=float, default=30.0,
                    help="seconds allowed for one handshake and for one turn (%(default)s)")
@@ -465,6 +481,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--think-ms", type=float, default=0.0,
                    help="pause between two turns of a session, and a random 0..think start "
                         "offset (default 0: closed loop, every session sends at once)")
+    p.add_argument("--pace-ms", type=float, default=0.0,
+                   help="start a session's turns this far apart (after a random 0..pace "
+                        "offset): an open loop, e.g. 1000 = one turn per session per second")
     p.add_argument("--deflate", action="store_true",
                    help="offer permessage-deflate, as browsers do (default: off)")
     p.add_argument("--base-url", help="bench this running server instead of starting one")
@@ -477,8 +496,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="timing model of the started simulator (%(default)s: the server's own "
                         "cost, no modelled provider latency)")
     args = p.parse_args(argv)
-    if args.sessions < 1 or args.turns < 1 or args.timeout <= 0:
-        p.error("--sessions and --turns must be >= 1 and --timeout > 0")
+    if args.sessions < 1 or args.turns < 1 or args.timeout <= 0 or args.pace_ms < 0:
+        p.error("--sessions and --turns must be >= 1, --timeout > 0, --pace-ms >= 0")
+    if args.pace_ms and args.think_ms:
+        p.error("--pace-ms and --think-ms exclude each other")
     if args.base_url and not args.api_key:
         p.error("--base-url needs --api-key")
     return args

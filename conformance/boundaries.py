@@ -18,6 +18,7 @@ constraint it used, and the note when the two documents disagree (seed 002 vs se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from urllib.parse import quote
 import aiohttp
 
 from . import notes
+from .outcomes import cut_off, no_answer, wire_failure
 
 PLACEHOLDER = "conformance-boundary"
 CONCURRENCY = 8
@@ -73,6 +75,7 @@ class Outcome:
     body: str
     accepted: bool
     curl: str
+    broken: str = ""  # the wire rule's reason (outcomes.py) when the target did not answer
 
 
 @dataclass
@@ -291,23 +294,29 @@ async def _send(session, base_url: str, op: Operation, case: Case | None, header
     qs = _query_text(query)
     url = f"{base_url.rstrip('/')}{op.path}" + (f"?{qs}" if qs else "")
     method = op.label.split(" ", 1)[0]
+    curl = f"curl -X {method} '{url}'" + (
+        f" -H 'Content-Type: application/json' -d '{json.dumps(body)}'" if body is not None
+        else "")
     try:
         async with session.request(method, url, headers=headers,
                                    json=body if body is not None else None,
                                    timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
-            text = (await resp.content.read(4000)).decode("utf-8", "replace")
-            status = resp.status
-    except (TimeoutError, aiohttp.ClientError):
-        return None
-    curl = f"curl -X {method} '{url}'" + (
-        f" -H 'Content-Type: application/json' -d '{json.dumps(body)}'" if body is not None
-        else "")
+            data = await resp.content.read(4000)
+            status, length = resp.status, resp.content_length
+        if length is not None and len(data) < min(length, 4000):  # the wire rule: cut short
+            return Outcome(case, 0, repr(data), False, curl, cut_off(
+                f"{method} {op.path}", f"{len(data)} of its {length} bytes came"))
+        text = data.decode("utf-8", "replace")
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        broke = wire_failure(exc, f"{method} {op.path}", timeout)
+        return Outcome(case, 0, repr(broke.raw or b""), False, curl, str(broke)) \
+            if broke is not None else None
     return Outcome(case, status, text, accepted(status, text), curl)
 
 
-async def _run(base_url: str, ops: list[Operation], headers: dict, timeout: float):
+async def _run(base_url: str, ops: list[Operation], headers: dict, timeout: float,
+               results: dict) -> None:
     limit = asyncio.Semaphore(CONCURRENCY)
-    results: dict[str, tuple[Outcome | None, list[Outcome]]] = {}
 
     async def one(session, op: Operation) -> None:
         async with limit:
@@ -318,11 +327,12 @@ async def _run(base_url: str, ops: list[Operation], headers: dict, timeout: floa
                     got = await _send(session, base_url, op, case, headers, timeout)
                     if got is not None:
                         outcomes.append(got)
+                    if got is not None and got.broken:
+                        break  # the operation is broken already: no more waits on it
         results[op.label] = (base, outcomes)
 
     async with aiohttp.ClientSession() as session:
         await asyncio.gather(*(one(session, op) for op in ops))
-    return {op.label: results[op.label] for op in ops}  # the plan's order: a stable report
 
 
 def run(key: str, doc: dict, base_url: str, headers: dict, *, sent: set[str], writes: bool,
@@ -330,8 +340,15 @@ def run(key: str, doc: dict, base_url: str, headers: dict, *, sent: set[str], wr
     """label -> (the base request's outcome, the judged cases' outcomes; none when the base
     request was refused or unanswered)."""
     ops = plan(key, doc, sent, writes)
-    return asyncio.run(asyncio.wait_for(_run(base_url, ops, headers, timeout),
-                                        timeout * (len(ops) + 2)))
+    results: dict[str, tuple[Outcome | None, list[Outcome]]] = {}
+    budget = timeout * (len(ops) + 2)
+    try:
+        asyncio.run(asyncio.wait_for(_run(base_url, ops, headers, timeout, results), budget))
+    except TimeoutError:  # the wire rule: what did not finish in the budget was not answered
+        for op in ops:
+            results.setdefault(op.label, (Outcome(None, 0, "", False, "", no_answer(
+                f"the boundary cases of {op.label}", budget)), []))
+    return {op.label: results[op.label] for op in ops}  # the plan's order: a stable report
 
 
 def excused(outcome: Outcome) -> str:
@@ -400,6 +417,10 @@ async def _one_lifecycle(session, base_url: str, life: Lifecycle, headers: dict,
 
     created = await _send(session, base_url, op(life.create, life.create.split(" ", 1)[1],
                                                 life.body), None, headers, timeout)
+    if created is not None and created.broken:  # the wire rule: fails the lifecycle
+        life.steps.append(created)
+        life.problem = created.broken
+        return
     if created is None or not created.accepted:
         return  # nothing created: not judged
     life.steps.append(created)
@@ -412,6 +433,9 @@ async def _one_lifecycle(session, base_url: str, life: Lifecycle, headers: dict,
     if read is None:
         return
     life.steps.append(read)
+    if read.broken:
+        life.problem = read.broken
+        return
     if not read.accepted:
         life.problem = (f"{life.create} created {life.param} {rid!r}, but GET {concrete} "
                         f"answered HTTP {read.status}: the created resource cannot be read")
@@ -426,6 +450,9 @@ async def _one_lifecycle(session, base_url: str, life: Lifecycle, headers: dict,
     if again is None:
         return
     life.steps.append(again)
+    if again.broken:
+        life.problem = again.broken
+        return
     if again.accepted:
         life.problem = (f"DELETE {concrete} answered ok, but GET {concrete} still answers "
                         f"HTTP {again.status}: the deleted resource is still there")
@@ -444,5 +471,8 @@ def lifecycles(doc: dict, base_url: str, headers: dict, *, allowed: set[str],
                     await _one_lifecycle(session, base_url, life, headers, timeout)
             await asyncio.gather(*(one(life) for life in planned))
 
-    asyncio.run(asyncio.wait_for(go(), timeout * 4 * (len(planned) + 2)))
+    # every request has its timeout (a broken one fails its lifecycle); a sequence the whole
+    # budget cut short is judged on the steps it had, never ERROR
+    with contextlib.suppress(TimeoutError):
+        asyncio.run(asyncio.wait_for(go(), timeout * 4 * (len(planned) + 2)))
     return planned

@@ -41,6 +41,7 @@ from .documents import (  # noqa: F401 (fuzz.document, fuzz.documented... are us
     response_validator,
 )
 from .excuses import refusal_excused, shadowing_operation  # noqa: F401 (fuzz.refusal_excused)
+from .fuzz_wire import engine_wire_failure, record_wire  # noqa: F401 (fuzz.record_wire)
 from .outcomes import ERROR, FAIL, NON_STRICT, PASS, SKIPPED, UNIMPLEMENTED
 
 # schemathesis check -> requirement suffix (prefixed per document). Checks absent here are off:
@@ -111,6 +112,8 @@ class FuzzResult:
     statuses: dict[str, list[routes.Answer]] = field(default_factory=dict)  # label -> answers
     route_list: routes.RouteList | None = None  # the target's own route list, when it serves one
     errors: dict[str, str] = field(default_factory=dict)  # label -> suite/engine error
+    # label ("*": the whole target) -> how the target broke the wire (outcomes.py's rule)
+    wire: dict[str, str] = field(default_factory=dict)
     defects: dict[str, str] = field(default_factory=dict)  # label -> unsatisfiable schema
     excluded: dict[str, str] = field(default_factory=dict)  # label -> why not sent
     stop_reason: str = ""
@@ -128,12 +131,19 @@ class FuzzResult:
             return SKIPPED, self.excluded[label]
         if label in self.defects:
             return SKIPPED, "contract defect, no valid request exists: " + self.defects[label]
-        if self.absent(label):
-            return UNIMPLEMENTED, routes.why_absent(self.route_list)
         judged = self.judged.get((label, rid))
+        # the wire rule: an operation that hung, reset or answered garbage fails what it
+        # was judged for (it exists: something hung); a target gone mid-run fails what it
+        # did not answer before
+        broke = self.wire.get(label) or (self.wire.get("*") if not (
+            judged and (judged.passed or judged.excused)) else None)
+        if self.absent(label) and label not in self.wire:
+            return UNIMPLEMENTED, routes.why_absent(self.route_list)
         if judged and judged.failures:
             first = judged.failures[0]
             return (FAIL if strict else NON_STRICT), f"{first.title}: {first.message}"
+        if broke:
+            return (FAIL if strict else NON_STRICT), broke
         if label in self.errors:
             return ERROR, self.errors[label]
         if judged and (judged.passed or judged.excused):
@@ -204,6 +214,9 @@ def run(key: str, base_url: str, headers: dict, *, seed: int, depth: str, timeou
                 finished.setdefault(phase, set()).update(
                     node.value.operation.label for node in event.recorder.cases.values())
                 progress(key, phase, len(finished[phase]), sent)
+        elif isinstance(event, events.NonFatalError) and (
+                broke := engine_wire_failure(event, timeout)):  # the wire rule (outcomes.py)
+            result.wire.setdefault(event.label if event.related_to_operation else "*", broke)
         elif isinstance(event, events.NonFatalError) and event.related_to_operation:
             text = event.info.format()
             if "Cannot generate test data" in text or "Schema Error" in text:
@@ -348,6 +361,12 @@ def record_boundaries(result: FuzzResult, outcomes: dict) -> None:
     from .boundaries import excused
 
     for label, (base, judged_cases) in outcomes.items():
+        if base is not None and base.broken:  # the wire rule: no answer, a reset, garbage
+            result.wire.setdefault(label, base.broken)
+            continue
+        for broken in (o for o in judged_cases if o.broken):
+            result.wire.setdefault(label, broken.broken)
+        judged_cases = [o for o in judged_cases if not o.broken]
         for outcome in ([base] if base else []) + judged_cases:
             result.statuses.setdefault(label, []).append(routes.Answer(outcome.status,
                                                                        outcome.body[:300]))
@@ -422,7 +441,7 @@ def record_lifecycles(result: FuzzResult, lives: list) -> None:
     that cannot be read, or a deleted one still there. A sequence cut short (the create or
     the delete refused, no id where the path names it) is not judged."""
     for life in lives:
-        if len(life.steps) < 2:
+        if len(life.steps) < 2 and not life.problem:  # a broken wire fails even one step
             continue
         label = f"DELETE {life.item}" if "deleted" in life.problem else life.create
         judged = result.judged.setdefault((label, requirement_id(result.key, LIFECYCLE)),

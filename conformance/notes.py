@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
 from .contract import load_yaml
@@ -118,10 +119,21 @@ def _path_unsafe(value) -> bool:
     return False
 
 
+def _not_future(value) -> bool:
+    """A date-time (RFC 3339) that is not after now."""
+    if not isinstance(value, str):
+        return False
+    try:
+        when = datetime.fromisoformat(value.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return False
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)) <= datetime.now(UTC)
+
+
 def _covers(note: Note, request: Request) -> bool:
     when = note.when
     for rule, test in (("not_url", _not_url), ("not_repository", _not_repository),
-                       ("path_unsafe", _path_unsafe)):
+                       ("path_unsafe", _path_unsafe), ("not_future", _not_future)):
         if any(test(v) for name in when.get(rule, ()) for v in request.values(name)):
             return True
     if any(_blank(v) for name in when.get("empty", ()) for v in request.values(name)):

@@ -111,7 +111,8 @@ def handoff(run) -> dict:
     if run.preflight_error is not None or not isinstance(creds, Credentials):
         return {"ok": False}
     return {"ok": True, "jwt": creds.jwt, "keys": dict(creds.keys),
-            "key_ids": dict(creds.key_ids), "setup_status": creds.setup_status}
+            "key_ids": dict(creds.key_ids), "setup_status": creds.setup_status,
+            "login": list(creds.login) if creds.login else None}
 
 
 def merge(run) -> None:
@@ -178,8 +179,9 @@ class Worker:
             return
         creds = Credentials(run.settings, jwt=given["jwt"], keys=given["keys"],
                             key_ids=given["key_ids"], setup_status=given["setup_status"],
+                            login=tuple(given["login"]) if given["login"] else None,
                             redactor=run.redactor)
-        run.redactor.add(creds.jwt, *creds.keys.values())
+        run.redactor.add(creds.jwt, *creds.keys.values(), *(creds.login or ())[1:])
         run.credentials = creds
 
     @pytest.hookimpl(tryfirst=True)

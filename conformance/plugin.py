@@ -12,7 +12,8 @@ Checks are ordinary test functions marked with the requirements they decide:
         assert ...
 
 An `assert` that fails is the target's fault (FAIL, or NON-STRICT for SHOULD/MAY); raise
-`Unimplemented` for an absent feature; any other exception is the suite's (ERROR).
+`Unimplemented` for an absent feature; a network failure is judged by the wire rule
+(outcomes.py: the target's, FAIL); any other exception is the suite's (ERROR).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from . import allure_results, parallel, preflight, report, sweeps, target_info
+from . import allure_results, parallel, preflight, report, secrets_sweep, sweeps, target_info
 from .baseline import Baseline
 from .bootstrap import Credentials, cleanup
 from .catalogue import Catalogue, CatalogueError, load
@@ -43,9 +44,11 @@ from .outcomes import (
     NotConfigured,
     PreflightError,
     SuiteError,
+    TargetBroke,
     Unimplemented,
     exit_status,
     headline,
+    wire_failure,
 )
 from .redact import Redactor
 from .target import TargetSettings
@@ -332,7 +335,8 @@ class ConformanceRun:
         verdicts = []
         for rid in ids:
             requirement = self.results[rid].requirement
-            verdict, message = classify(call.excinfo, requirement.strict)
+            verdict, message = classify(call.excinfo, requirement.strict,
+                                        self.settings.timeout if self.settings else 0)
             verdicts.append(verdict)
             self.results[rid].checks.append(report.CheckRecord(
                 nodeid=item.nodeid, verdict=verdict, message=message,
@@ -373,6 +377,7 @@ class ConformanceRun:
         self.sweep_frame_logs()
         self.sweep_frame_schemas()
         self.sweep_undocumented_types()
+        secrets_sweep.sweep(self.results, self.transcripts, self.credentials)
         if self.load_errors:  # checks that could not even be loaded decide nothing
             reason = "the suite could not load its checks: " + "; ".join(self.load_errors)
             for result in self.results.values():
@@ -430,11 +435,15 @@ class ConformanceRun:
                            self.summary.get("baseline"), self.paths, scores, write=write)
 
 
-def classify(excinfo, strict: bool) -> tuple[str, str]:
+def classify(excinfo, strict: bool, timeout: float = 0) -> tuple[str, str]:
     if excinfo is None:
         return PASS, ""
     exc = excinfo.value
     text = excinfo.exconly()[:3000]
+    broke = wire_failure(exc, "the check's exchange", timeout) \
+        if not isinstance(exc, SuiteError | AssertionError) else None
+    if isinstance(exc, TargetBroke) or broke is not None:  # the wire rule (outcomes.py)
+        return (FAIL if strict else NON_STRICT), str(broke or exc)[:3000]
     if isinstance(exc, Unimplemented):
         return UNIMPLEMENTED, str(exc)
     if isinstance(exc, pytest.skip.Exception):

@@ -27,7 +27,7 @@ import aiohttp
 
 from .bootstrap import DEVELOPER_SCOPES, Credentials, answer, obtain
 from .clients.http import HttpResult, TargetTimeout, arequest
-from .outcomes import PreflightError, SuiteError
+from .outcomes import PreflightError, SuiteError, TargetBroke
 from .redact import Redactor
 from .target import TargetSettings
 
@@ -69,6 +69,8 @@ def _as_preflight(exc: Exception, settings: TargetSettings) -> PreflightError:
     if isinstance(exc, TargetTimeout):
         return PreflightError(f"{exc}: the target is slow or hangs (raise --timeout for a slow "
                               "one)")
+    if isinstance(exc, TargetBroke):  # the wire rule (outcomes.py), before any check
+        return PreflightError(f"{exc}: the target broke the preflight")
     if isinstance(exc, SuiteError):
         return PreflightError(str(exc))
     return PreflightError(f"preflight against {settings.base_url} broke: {exc!r}")
@@ -100,7 +102,7 @@ async def recognise(call, settings: TargetSettings) -> dict | None:
         raise PreflightError(f"{settings.base_url} did not answer GET {SETUP_STATUS} within "
                              f"{settings.timeout:g} s: is it up (raise --timeout for a slow "
                              "one)?") from exc
-    except SuiteError as exc:
+    except (SuiteError, TargetBroke) as exc:  # refused, unknown host, garbage
         raise PreflightError(f"cannot reach {settings.base_url}: {_network_cause(exc)}: is "
                              "the server running, and is --base-url right?") from exc
     body = status.json
@@ -141,8 +143,10 @@ async def check_key(call, key: str, profiles: set[str] | None) -> None:
                              "keys, or choose other profiles (--profile)")
 
 
-def _network_cause(exc: SuiteError) -> str:
+def _network_cause(exc: Exception) -> str:
     cause = exc.__cause__
+    if isinstance(exc, TargetBroke) and not isinstance(cause, aiohttp.ClientConnectorError):
+        return str(exc)
     if isinstance(cause, aiohttp.ClientConnectorError):
         os_error = cause.os_error
         if isinstance(os_error, ConnectionRefusedError):

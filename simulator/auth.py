@@ -11,6 +11,20 @@ the seeds are silent):
 
 Keys are random 256-bit tokens, so they are stored as a SHA-256 digest: checking one costs
 microseconds, unlike the 100k-iteration PBKDF2 real AstrBot runs on every request.
+
+Sessions and tokens, where the seeds are silent (issue 15; the safe choice, RFC 7519 4.1.4 and
+OWASP ASVS 3.3.1 / 3.5.3):
+- a JWT must carry `exp` (one without it is "Invalid token", even with a valid signature); each
+  token gets a random `jti`, so two logins in the same second still get two distinct tokens;
+- `POST /api/v1/auth/logout` revokes the token it was called with (Bearer or cookie): from then
+  on that token is "Token revoked" (401) on every HTTP operation and refused on every JWT
+  WebSocket path (they authenticate through decode_jwt). Other tokens of the same user (other
+  browsers, the suite's own run) stay valid. The revocation is kept in the store (SHA-256 of
+  the token, until the token's own `exp`), so it survives a restart;
+- a credential that is not UTF-8 text (raw bytes in a header: a lone surrogate once decoded)
+  is "Invalid credentials" (401), never a crash;
+- an API key cannot be created already expired (`expires_at` not in the future: 400; the
+  schema's `expires_in_days` minimum is 1).
 """
 
 from __future__ import annotations
@@ -18,8 +32,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -34,6 +49,7 @@ JWT_COOKIE = "astrbot_dashboard_jwt"
 JWT_LIFETIME = timedelta(days=7)
 KEY_PREFIX = "abk_"
 PBKDF2_ROUNDS = 120_000
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class AuthError(Exception):
@@ -51,6 +67,7 @@ class Principal:
     username: str
     scopes: frozenset[str]
     key: ApiKeyRecord | None = None
+    token: str | None = field(default=None, repr=False)  # the JWT itself (logout revokes it)
 
     def allows(self, scope: str | None) -> bool:
         if scope is None or self.kind == "jwt":
@@ -83,6 +100,14 @@ def hash_key(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode("utf-8")).hexdigest()
 
 
+def text_credential(value: str) -> str:
+    """A credential as text; one that is not UTF-8 (a header's raw bytes arrive as
+    surrogates) is AuthError(401), never an encoding crash."""
+    if _SURROGATE.search(value):
+        raise AuthError(401, "Invalid credentials: not UTF-8 text")
+    return value
+
+
 def new_raw_key() -> str:
     return KEY_PREFIX + secrets.token_urlsafe(32)
 
@@ -108,12 +133,15 @@ class Authenticator:
     # JWT ------------------------------------------------------------------------------------
     def issue_jwt(self, username: str) -> str:
         exp = datetime.now(UTC) + JWT_LIFETIME
-        return jwt.encode({"username": username, "exp": exp}, self.secret, algorithm="HS256")
+        return jwt.encode({"username": username, "exp": exp, "jti": secrets.token_hex(8)},
+                          self.secret, algorithm="HS256")
 
     def decode_jwt(self, token: str) -> str:
-        """The username of a valid dashboard JWT; AuthError(401) otherwise."""
+        """The username of a valid dashboard JWT (signed, with an `exp` still ahead, not
+        logged out); AuthError(401) otherwise."""
         try:
-            payload = jwt.decode(token, self.secret, algorithms=["HS256"])
+            payload = jwt.decode(text_credential(token), self.secret, algorithms=["HS256"],
+                                 options={"require": ["exp"]})
         except jwt.ExpiredSignatureError as exc:
             raise AuthError(401, "Token expired") from exc
         except jwt.InvalidTokenError as exc:
@@ -121,7 +149,18 @@ class Authenticator:
         username = payload.get("username")
         if not isinstance(username, str) or not username:
             raise AuthError(401, "Invalid token")
+        if self.store.token_revoked(hash_key(token)):
+            raise AuthError(401, "Token revoked")
         return username
+
+    def revoke_jwt(self, token: str) -> None:
+        """Log `token` out: refused from now on, until its own `exp` (then it is expired)."""
+        try:
+            exp = jwt.decode(token, self.secret, algorithms=["HS256"],
+                             options={"verify_exp": False})["exp"]
+        except (jwt.InvalidTokenError, KeyError):
+            return  # not a token of this server: nothing to revoke
+        self.store.revoke_token(hash_key(token), int(exp))
 
     # API keys -------------------------------------------------------------------------------
     def create_key(
@@ -139,7 +178,7 @@ class Authenticator:
         return raw, rec
 
     def lookup_key(self, raw_key: str) -> ApiKeyRecord:
-        rec = self.store.keys_by_hash.get(hash_key(raw_key.strip()))
+        rec = self.store.keys_by_hash.get(hash_key(text_credential(raw_key).strip()))
         if rec is None or rec.revoked_at is not None or key_expired(rec):
             raise AuthError(401, "Invalid API key")
         return rec
@@ -160,9 +199,9 @@ class Authenticator:
         if authorization.startswith("Bearer "):
             value = authorization[len("Bearer "):].strip()
             try:
-                return Principal("jwt", self.decode_jwt(value), frozenset({"*"}))
+                return Principal("jwt", self.decode_jwt(value), frozenset({"*"}), token=value)
             except AuthError as exc:
-                if exc.message == "Token expired":
+                if exc.message != "Invalid token":  # expired, revoked, not text
                     raise
             raw_key = value
         elif authorization.startswith("ApiKey "):
@@ -172,7 +211,7 @@ class Authenticator:
         if not raw_key:
             cookie = cookies.get(JWT_COOKIE)
             if cookie:
-                return Principal("jwt", self.decode_jwt(cookie), frozenset({"*"}))
+                return Principal("jwt", self.decode_jwt(cookie), frozenset({"*"}), token=cookie)
             raise AuthError(401, "Missing API key")
         if jwt_only:
             raise AuthError(403, "Insufficient API key scope")

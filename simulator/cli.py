@@ -46,6 +46,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--client-report", metavar="DIR", default=None,
                    help="where the client report is written when the simulator stops (implies "
                    "--client-mode; default reports/client-<run id>)")
+    p.add_argument("--ws-idle-timeout", type=float, default=None, metavar="SECONDS",
+                   help="close a WebSocket with 1001 after this long without a client frame "
+                        "(default 300; 0 = never)")
+    p.add_argument("--ws-outbox-bytes", type=int, default=None, metavar="BYTES",
+                   help="bytes that may wait for a WebSocket client that does not read; past "
+                        "them for 2 s the connection is closed with 1008 'client is not "
+                        "reading' (default 2097152; 0 = no limit)")
+    p.add_argument("--ws-max-queued", type=int, default=None, metavar="N",
+                   help="/api/v1/chat/ws sends that may wait behind the running reply on one "
+                        "connection; one more is refused with PROCESSING_ERROR (default 8)")
     p.add_argument("--log-level", default="INFO")
     return p.parse_args(argv)
 
@@ -58,6 +68,10 @@ def main(argv: list[str] | None = None) -> int:
         return providers.main(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(name)s %(message)s")
+    for flag in ("ws_idle_timeout", "ws_outbox_bytes", "ws_max_queued"):
+        if (getattr(args, flag) or 0) < 0:
+            print(f"astrbot-sim: --{flag.replace('_', '-')} must be 0 or more", file=sys.stderr)
+            return 2
     try:
         flags = {**timing.parse_assignments(args.timing), "llm_delay_ms": args.llm_delay_ms}
         config = SimConfig.from_env(timing_profile=args.timing_profile,
@@ -67,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
                                     client_mode=True if args.client_report
                                     else args.client_mode,
                                     client_report_dir=args.client_report,
-                                    faults=args.faults, faults_file=args.faults_file)
+                                    faults=args.faults, faults_file=args.faults_file,
+                                    ws_idle_timeout=args.ws_idle_timeout,
+                                    ws_outbox_bytes=args.ws_outbox_bytes,
+                                    ws_max_queued=args.ws_max_queued)
         app = create_app(config)
     except (timing.TimingError, FaultError) as exc:
         print(f"astrbot-sim: {exc}", file=sys.stderr)

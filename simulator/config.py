@@ -35,6 +35,13 @@ class SimConfig:
     faults: bool = False  # the /_sim/faults control surface (faults.py)
     faults_file: Path | None = None  # faults armed at start (enables the surface too)
     max_frame_bytes: int = 4 * 1024 * 1024
+    # WebSocket connections (simulator/live/outbox.py, ws.py): bytes that may wait for a client
+    # that does not read (then close 1008 "client is not reading"; 0 = no limit), seconds
+    # without a client frame before close 1001 (0 = never), /api/v1/chat/ws sends that may
+    # wait behind the running reply (one more is refused with PROCESSING_ERROR)
+    ws_outbox_bytes: int = 2 * 1024 * 1024
+    ws_idle_timeout: float = 300.0
+    ws_max_queued: int = 8
     # client mode (client_mode.py): grade the clients; write the report here when stopping
     client_mode: bool = False
     client_report_dir: Path | None = None

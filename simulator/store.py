@@ -11,6 +11,7 @@ import json
 import secrets
 import sqlite3
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +72,7 @@ CREATE TABLE IF NOT EXISTS api_keys (
     expires_at TEXT,
     revoked_at TEXT
 );
+CREATE TABLE IF NOT EXISTS revoked_tokens (digest TEXT PRIMARY KEY, expires_at INTEGER NOT NULL);
 """
 
 PROJECT_MEMBER_KIND = "chat project session"  # resource: session_id -> its ChatUI project
@@ -117,6 +119,9 @@ class Store:
             rec = ApiKeyRecord(**dict(zip(KEY_COLUMNS, row, strict=True)))
             rec.scopes = json.loads(rec.scopes)
             self.keys_by_hash[rec.key_hash] = rec
+        self._db.execute("DELETE FROM revoked_tokens WHERE expires_at < ?", (int(time.time()),))
+        self.revoked: dict[str, int] = dict(self._db.execute(
+            "SELECT digest, expires_at FROM revoked_tokens"))
 
     def close(self) -> None:
         self._db.close()
@@ -207,6 +212,30 @@ class Store:
                  int(interrupted), checkpoint, created_at))
             self._db.execute("UPDATE chat_sessions SET updated_at = ? WHERE session_id = ?",
                              (created_at, session_id))
+            return cur.lastrowid
+
+    def open_chat(self, session_id: str, creator: str, created_at: str, content: list,
+                  checkpoint: str) -> int:
+        """A chat request's session (when new) and its user message, in one transaction: a
+        request that fails on the way leaves neither behind. Returns the message id."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO chat_sessions (session_id, platform_id, creator, "
+                    "created_at, updated_at) VALUES (?, 'webchat', ?, ?, ?)",
+                    (session_id, creator, created_at, created_at))
+                cur = self._db.execute(
+                    "INSERT INTO messages (session_id, sender, role, content, interrupted, "
+                    "llm_checkpoint_id, created_at) VALUES (?, ?, 'user', ?, 0, ?, ?)",
+                    (session_id, creator, json.dumps(content, ensure_ascii=False),
+                     checkpoint, created_at))
+                self._db.execute("UPDATE chat_sessions SET updated_at = ? WHERE session_id = ?",
+                                 (created_at, session_id))
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
             return cur.lastrowid
 
     def save_turn(self, session_id: str, creator: str, created_at: str,
@@ -350,6 +379,19 @@ class Store:
         with self._lock:
             return self._db.execute("DELETE FROM attachments WHERE attachment_id = ?",
                                     (attachment_id,)).rowcount > 0
+
+    # logged-out JWTs (SHA-256 of the token -> its exp), mirrored in memory --------------------
+    def token_revoked(self, digest: str) -> bool:
+        return digest in self.revoked
+
+    def revoke_token(self, digest: str, expires_at: int) -> None:
+        now = int(time.time())
+        with self._lock:
+            self._db.execute("DELETE FROM revoked_tokens WHERE expires_at < ?", (now,))
+            self._db.execute("INSERT OR REPLACE INTO revoked_tokens (digest, expires_at) "
+                             "VALUES (?, ?)", (digest, expires_at))
+            self.revoked = {d: e for d, e in self.revoked.items() if e >= now}
+            self.revoked[digest] = expires_at
 
     # api keys -------------------------------------------------------------------------------
     def add_key(self, rec: ApiKeyRecord) -> None:

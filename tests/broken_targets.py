@@ -26,6 +26,16 @@ Modes:
               real AstrBot 4.26.2 does (research DIFF-018)
     im-extra-field  POST /api/v1/im/messages accepts fields ImMessageRequest forbids, as real
               AstrBot 4.26.2 does (research DIFF-024)
+
+Targets that stop answering (tests/test_unanswering.py), each on one family only, every GET
+under /api/v1/personas and every Live API WebSocket connection the simulator would accept (a
+refused handshake is still refused, the rest of the simulator answers as usual):
+    hang      accepts and never answers (HTTP: no status line; WebSocket: no frame)
+    slow      answers after --slow-s seconds (HTTP: the whole answer; WebSocket: the upgrade)
+    garbage   answers what is not the protocol: GET /api/v1/personas raw non-HTTP bytes,
+              GET /api/v1/personas/tree a body cut short of its Content-Length, the other
+              GETs a status line and half a header, then a close; a live-mode WebSocket
+              non-JSON text for every frame, a chat-mode one (`ct=chat`) an invalid frame
 """
 
 from __future__ import annotations
@@ -53,7 +63,15 @@ LIVE_PATH = "/api/v1/live/ws"
 FAULT = web.AppKey("fault", str)
 MODES = ("no-live", "closes", "silent", "sequential", "bare", "no-scope", "wrong-type",
          "negative-500", "extra-field", "odd-frame", "odd-event", "undocumented-error",
-         "page-unbounded", "im-extra-field")
+         "page-unbounded", "im-extra-field", "hang", "slow", "garbage")
+UNANSWERING = ("hang", "slow", "garbage")
+FAMILY = "/api/v1/personas"  # every GET under it, and the Live API WebSocket
+NOT_HTTP = b"\x00\x17\xfe garbage, not HTTP \x01\r\n\r\n"
+CUT_SHORT = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 200\r\n"
+             b"\r\n{\"status\": \"ok\", \"da")
+HALF_HEADER = b"HTTP/1.1 200 OK\r\nContent-Ty"
+NOT_JSON = "garbage, not JSON {"
+BAD_FRAME = b"\x8b\x03abc"  # FIN + reserved opcode 0xB: not a WebSocket frame (RFC 6455 5.2)
 ODD_TYPE = "run_started"  # what AstrBot 4.29.3 sends first on a chat stream
 # the operation each schema fault is planted in, and the requirement that must name it
 FAULTS = {"wrong-type": ("GET /api/v1/bot-types", "V1-FUZZ-002"),
@@ -218,7 +236,55 @@ async def sequential_session(request: web.Request, handler):
     return ws
 
 
-def build(mode: str, data_dir: str) -> web.Application:
+def unanswering(mode: str, slow_s: float):
+    """The family (FAMILY) hangs, answers late or answers garbage; nothing else changes."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler):
+        if request.path == LIVE_PATH and _accepted_live(request):
+            return await _broken_live(request, handler, mode, slow_s)
+        if request.method != "GET" or not request.path.startswith(FAMILY):
+            return await handler(request)
+        if mode == "hang":
+            await asyncio.sleep(3600)  # the test stops this process long before
+        if mode == "slow":
+            await asyncio.sleep(slow_s)
+            return await handler(request)
+        raw = NOT_HTTP if request.path == FAMILY else CUT_SHORT \
+            if request.path == FAMILY + "/tree" else HALF_HEADER
+        request.transport.write(raw)
+        request.transport.close()
+        return web.Response()  # never written: the connection is gone
+
+    return middleware
+
+
+def _accepted_live(request: web.Request) -> bool:
+    """Whether the simulator would accept this Live API handshake (its refusals stay)."""
+    try:
+        key = request.app[SIM].auth.key_principal(request.query.get("api_key", ""))
+    except AuthError:
+        return False
+    return key.allows("chat") and bool(request.query.get("username")) \
+        and request.query.get("ct", "live") in ("live", "chat")
+
+
+async def _broken_live(request: web.Request, handler, mode: str, slow_s: float):
+    if mode == "slow":  # the upgrade itself comes late
+        await asyncio.sleep(slow_s)
+        return await handler(request)
+    ws = web.WebSocketResponse()
+    await ws.prepare(request)
+    async for msg in ws:
+        if mode == "garbage" and msg.type is web.WSMsgType.TEXT:
+            if request.query.get("ct") == "chat":
+                request.transport.write(BAD_FRAME)
+            else:
+                await ws.send_str(NOT_JSON)
+    return ws
+
+
+def build(mode: str, data_dir: str, slow_s: float = 3.0) -> web.Application:
     if mode == "bare":
         return web.Application()
     if mode == "extra-field":
@@ -233,6 +299,8 @@ def build(mode: str, data_dir: str) -> web.Application:
     if mode in FAULTS or mode in SPEC_FAULTS:
         app[FAULT] = mode
         app.middlewares.append(plant_fault)  # inside the envelope middleware, like a handler
+    elif mode in UNANSWERING:
+        app.middlewares.insert(0, unanswering(mode, slow_s))
     elif mode not in ("odd-frame", "odd-event"):  # those two patch the simulator instead
         app.middlewares.insert(0, skip_scope_check if mode == "no-scope"
                                else live_override(mode))
@@ -244,8 +312,11 @@ def main() -> None:
     parser.add_argument("mode", choices=MODES)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--slow-s", type=float, default=3.0,
+                        help="slow: seconds before the answer (the suite's timeout + 2 s)")
     args = parser.parse_args()
-    web.run_app(build(args.mode, args.data_dir), host="127.0.0.1", port=args.port, print=None)
+    web.run_app(build(args.mode, args.data_dir, args.slow_s), host="127.0.0.1", port=args.port,
+                print=None, shutdown_timeout=1)  # a hung handler does not delay the exit
 
 
 if __name__ == "__main__":

@@ -61,3 +61,8 @@ def test_url_and_path_segment_rules():
     assert notes.excusing(skill, R({"skill_name": "a/b"})).id == "NOTE-PATH-SEGMENT"
     assert notes.excusing(skill, R({"skill_name": "..%2Fx"})).id == "NOTE-PATH-SEGMENT"
     assert notes.excusing(skill, R({"skill_name": "greeter"})) is None
+    keys = "POST /api/v1/api-keys"
+    past = {"name": "k", "expires_at": "2026-01-01T00:00:00Z"}
+    assert notes.excusing(keys, R(body=past)).id == "NOTE-KEY-LIFETIME"
+    assert notes.excusing(keys, R(body={**past, "expires_at": "2999-01-01T00:00:00Z"})) is None
+    assert notes.excusing("POST /api/v1/chat", R(body=past)) is None

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 
-from ..outcomes import SuiteError, Violation
+from ..outcomes import SuiteError, TargetTimeout, wire_failure
 from .transcript import Transcript
 
 BODY_LOG_LIMIT = 4000
@@ -46,6 +47,7 @@ async def arequest(method: str, url: str, *, timeout: float, transcript: Transcr
                    session: aiohttp.ClientSession | None = None) -> HttpResult:
     """One request, bounded by `timeout` (an event stream is sampled, not drained); `data` is
     a raw body or an aiohttp.FormData."""
+    what = f"{method} {_shown(url)}"
     own = session is None
     session = session or aiohttp.ClientSession()
     if transcript is not None:
@@ -59,16 +61,15 @@ async def arequest(method: str, url: str, *, timeout: float, transcript: Transcr
         ) as resp:
             text = await asyncio.wait_for(_body_text(resp, timeout), timeout)
             result = HttpResult(resp.status, dict(resp.headers), text, _json_or_none(text))
-    except TimeoutError as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:  # the wire rule (outcomes.py)
+        broke = wire_failure(exc, what, timeout)
         if transcript is not None:
-            transcript.note(f"no answer within {timeout} s")
-        raise TargetTimeout(f"{method} {url}: no answer within {timeout} s") from exc
-    except aiohttp.ClientError as exc:
-        cause = exc.os_error.strerror if isinstance(exc, aiohttp.ClientConnectorError) \
-            else repr(exc)
-        if transcript is not None:
-            transcript.note(f"network error: {cause}")
-        raise SuiteError(f"{method} {url}: network error: {cause}") from exc
+            transcript.note(str(broke) if broke else f"network error: {exc!r}")
+            if broke is not None and broke.raw is not None:
+                transcript.add("<<", {"raw": repr(broke.raw)})
+        if broke is None:  # an unknown host, a local resource: not the target's doing
+            raise SuiteError(f"{what}: network error: {_cause(exc)}") from exc
+        raise broke from exc
     finally:
         if own:
             await session.close()
@@ -88,5 +89,15 @@ def _json_or_none(text: str):
         return None
 
 
-class TargetTimeout(Violation):
-    """The target did not answer in time: a failure of the target, not of the suite."""
+def _shown(url: str) -> str:
+    """The path of `url`, as the wire rule's reasons name an exchange (no query: it may hold
+    a credential)."""
+    return urlsplit(url).path or "/"
+
+
+def _cause(exc: BaseException) -> str:
+    return exc.os_error.strerror or str(exc.os_error) \
+        if isinstance(exc, aiohttp.ClientConnectorError) else repr(exc)
+
+
+__all__ = ["HttpResult", "TargetTimeout", "arequest", "request"]

@@ -20,8 +20,17 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from ..frames import schemas
 from ..invariants import is_terminal_error
-from ..outcomes import SuiteError, Unimplemented, Violation
-from .http import TargetTimeout
+from ..outcomes import (
+    SuiteError,
+    TargetBroke,
+    TargetTimeout,
+    Unimplemented,
+    Violation,
+    cut_off,
+    garbage,
+    no_answer,
+    wire_failure,
+)
 from .transcript import Transcript
 
 # A handshake refused with one of these, even with valid credentials, means "no such endpoint"
@@ -30,10 +39,19 @@ ABSENT_STATUSES = {403, 404, 405, 410, 426, 501}
 MAX_FRAME = 32 * 1024 * 1024
 
 
-class TargetClosed(Violation):
-    def __init__(self, code: int | None, reason: str, context: str):
-        super().__init__(f"the target closed the connection (code {code}, reason {reason!r}) "
-                         f"{context}")
+class TargetClosed(TargetBroke):
+    """The connection ended: with a close frame (`code`), or not (code None: the TCP
+    connection dropped, or the suite closed it on an invalid frame, 1002)."""
+
+    def __init__(self, code: int | None, reason: str, context: str, what: str = "",
+                 invalid: str = ""):
+        if invalid:  # the target sent what is not a WebSocket frame (RFC 6455 5.2)
+            text = garbage(what, invalid.encode("utf-8", "backslashreplace"), "a WebSocket frame")
+        elif code is None:
+            text = cut_off(what, f"the connection dropped without a close frame {context}")
+        else:
+            text = f"the target closed the connection (code {code}, reason {reason!r}) {context}"
+        super().__init__(text)
         self.code = code
         self.reason = reason
 
@@ -76,6 +94,7 @@ class LiveClient:
         self.timeout = timeout
         self.problems: list[str] = []
         self.received: list = []
+        self.last_sent = "the connection"  # what the suite sent last: named by a timeout
 
     @classmethod
     async def open(cls, url: str, *, timeout: float, transcript: Transcript,
@@ -92,15 +111,16 @@ class LiveClient:
                 raise Unimplemented(f"WebSocket handshake to {path} answered HTTP {status}: "
                                     "the target has no such endpoint") from exc
             raise Violation(f"WebSocket handshake to {path} refused with HTTP {status}") from exc
-        except TimeoutError as exc:
-            transcript.note(f"handshake not completed within {timeout} s")
-            raise TargetTimeout(f"WebSocket handshake to {path} not completed within "
-                                f"{timeout} s") from exc
-        except InvalidHandshake as exc:
-            transcript.note(f"invalid handshake: {exc}")
-            raise Violation(f"invalid WebSocket handshake on {path}: {exc}") from exc
-        except OSError as exc:
-            raise SuiteError(f"cannot connect to {url}: {exc}") from exc
+        except (TimeoutError, InvalidHandshake, OSError) as exc:  # the wire rule (outcomes.py)
+            broke = wire_failure(exc, f"GET {path} (a WebSocket upgrade)", timeout)
+            if broke is None and isinstance(exc, InvalidHandshake):
+                broke = Violation(f"invalid WebSocket handshake on {path}: {exc}")
+            transcript.note(str(broke) if broke else f"cannot connect: {exc!r}")
+            if isinstance(broke, TargetBroke) and broke.raw is not None:
+                transcript.add("<<", {"raw": repr(broke.raw)})
+            if broke is None:  # an unknown host, a local resource: not the target's doing
+                raise SuiteError(f"cannot connect to {path}: {exc!r}") from exc
+            raise broke from exc
         transcript.note("connected")
         return cls(ws, transcript, mode, timeout)
 
@@ -126,11 +146,14 @@ class LiveClient:
     async def send_raw(self, data: str | bytes) -> None:
         shown = data if isinstance(data, str) else f"<{len(data)} binary bytes>"
         self.transcript.add(">>", _decoded(shown))
+        decoded = _decoded(shown)
+        self.last_sent = f"`{decoded.get('t')}`" if isinstance(decoded, dict) \
+            and isinstance(decoded.get("t"), str) else "a frame"
         try:
             await self.ws.send(data)
         except ConnectionClosed as exc:
             self.transcript.add("<<", {"close": _code(exc), "reason": _reason(exc)})
-            raise TargetClosed(_code(exc), _reason(exc), "before the suite could send") from exc
+            raise self._closed(exc, "before the suite could send") from exc
 
     # receiving ------------------------------------------------------------------------------
     async def recv(self, timeout: float | None = None, waiting_for: str = "a frame") -> dict:
@@ -138,13 +161,17 @@ class LiveClient:
         try:
             raw = await asyncio.wait_for(self.ws.recv(), wait)
         except TimeoutError as exc:
-            self.transcript.note(f"nothing within {wait} s while waiting for {waiting_for}")
-            raise TargetTimeout(f"no frame within {wait} s while waiting for {waiting_for}") \
-                from exc
+            invalid = getattr(self.ws.protocol, "parser_exc", None)
+            if invalid is not None:  # an invalid frame came; the closing handshake did not
+                raise TargetClosed(None, "", "", what=f"{self.last_sent} on "
+                                   f"{self.transcript.path}", invalid=str(invalid)) from exc
+            reason = no_answer(f"{self.last_sent} on {self.transcript.path} (waiting for "
+                               f"{waiting_for})", wait)
+            self.transcript.note(reason)
+            raise TargetTimeout(reason) from exc
         except ConnectionClosed as exc:
             self.transcript.add("<<", {"close": _code(exc), "reason": _reason(exc)})
-            raise TargetClosed(_code(exc), _reason(exc), f"while the suite waited for "
-                               f"{waiting_for}") from exc
+            raise self._closed(exc, f"while the suite waited for {waiting_for}") from exc
         frame, errors, undocumented = self._check(raw)
         self.transcript.add("<<", frame, schema_errors=list(errors) or None,
                             undocumented=undocumented)
@@ -152,7 +179,21 @@ class LiveClient:
         if errors:
             self.problems.append(f"frame #{len(self.received)} {_short(frame)}: "
                                  + "; ".join(errors))
+        if "_raw" in frame:  # text that is not JSON: the wire rule's garbage (outcomes.py)
+            raise TargetBroke(garbage(f"{self.last_sent} on {self.transcript.path}",
+                                      raw.encode("utf-8", "backslashreplace"), "a JSON frame"),
+                              raw.encode("utf-8", "backslashreplace"))
         return frame
+
+    def _closed(self, exc: ConnectionClosed, context: str) -> TargetClosed:
+        """A closed connection as the wire rule has it: a close frame is the target's answer
+        (judged by the check); no close frame, or the suite's 1002 on an invalid frame, is a
+        connection cut off or garbage."""
+        sent = exc.sent if exc.rcvd is None else None
+        invalid = str(exc.__cause__ or sent.reason or "invalid frame") \
+            if sent is not None and sent.code == 1002 else ""
+        return TargetClosed(_code(exc), _reason(exc), context,
+                            what=f"{self.last_sent} on {self.transcript.path}", invalid=invalid)
 
     def _check(self, raw) -> tuple[dict, tuple[str, ...], str | None]:
         """The decoded frame, its schema errors, and its type if the contract lacks it."""

@@ -14,8 +14,7 @@ from urllib.parse import urlsplit
 import aiohttp
 
 from ..frames import sse_types
-from ..outcomes import SuiteError
-from .http import TargetTimeout
+from ..outcomes import SuiteError, TargetTimeout, no_answer, wire_failure
 from .transcript import Transcript
 
 MAX_EVENTS = 5000
@@ -44,7 +43,8 @@ async def post_sse(url: str, *, json_body: dict, headers: dict, timeout: float,
     try:
         async with aiohttp.ClientSession() as session, session.post(
                 url, json=json_body, headers=headers,
-                timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout)) as resp:
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=timeout,
+                                              sock_read=timeout)) as resp:
             result = SseResult(resp.status, resp.headers.get("Content-Type", ""))
             transcript.add("<<", {"status": resp.status, "content_type": result.content_type})
             if not result.content_type.startswith("text/event-stream"):
@@ -61,11 +61,17 @@ async def post_sse(url: str, *, json_body: dict, headers: dict, timeout: float,
                     await asyncio.wait_for(_read_after_end(resp, result, transcript),
                                            after_end)
             return result
-    except TimeoutError as exc:
-        transcript.note(f"no line within {timeout} s")
-        raise TargetTimeout(f"the event stream stalled for {timeout} s") from exc
-    except aiohttp.ClientError as exc:
-        raise SuiteError(f"POST {url}: network error: {exc!r}") from exc
+    except TimeoutError as exc:  # the stream stalled: the wire rule's first form
+        reason = no_answer(f"POST {transcript.path} (the next line of its event stream)",
+                           timeout)
+        transcript.note(reason)
+        raise TargetTimeout(reason) from exc
+    except (aiohttp.ClientError, OSError) as exc:  # the wire rule (outcomes.py)
+        broke = wire_failure(exc, f"POST {transcript.path}", timeout)
+        transcript.note(str(broke) if broke else f"network error: {exc!r}")
+        if broke is None:  # an unknown host, a local resource: not the target's doing
+            raise SuiteError(f"POST {transcript.path}: network error: {exc!r}") from exc
+        raise broke from exc
 
 
 async def _read_events(resp, result: SseResult, timeout: float, transcript: Transcript) -> None:

@@ -46,7 +46,7 @@ def meaningful_part(part) -> bool:
 
 class ChatMode:
     """The chat-mode half of `LiveSession` (its fields: machine, username, clock,
-    chat_turn, turns_started, subscriptions, live_session_id)."""
+    chat_turn, turns_started, subscriptions, max_bindings, live_session_id)."""
 
     def _chat_frame(self, frame: dict) -> list[Effect]:
         kind = frame.get("t")
@@ -65,6 +65,10 @@ class ChatMode:
         self.machine.fire(CHAT, Event.BIND)
         sub = self.subscriptions.get(session_id)
         effects: list[Effect] = []
+        if sub is None and len(self.subscriptions) >= self.max_bindings:
+            return [Send(frames.chat_error(
+                f"Too many bound sessions: at most {self.max_bindings} per connection",
+                frames.INVALID))]
         if sub is None:
             sub = self.subscriptions[session_id] = "ws_sub_" + uuid.uuid4().hex
             effects.append(Subscribe(session_id, sub))

@@ -6,19 +6,22 @@ silent on them). Its envelope differs from the Live API: every server frame has 
 Client frames: `{"t":"ping"}` -> `{"type":"pong"}`; `{"t":"send", "username", "message",
 ["session_id", "message_id", "config_id"]}` (`t` defaults to send). A send answers
 `session_id`, the `plain` deltas, `agent_stats`, `complete`, `message_saved`, `end`; sends
-are handled one after another (a send during a reply waits for it, OWS-009).
+are handled one after another (a send during a reply waits for it, OWS-009), at most
+`max_queued` waiting per connection: one more is refused with `PROCESSING_ERROR` (no session
+row is made for it). Frames that cannot be read (not JSON, nested deeper than
+`inbound.MAX_DEPTH`, not an object, binary, longer than `max_frame_chars`) get
+`INVALID_MESSAGE`.
 """
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..history import History, MemoryHistory
-from . import frames
+from . import frames, inbound
 from .effects import CancelTurn, Effect, Send, StartTurn
 
 error = frames.ws_error
@@ -52,18 +55,21 @@ class ChatSocket:
     reply: Reply | None = None
     waiting: list[tuple[str, str, str, str]] = field(default_factory=list)
     replies_started: int = 0
+    max_queued: int = 8  # sends waiting behind the running reply
+    max_frame_chars: int = 4 * 1024 * 1024
 
     def receive_bytes(self, data: bytes) -> list[Effect]:
         return [Send(error("Binary frames are not supported; send UTF-8 JSON text",
                            "INVALID_MESSAGE"))]
 
     def receive_text(self, raw: str) -> list[Effect]:
+        if len(raw) > self.max_frame_chars:
+            return [Send(error(f"Frame larger than {self.max_frame_chars} characters",
+                               "INVALID_MESSAGE"))]
         try:
-            frame = json.loads(raw)
-        except RecursionError:
-            return [Send(error("Invalid JSON: nested too deeply", "INVALID_MESSAGE"))]
-        except ValueError as exc:
-            return [Send(error(f"Invalid JSON: {exc}", "INVALID_MESSAGE"))]
+            frame = inbound.decode(raw)
+        except inbound.BadFrame as bad:
+            return [Send(error(bad.message, "INVALID_MESSAGE"))]
         if not isinstance(frame, dict):
             return [Send(error("message must be an object", "INVALID_MESSAGE"))]
         kind = frame.get("t", "send")
@@ -93,6 +99,9 @@ class ChatSocket:
         if not text:
             return [Send(error("Message content is empty (reply only is not allowed)",
                                "INVALID_MESSAGE"))]
+        if self.reply is not None and len(self.waiting) >= self.max_queued:
+            return [Send(error(f"Session is busy: {self.max_queued} messages are already "
+                               "waiting on this connection", "PROCESSING_ERROR"))]
         self.history.ensure_session(session_id, username)
         message_id = str(frame["message_id"]) if frame.get("message_id") else str(uuid.uuid4())
         self.waiting.append((session_id, message_id, username, text))
@@ -155,3 +164,7 @@ class ChatSocket:
 
     def pushed(self, session_id: str, text: str) -> list[Effect]:
         return []
+
+    def internal_error(self) -> dict:
+        """What the adapter sends when handling a frame or an event failed unexpectedly."""
+        return error("Failed to process message: internal error", "PROCESSING_ERROR")

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import time
 import uuid
@@ -41,7 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..backends import llm as sim_llm
-from . import frames
+from . import frames, inbound
 from .chat_mode import ChatMode, ChatTurn, meaningful_part
 from .effects import (
     CancelTurn,
@@ -69,6 +68,7 @@ TURN, MIC = Lane.TURN, Lane.MIC
 RUNNING = frozenset({State.TRANSCRIBING, State.STOPPING, State.WAITING_FOR_LLM,
                      State.STREAMING, State.SPEAKING})  # TURN states with a `Turn`
 REPLYING = frozenset({State.WAITING_FOR_LLM, State.STREAMING, State.SPEAKING})
+CT_CHAT = re.compile(r'"ct"\s*:\s*"chat"')  # a unified frame that says it is chat, unparsed
 
 
 @dataclass
@@ -111,6 +111,8 @@ class LiveSession(ChatMode):
     max_audio_bytes: int = 2 * 16_000 * 120  # two minutes of 16 kHz 16-bit mono
     max_frame_chars: int = 4 * 1024 * 1024
     connection_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    max_bindings: int = 64  # chat sessions one socket may bind (each a hub subscription)
+    last_mode: str = "live"  # the mode of the last frame decoded (unified endpoints)
 
     machine: Machine = field(default_factory=Machine)
     turn: Turn | None = None  # data of the TURN lane
@@ -138,20 +140,19 @@ class LiveSession(ChatMode):
 
     # client input ---------------------------------------------------------------------------
     def receive_bytes(self, data: bytes) -> list[Effect]:
-        return [Send(live_error("Binary frames are not supported; send UTF-8 JSON text"))]
+        return [Send(self.input_error("Binary frames are not supported; send UTF-8 JSON text"))]
 
     def receive_text(self, raw: str) -> list[Effect]:
         if len(raw) > self.max_frame_chars:
-            return [Send(live_error(f"Frame larger than {self.max_frame_chars} characters"))]
+            return [Send(self.input_error(f"Frame larger than {self.max_frame_chars} characters",
+                                          raw[:4096]))]
         try:
-            frame = json.loads(raw)
-        except RecursionError:
-            return [Send(live_error("Invalid JSON: nested too deeply"))]
-        except ValueError as exc:
-            return [Send(live_error(f"Invalid JSON: {exc}"))]
+            frame = inbound.decode(raw)
+        except inbound.BadFrame as bad:
+            return [Send(self.input_error(bad.message, raw))]
         if not isinstance(frame, dict):
-            return [Send(live_error("Frame must be a JSON object"))]
-        mode = self.mode or ("chat" if frame.get("ct") == "chat" else "live")
+            return [Send(self.input_error("Frame must be a JSON object", raw))]
+        mode = self.last_mode = self.mode or ("chat" if frame.get("ct") == "chat" else "live")
         if mode == "chat":
             return self._chat_frame(frame)
         kind = frame.get("t")
@@ -159,6 +160,25 @@ class LiveSession(ChatMode):
         if handler is None:
             return [Send(live_error(f"Unsupported message type: {frame.get('t')}"))]
         return handler(self, frame)
+
+    def input_error(self, message: str, raw: str | None = None) -> dict:
+        """The error frame for a frame that could not be read (not JSON, too deep, not an
+        object, binary, oversize), in the connection's mode: the chat error frame (seed 001
+        "Chat errors") on a chat socket, and on a unified socket when the frame says
+        `"ct":"chat"` or, for a frame that says nothing, when the last frame read was chat."""
+        mode = self.mode
+        if mode is None:
+            mode = "chat" if raw is not None and CT_CHAT.search(raw) else self.last_mode
+        if mode == "chat":
+            return chat_error(message, frames.INVALID)
+        return live_error(message)
+
+    def internal_error(self) -> dict:
+        """What the adapter sends when handling a frame or an event failed unexpectedly (a
+        simulator bug): the processing error of the mode; the connection stays open."""
+        if (self.mode or self.last_mode) == "chat":
+            return chat_error("Processing failed: internal error", frames.PROCESSING)
+        return frames.processing_failed("internal error")
 
     def _start_speaking(self, frame: dict) -> list[Effect]:
         stamp = frame.get("stamp")

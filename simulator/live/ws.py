@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import struct
 from collections import OrderedDict
 from dataclasses import dataclass
 
@@ -54,41 +53,65 @@ from .effects import (
     write_history,
 )
 from .engine import LiveSession
+from .outbox import (
+    CLOSE_WAIT,
+    DROP,
+    NOT_READING,
+    WRITE_HIGH_WATER,
+    Outbox,
+    frame_json,
+    text_frame,
+    write,
+)
 from .states import ProtocolError
+
+# re-exported: fault modules and tests use them from here
+__all__ = ["DROP", "WRITE_HIGH_WATER", "frame_json", "make_live_handlers", "new_socket",
+           "run_session", "text_frame"]
 
 log = logging.getLogger("astrbot_sim.live")
 POLICY_VIOLATION = 1008
+GOING_AWAY = 1001
+INTERNAL_ERROR = 1011
 TRANSPORT_MAX_MSG = 16 * 1024 * 1024  # beyond this aiohttp closes with 1009 (message too big)
-WRITE_HIGH_WATER = 1024 * 1024  # bytes buffered for a slow reader before the writer waits
-DROP = object()  # in the outbox: close the connection without a close frame (a fault)
 KEPT_PLANS = 8  # per-turn plans remembered per connection (turns overlap on unified sockets)
 BYTES_PER_AUDIO_SECOND = 2 * speech.SAMPLE_RATE
 
 
-def text_frame(payload: str) -> bytes:
-    """One final, unmasked server text frame (RFC 6455 section 5.2)."""
-    data = payload.encode("utf-8")
-    n = len(data)
-    if n < 126:
-        return bytes((0x81, n)) + data
-    if n < 1 << 16:
-        return struct.pack("!BBH", 0x81, 126, n) + data
-    return struct.pack("!BBQ", 0x81, 127, n) + data
-
-
-def frame_json(frame: dict) -> str:
-    """A frame as compact JSON. A `response` frame is spelt out directly: its data is Base64
-    (nothing in it needs escaping) and is most of the bytes of a turn, so running it through
-    the JSON encoder was the simulator's largest single cost under load."""
-    if frame.get("t") == "response" and len(frame) == 2 and isinstance(frame.get("data"), str):
-        data = frame["data"]
-        if data.isascii() and data.isprintable() and '"' not in data and "\\" not in data:
-            return '{"t":"response","data":"' + data + '"}'
-    return dumps(frame)
-
-
 def new_socket() -> web.WebSocketResponse:
     return web.WebSocketResponse(max_msg_size=TRANSPORT_MAX_MSG, compress=False)
+
+
+def contain(session, exc: Exception) -> list:
+    """An unexpected exception while handling a frame or an event (a simulator bug): logged,
+    and answered with the mode's processing error frame; the connection stays open."""
+    log.error("%s failed on a frame or an event; answered with an error frame",
+              type(session).__name__, exc_info=exc)
+    return [Send(session.internal_error())]
+
+
+async def close(ws: web.WebSocketResponse, request: web.Request, code: int, reason: str,
+                abort: bool = False) -> None:
+    """Close with `code` and `reason`, bounded by CLOSE_WAIT; with `abort`, the TCP connection
+    is then aborted even if the peer has not read what is buffered (a client not reading)."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(ws.close(code=code, message=reason.encode("utf-8")[:123],
+                                        drain=False), CLOSE_WAIT)
+    transport = request.transport
+    if abort and transport is not None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CLOSE_WAIT
+        while transport.get_write_buffer_size() and loop.time() < deadline:
+            await asyncio.sleep(0.1)
+        transport.abort()
+
+
+async def unrecoverable(ws: web.WebSocketResponse, request: web.Request,
+                        exc: Exception) -> None:
+    """An exception that escaped the session after the upgrade: logged, then close 1011. No
+    HTTP response is ever written into the upgraded stream."""
+    log.error("WebSocket session failed; closing with 1011", exc_info=exc)
+    await close(ws, request, INTERNAL_ERROR, "internal error")
 
 
 def _raw_api_key(request: web.Request) -> str | None:
@@ -129,7 +152,13 @@ def make_live_handlers(sim) -> dict:
                 await ws.close(code=POLICY_VIOLATION,
                                message=refused.reason.encode("utf-8")[:120])
                 return ws
-            await run_session(ws, request, sim, session)
+            except Exception as exc:  # noqa: BLE001 - never an HTTP 500 inside the stream
+                await unrecoverable(ws, request, exc)
+                return ws
+            try:
+                await run_session(ws, request, sim, session)
+            except Exception as exc:  # noqa: BLE001 - never an HTTP 500 inside the stream
+                await unrecoverable(ws, request, exc)
             return ws
 
         return handler
@@ -171,7 +200,9 @@ def make_live_handlers(sim) -> dict:
         return open_session
 
     def open_chat(request: web.Request) -> ChatSocket:
-        return ChatSocket(chat_key_owner(request), sim.history)
+        return ChatSocket(chat_key_owner(request), sim.history,
+                          max_queued=sim.config.ws_max_queued,
+                          max_frame_chars=sim.config.max_frame_bytes)
 
     return {
         "/api/v1/chat/ws": endpoint(open_chat),
@@ -194,7 +225,8 @@ class TurnPlan:
 async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
                       session: LiveSession | ChatSocket) -> None:
     """Move frames between the socket and a protocol engine (either WebSocket protocol)."""
-    outbox: asyncio.Queue = asyncio.Queue()
+    config = sim.config
+    outbox = Outbox(config.ws_outbox_bytes)
     tasks: dict[int, set[asyncio.Task]] = {}
     plans: OrderedDict[int, TurnPlan] = OrderedDict()
     timing = sim.timing
@@ -209,44 +241,70 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
                 plans.popitem(last=False)
         return found
 
-    def spawn(turn_id: int, coro) -> None:
-        task = asyncio.create_task(coro)
+    def spawn(turn_id: int, coro, on_error) -> None:
+        """Run a turn's slow work; an unexpected failure in it ends the turn as a failure of
+        that step (`on_error`), so the turn never stays stuck."""
+        async def guarded() -> None:
+            try:
+                await coro
+            except Exception as exc:  # noqa: BLE001 - logged, the turn ends with an error
+                log.error("a turn's %s failed", on_error.__name__, exc_info=exc)
+                apply(handle(on_error, turn_id, "internal error"))
+
+        task = asyncio.create_task(guarded())
         running = tasks.setdefault(turn_id, set())
         running.add(task)
-        task.add_done_callback(running.discard)
+
+        def done(finished: asyncio.Task) -> None:
+            running.discard(finished)
+            if not running and tasks.get(turn_id) is running:
+                del tasks[turn_id]
+        task.add_done_callback(done)
 
     def handle(method, *args) -> list:
-        """Call an engine method; a refused event (ProtocolError) becomes its error frame."""
+        """Call an engine method; a refused event (ProtocolError) becomes its error frame, any
+        other exception the mode's processing error (`contain`)."""
         try:
             return method(*args)
         except ProtocolError as refused:
             log.debug("refused: %s", refused)
             return [Send(refused.frame)]
+        except Exception as exc:  # noqa: BLE001 - a bug must not leave the socket
+            return contain(session, exc)
 
     def apply(effects) -> None:
         for effect in effects:
-            if isinstance(effect, Send):
-                outbox.put_nowait(effect.frame)
-            elif isinstance(effect, (SaveMessage, SaveTurn)):
-                announced = write_history(sim.history, effect)
-                if announced is not None:
-                    outbox.put_nowait(announced)
-            elif isinstance(effect, StartTurn):
-                channel = "chat" if effect.chat else "text"
-                spawn(effect.turn, run_turn(effect.turn, effect.text, plan(effect.turn, channel)))
-            elif isinstance(effect, Speak):
-                speak(effect)
-            elif isinstance(effect, Transcribe):
-                spawn(effect.turn, run_stt(effect, plan(effect.turn, "audio")))
-            elif isinstance(effect, CancelTurn):
-                current = asyncio.current_task()
-                for task in tasks.pop(effect.turn, ()):
-                    if task is not current:
-                        task.cancel()
-            elif isinstance(effect, Subscribe):
-                sid = effect.session_id
-                sim.hub.subscribe(sid, id(session),
-                                  lambda text, sid=sid: apply(handle(session.pushed, sid, text)))
+            try:
+                carry_out(effect)
+            except Exception as exc:  # noqa: BLE001 - e.g. the store refused a write
+                for answer in contain(session, exc):
+                    outbox.put(answer.frame)
+
+    def carry_out(effect) -> None:
+        if isinstance(effect, Send):
+            outbox.put(effect.frame)
+        elif isinstance(effect, (SaveMessage, SaveTurn)):
+            announced = write_history(sim.history, effect)
+            if announced is not None:
+                outbox.put(announced)
+        elif isinstance(effect, StartTurn):
+            channel = "chat" if effect.chat else "text"
+            spawn(effect.turn, run_turn(effect.turn, effect.text, plan(effect.turn, channel)),
+                  session.llm_failed)
+        elif isinstance(effect, Speak):
+            speak(effect)
+        elif isinstance(effect, Transcribe):
+            spawn(effect.turn, run_stt(effect, plan(effect.turn, "audio")),
+                  session.transcribe_failed)
+        elif isinstance(effect, CancelTurn):
+            current = asyncio.current_task()
+            for task in tasks.pop(effect.turn, ()):
+                if task is not current:
+                    task.cancel()
+        elif isinstance(effect, Subscribe):
+            sid = effect.session_id
+            sim.hub.subscribe(sid, id(session),
+                              lambda text, sid=sid: apply(handle(session.pushed, sid, text)))
 
     def speak(effect: Speak | None) -> None:
         """Sentences the model gives no time are synthesized in this step, one after another
@@ -256,7 +314,7 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
             seconds = timing.tts_seconds(effect.text, turn_plan.rng)
             failing = turn_plan.fault is not None and turn_plan.fault.kind == "tts_fail"
             if seconds > 0:
-                spawn(effect.turn, run_tts(effect, seconds, failing))
+                spawn(effect.turn, run_tts(effect, seconds, failing), session.speak_failed)
                 return
             effect = spoken(effect, failing)
 
@@ -279,12 +337,12 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
             async for delta in sim.llm.stream(text, turn_plan.rng,
                                               fault.llm_overrides() if fault else None):
                 if drop_after is not None and sent >= drop_after:
-                    outbox.put_nowait(DROP)
+                    outbox.put(DROP)
                     return
                 apply(handle(session.llm_delta, turn_id, delta))
                 sent += 1
             if drop_after is not None:
-                outbox.put_nowait(DROP)
+                outbox.put(DROP)
                 return
             apply(handle(session.llm_done, turn_id))
         except LLMFailure as exc:
@@ -303,42 +361,55 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
         await asyncio.sleep(seconds)
         speak(spoken(effect, failing))
 
-    async def writer() -> None:
-        transport = request.transport
-        while transport is not None and not transport.is_closing():
-            item = await outbox.get()
-            batch = [] if item is DROP else [text_frame(frame_json(item))]
-            while item is not DROP and not outbox.empty():
-                item = outbox.get_nowait()
-                if item is not DROP:
-                    batch.append(text_frame(frame_json(item)))
-            transport.write(b"".join(batch))
-            if item is DROP:
-                transport.close()  # what was written goes out first; no close frame follows
-                return
-            while transport.get_write_buffer_size() > WRITE_HIGH_WATER \
-                    and not transport.is_closing():
-                await asyncio.sleep(0.005)
+    closing: list[asyncio.Task] = []
 
-    writer_task = asyncio.create_task(writer())
+    def writer_done(task: asyncio.Task) -> None:
+        """The writer stopped: a client not reading is closed with 1008, a writer that failed
+        with 1011 (logged); both wake the reader, which then ends the session."""
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("the frame writer failed; closing with 1011", exc_info=exc)
+            closing.append(asyncio.create_task(
+                close(ws, request, INTERNAL_ERROR, "internal error", abort=True)))
+        elif task.result() == NOT_READING:
+            log.info("closing a WebSocket of %s with 1008: %s", username, NOT_READING)
+            closing.append(asyncio.create_task(
+                close(ws, request, POLICY_VIOLATION, NOT_READING, abort=True)))
+
+    writer_task = asyncio.create_task(write(outbox, request.transport))
+    writer_task.add_done_callback(writer_done)
+    idle = config.ws_idle_timeout or None
     try:
-        async for msg in ws:
+        while True:
+            try:
+                msg = await ws.receive(timeout=idle)
+            except TimeoutError:
+                await close(ws, request, GOING_AWAY, f"idle timeout: no frame for {idle:g} s")
+                break
+            if msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                break
             sim.clients.frame(request, session, msg)  # client mode grades it (no-op when off)
             if msg.type is WSMsgType.TEXT:
                 apply(handle(session.receive_text, msg.data))
             elif msg.type is WSMsgType.BINARY:
                 apply(handle(session.receive_bytes, msg.data))
             elif msg.type is WSMsgType.ERROR:
-                break
+                break  # aiohttp closed it: 1009 (too big), 1007 (not UTF-8), 1002 (protocol)
             if writer_task.done():
                 break  # the peer stopped reading: nothing more can be delivered
     finally:
         sim.clients.closed(session)
         sim.hub.unsubscribe_all(id(session))
         apply(handle(session.disconnected))
+        outbox.close()
         for running in list(tasks.values()):
             for task in list(running):
                 task.cancel()
         writer_task.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
             await writer_task
+        for task in closing:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -98,8 +98,8 @@ def _judge_streams(result: fuzz.FuzzResult, target, headers: dict) -> list[Trans
             seen = asyncio.run(asyncio.wait_for(_read_stream(
                 op.method, target.http_url(op.path), headers, body, target.timeout),
                 target.timeout + STREAM_WINDOW_S + 1))
-        except (TimeoutError, aiohttp.ClientError) as exc:
-            result.errors[op.label] = f"stream read failed: {exc!r}"
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:  # the wire rule
+            fuzz.record_wire(result, op.label, exc, target.timeout)
             continue
         log.add("<<", seen)
         logs.append(log)
@@ -191,8 +191,11 @@ def judge(result: fuzz.FuzzResult, rid: str, strict: bool, evidence: list) -> No
     bad = [(label, msg) for label, (v, msg) in verdicts.items() if v in (FAIL, NON_STRICT)]
     log = Transcript(f"schemathesis over the {result.key} document, seed {result.seed}, "
                      f"{result.duration_s} s, {result.stop_reason}", kind="http")
-    for label, _ in bad[:8]:
-        for failure in result.judged[(label, rid)].failures[:1]:
+    for label, msg in bad[:8]:
+        if label in result.wire:  # the wire rule: no answer, a reset or garbage
+            log.add(">>", label)
+            log.add("<<", {"status": None, "body": ""}, schema_errors=[msg])
+        for failure in result.judged.get((label, rid), fuzz.Judged()).failures[:1]:
             log.add(">>", failure.curl or label, check=failure.check)
             log.add("<<", {"status": failure.status, "body": failure.response},
                     schema_errors=[f"{failure.title}: {failure.message}"])

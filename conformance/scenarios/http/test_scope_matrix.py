@@ -21,11 +21,11 @@ import aiohttp
 import pytest
 
 from conformance import routes
-from conformance.clients.http import TargetTimeout, arequest
+from conformance.clients.http import arequest
 from conformance.clients.transcript import Transcript
 from conformance.contract import load_yaml
 from conformance.openapi import envelope_problem
-from conformance.outcomes import FAIL, PASS, UNIMPLEMENTED, SuiteError
+from conformance.outcomes import FAIL, PASS, UNIMPLEMENTED, SuiteError, TargetBroke
 from conformance.report import merge_operation
 from conformance.scenario import run
 
@@ -151,9 +151,9 @@ async def probe(target, ops: list[Op], keys: dict[str, str], jwt: str | None) ->
                 result = await arequest(op.method, target.http_url(op.url_path),
                                         timeout=target.timeout, headers=headers,
                                         session=session)
-            except TargetTimeout:  # one hung operation is that operation's failure
+            except TargetBroke as broke:  # the wire rule: that operation's failure, HTTP 0
                 matrix.statuses[(op.operation_id, name)] = 0
-                matrix.messages[(op.operation_id, name)] = f"no answer in {target.timeout} s"
+                matrix.messages[(op.operation_id, name)] = str(broke)
                 return
         matrix.statuses[(op.operation_id, name)] = result.status
         matrix.messages[(op.operation_id, name)] = result.envelope_message()
@@ -226,16 +226,22 @@ def failures(ops, matrix: Matrix, credential: str, expect, which=lambda op: True
         if matrix.absent(op) or not which(op):
             continue
         broken = [k for k in cells(matrix, op, credential)
-                  if not expect(op, matrix.statuses[k], matrix.messages[k])]
+                  if not answered(matrix, k, expect, op)]
         if broken:
             first = broken[0]
-            line = f"{op.method} {op.path}: HTTP {matrix.statuses[first]} " \
-                   f"{matrix.messages[first] or ''}".rstrip()
+            line = f"{op.method} {op.path}: " + (
+                f"HTTP {matrix.statuses[first]} {matrix.messages[first] or ''}".rstrip()
+                if matrix.statuses[first] else matrix.messages[first])  # 0: the wire broke
             if credential == LACKING:  # which scopes' keys were not refused
                 scopes = [k[1].removeprefix("lacking ").removesuffix(" key") for k in broken]
                 line += f" [to the key of: {', '.join(scopes)}]"
             bad.append(line)
     return bad
+
+
+def answered(matrix: Matrix, k, expect, op) -> bool:
+    """The probe answered (status 0: the wire broke, a failure of every rule) as `expect`s."""
+    return bool(matrix.statuses[k]) and expect(op, matrix.statuses[k], matrix.messages[k])
 
 
 def report(bad: list[str], what: str) -> str:
@@ -278,10 +284,12 @@ def ledgered(ops, matrix, operation_ledger) -> Matrix:
                 verdicts[rid] = UNIMPLEMENTED
             elif which(op) and probes:
                 broken = [k for k in probes
-                          if not expect(op, matrix.statuses[k], matrix.messages[k])]
+                          if not answered(matrix, k, expect, op)]
                 verdicts[rid] = FAIL if broken else PASS
                 if broken and not reason:
-                    reason = f"{rid}: {broken[0][1]} got HTTP {matrix.statuses[broken[0]]}"
+                    reason = f"{rid}: {broken[0][1]} got " + (
+                        f"HTTP {matrix.statuses[broken[0]]}" if matrix.statuses[broken[0]]
+                        else matrix.messages[broken[0]])
         merge_operation(operation_ledger, "v1", op.method, op.path, op.operation_id, verdicts,
                         reason, scope_matrix={k[1]: matrix.statuses[k] for c in CREDENTIALS
                                               for k in cells(matrix, op, c)})

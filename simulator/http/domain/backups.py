@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from ..kernel.clock import now_iso
 from ..kernel.envelope import ApiError
+from ..kernel.jsonbody import decode
 from ..kernel.paths import inside, lookup, safe_name
 from .system import installed_versions
 
@@ -166,7 +167,7 @@ def inspect_backup(path: Path, versions: dict) -> dict:
             elif "manifest.json" not in infos:
                 errors.append("manifest.json is missing")
             else:
-                manifest = json.loads(archive.read("manifest.json"))
+                manifest = decode(archive.read("manifest.json"), "manifest.json")
                 if not isinstance(manifest, dict) or manifest.get("format") != FORMAT \
                         or manifest.get("format_version") != FORMAT_VERSION \
                         or not isinstance(manifest.get("files"), dict):
@@ -178,8 +179,8 @@ def inspect_backup(path: Path, versions: dict) -> dict:
                                         f"{versions['version']}")
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
         errors.append(f"not a readable zip file: {exc}")
-    except (ValueError, UnicodeDecodeError) as exc:
-        errors.append(f"manifest.json is not valid JSON: {exc}")
+    except ApiError as exc:  # depth, surrogates, numbers, duplicate keys: kernel/jsonbody.py
+        errors.append(exc.message)
     return {"filename": path.name, "valid": not errors, "can_import": not errors,
             "errors": errors, "warnings": warnings,
             "manifest": manifest if isinstance(manifest, dict) else None}

@@ -32,6 +32,8 @@ def key_view(rec: ApiKeyRecord) -> dict:
 
 def _expiry(body: dict) -> str | None:
     if "expires_in_days" in body:
+        if body["expires_in_days"] < 1:  # the schema's minimum, kept here too
+            raise ApiError(400, "expires_in_days must be at least 1")
         try:
             return (datetime.now(UTC) + timedelta(days=body["expires_in_days"])).isoformat()
         except OverflowError as exc:  # past year 9999
@@ -43,7 +45,12 @@ def _expiry(body: dict) -> str | None:
             raise ApiError(400, f"expires_at is not an ISO 8601 date-time: {exc}") from exc
         if when.tzinfo is None:
             when = when.replace(tzinfo=UTC)
-        return when.astimezone(UTC).isoformat()
+        if when <= datetime.now(UTC):  # a key born expired is a mistake, not a key (issue 15)
+            raise ApiError(400, "expires_at must be in the future")
+        try:
+            return when.astimezone(UTC).isoformat()
+        except OverflowError as exc:  # past year 9999 once in UTC
+            raise ApiError(400, "expires_at is too far in the future") from exc
     return None
 
 

@@ -99,6 +99,9 @@ async def login(ctx: Ctx):
 
 @operation("logout")
 async def logout(ctx: Ctx):
+    """The JWT this request came with is revoked (simulator/auth.py): refused from now on."""
+    if ctx.principal is not None and ctx.principal.token is not None:
+        ctx.sim.auth.revoke_jwt(ctx.principal.token)
     response = ok({}, message="Logged out")
     response.del_cookie(JWT_COOKIE, path="/")
     return response

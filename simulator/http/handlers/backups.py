@@ -130,6 +130,9 @@ async def upload_backup_chunk(ctx: Ctx):
         raise ApiError(400, "Send exactly one `chunk` part")
     if not isinstance(index, int):
         raise ApiError(400, "chunk_index must be an integer")
+    if not 0 <= index < session["total_chunks"]:  # never a cost that grows with the index
+        raise ApiError(400, f"chunk_index {index} is outside 0..{session['total_chunks'] - 1} "
+                            f"(total_chunks of this upload)")
     others = sum(size for key, size in session["chunks"].items() if key != str(index))
     if others + len(chunk.data) > session["total_size"]:
         raise ApiError(413, f"Chunk {index} goes beyond total_size {session['total_size']}")
@@ -150,9 +153,8 @@ def drop_session(ctx: Ctx, session: dict, folder: Path) -> None:
 async def complete_backup_upload(ctx: Ctx):
     session, folder = upload_session(ctx, ctx.body["upload_id"])
     view = session_view(session)
-    indices = sorted(int(k) for k in session["chunks"])
-    expected = max(session["total_chunks"], indices[-1] + 1 if indices else 0)
-    missing = [i for i in range(expected) if str(i) not in session["chunks"]
+    indices = sorted(int(k) for k in session["chunks"])  # each < total_chunks (upload check)
+    missing = [i for i in range(session["total_chunks"]) if str(i) not in session["chunks"]
                or not (folder / f"{i}.part").is_file()]
     if missing or view["received_bytes"] != session["total_size"]:
         raise ApiError(409, f"Upload incomplete: {view['received_bytes']} of "

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 
-from ...history import StoreHistory
+from ...history import Saved, StoreHistory
 from ..domain import chat
 from ..domain.chat_store import (
     MEMBER,
@@ -363,11 +363,18 @@ async def send_chat_message(ctx: Ctx):
     text, parts = chat.chat_text(ctx.sim.store, body["message"])
     if not any(p["type"] != "reply" for p in parts):
         raise ApiError(400, "Message content is empty (reply only is not allowed)")
-    history.ensure_session(session_id, username)
-    user_saved = history.save(session_id, username, "user", parts)
+    user_saved = open_chat(ctx, session_id, username, parts)  # one transaction
     return await sse.stream(ctx.request, chat.reply_events(
         ctx.sim, session_id, text, user_saved.llm_checkpoint_id,
         body.get("enable_streaming", True), user_saved))
+
+
+def open_chat(ctx: Ctx, session_id: str, username: str, parts: list) -> Saved:
+    """The session (when new) and the user message, written together after every check: a
+    refused request leaves no session row behind (issue 15)."""
+    stamp, checkpoint = now_iso(), str(uuid.uuid4())
+    row = ctx.sim.store.open_chat(session_id, username, stamp, parts, checkpoint)
+    return Saved(row, stamp, checkpoint)
 
 
 def _int_param(ctx: Ctx, name: str, default: int) -> int:

@@ -81,7 +81,11 @@ async def upload_v1_file(ctx: Ctx):
     row = {"attachment_id": attachment_id, "filename": filename, "stored_name": stored,
            "mime_type": mime, "kind": attachment_kind(mime), "size": len(upload.data),
            "created_at": now_iso()}
-    ctx.sim.store.add_attachment(row)
+    try:
+        ctx.sim.store.add_attachment(row)
+    except BaseException:  # no file without its row (issue 15)
+        (folder(ctx.sim) / stored).unlink(missing_ok=True)
+        raise
     return attachment_view(ctx.sim.store, row)
 
 

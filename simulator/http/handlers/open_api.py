@@ -11,6 +11,7 @@ from aiohttp import web
 from ..domain.attachments import attachment_kind, safe_name
 from ..kernel.clock import now_iso
 from ..kernel.envelope import ApiError
+from ..kernel.jsonbody import scrub
 from ..kernel.router import Ctx, Operations
 
 operation = Operations()
@@ -39,19 +40,23 @@ async def upload_file(ctx: Ctx):
     async for part in reader:
         if part.name != "file":
             continue
-        filename = fit_name(safe_name(part.filename or ""))
-        mime = part.headers.get("Content-Type") or mimetypes.guess_type(filename)[0] \
-            or "application/octet-stream"
+        filename = fit_name(safe_name(scrub(part.filename or "")))
+        mime = scrub(part.headers.get("Content-Type") or mimetypes.guess_type(filename)[0]
+                     or "application/octet-stream")
         data = await part.read(decode=False)
         attachment_id = str(uuid.uuid4())
         folder = ctx.sim.config.data_dir / "attachments"
         folder.mkdir(parents=True, exist_ok=True)
         stored = f"{attachment_id}_{filename}"
         (folder / stored).write_bytes(data)
-        ctx.sim.store.add_attachment({
-            "attachment_id": attachment_id, "filename": filename, "stored_name": stored,
-            "mime_type": mime, "kind": attachment_kind(mime), "size": len(data),
-            "created_at": now_iso()})
+        try:
+            ctx.sim.store.add_attachment({
+                "attachment_id": attachment_id, "filename": filename, "stored_name": stored,
+                "mime_type": mime, "kind": attachment_kind(mime), "size": len(data),
+                "created_at": now_iso()})
+        except BaseException:  # no file without its row (issue 15)
+            (folder / stored).unlink(missing_ok=True)
+            raise
         return {"attachment_id": attachment_id, "filename": filename,
                 "type": attachment_kind(mime)}
     raise ApiError(400, "Missing multipart field: file")

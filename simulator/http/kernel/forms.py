@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aiohttp.http_exceptions import HttpProcessingError
 
 from .envelope import ApiError
+from .jsonbody import scrub
 from .validation import DOCUMENTS
 
 
@@ -41,8 +42,8 @@ async def read_form(ctx) -> dict:
             if part.name is None:
                 continue
             if part.filename is not None:
-                value = FormFile(part.filename, part.headers.get("Content-Type")
-                                 or "application/octet-stream", await part.read(decode=False))
+                value = FormFile(scrub(part.filename), scrub(part.headers.get("Content-Type")
+                                 or "application/octet-stream"), await part.read(decode=False))
             else:
                 value = await part.text()
             if part.name in fields:

@@ -19,6 +19,7 @@ from aiohttp import web
 from ...auth import Principal
 from ...contract import Operation, operations
 from .envelope import ApiError, ok
+from .jsonbody import check_text
 from .validation import read_json_body, read_query
 
 Handler = Callable[["Ctx"], Awaitable[Any]]
@@ -104,6 +105,8 @@ def make_handler(op: Operation, sim) -> Callable[[web.Request], Awaitable[web.St
         impl = sim.handlers.get(op.operation_id)
         if impl is None:
             raise ApiError(501, f"Not implemented by the simulator: {op.operation_id}")
+        check_text("path parameter", request.match_info.items())
+        check_text("query parameter", request.query.items())
         query = read_query(request, op)
         body = await read_json_body(request, op)
         result = await impl(Ctx(request, op, principal, body, sim, query))

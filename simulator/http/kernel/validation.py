@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -13,6 +12,7 @@ from referencing.jsonschema import DRAFT202012
 
 from ...contract import Operation, openapi_legacy, openapi_v1
 from .envelope import ApiError
+from .jsonbody import decode
 
 FORMATS = FormatChecker(formats=())  # the formats the contract uses, checked without extra deps
 
@@ -133,10 +133,7 @@ async def read_json_body(request, op: Operation):
         if required:
             raise ApiError(400, "Request body is required")
         return None
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, f"Invalid JSON body: {exc}") from exc
+    body = decode(raw)  # depth, surrogates, numbers, duplicate keys: kernel/jsonbody.py
     errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
     if errors:
         first = errors[0]

@@ -1,0 +1,135 @@
+"""What a WebSocket connection has still to send, bounded, and the one writer that sends it.
+
+Frames are encoded when queued (`encode`: compact JSON in one final unmasked text frame, RFC
+6455 section 5.2), so the outbox knows its size in bytes. The writer hands everything queued
+to the transport in one write (a socket call per batch, not per frame) and waits while more
+than `WRITE_HIGH_WATER` bytes (or half the limit, if smaller) are still buffered for the peer.
+
+A client that stops reading: when more than `limit` bytes (`--ws-outbox-bytes`, default 2 MiB)
+wait for it, queued here and buffered in the transport together, for `STALL_GRACE` seconds on
+end, the writer gives up: the queue is dropped, and the connection is closed with 1008 "client
+is not reading" (a limit of 0 turns this off). A client that reads again within `CLOSE_WAIT`
+seconds gets the frames already buffered, then that close frame; after that the TCP connection
+is aborted, freeing its buffers. So a connection holds about `limit` plus one turn's burst.
+
+`encode` cannot fail on text: a string the JSON encoder kept a lone surrogate in (only a bug
+upstream could put one there: `inbound` replaces them) is sent with U+FFFD in its place, and
+logged. The writer itself never dies silently: a failure is logged and the adapter closes the
+connection with 1011.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import struct
+from collections import deque
+
+from ..http.kernel.envelope import dumps
+
+log = logging.getLogger("astrbot_sim.live")
+WRITE_HIGH_WATER = 1024 * 1024  # bytes buffered for a slow reader before the writer waits
+DEFAULT_LIMIT = 2 * 1024 * 1024
+STALL_GRACE = 2.0  # seconds above the limit before a client counts as not reading
+CLOSE_WAIT = 10.0  # seconds a closing connection is given before it is aborted
+NOT_READING = "client is not reading"
+DROP = object()  # in the outbox: close the connection without a close frame (a fault)
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def text_frame(payload: str) -> bytes:
+    """One final, unmasked server text frame (RFC 6455 section 5.2)."""
+    try:
+        data = payload.encode("utf-8")
+    except UnicodeEncodeError:
+        log.warning("a frame carried a lone surrogate: sent with U+FFFD in its place")
+        data = _SURROGATE.sub("\ufffd", payload).encode("utf-8")
+    n = len(data)
+    if n < 126:
+        return bytes((0x81, n)) + data
+    if n < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, n) + data
+    return struct.pack("!BBQ", 0x81, 127, n) + data
+
+
+def frame_json(frame: dict) -> str:
+    """A frame as compact JSON. A `response` frame is spelt out directly: its data is Base64
+    (nothing in it needs escaping) and is most of the bytes of a turn, so running it through
+    the JSON encoder was the simulator's largest single cost under load."""
+    if frame.get("t") == "response" and len(frame) == 2 and isinstance(frame.get("data"), str):
+        data = frame["data"]
+        if data.isascii() and data.isprintable() and '"' not in data and "\\" not in data:
+            return '{"t":"response","data":"' + data + '"}'
+    return dumps(frame)
+
+
+def encode(frame: dict) -> bytes:
+    return text_frame(frame_json(frame))
+
+
+class Outbox:
+    """Encoded frames waiting for the writer, in order, and their size in bytes."""
+
+    def __init__(self, limit: int = DEFAULT_LIMIT):
+        self.limit = limit
+        self.items: deque = deque()
+        self.bytes = 0
+        self.closed = False
+        self.ready = asyncio.Event()
+
+    def put(self, frame) -> None:
+        if self.closed:
+            return  # the connection is going: nothing more is queued
+        data = DROP if frame is DROP else encode(frame)
+        self.items.append(data)
+        if data is not DROP:
+            self.bytes += len(data)
+        self.ready.set()
+
+    def take(self) -> tuple[bytes, bool]:
+        """Everything queued, joined; and whether a DROP came (what follows it is left)."""
+        batch, dropped = [], False
+        while self.items:
+            data = self.items.popleft()
+            if data is DROP:
+                dropped = True
+                break
+            batch.append(data)
+        self.bytes = 0 if not self.items else self.bytes - sum(map(len, batch))
+        if not self.items:
+            self.ready.clear()
+        return b"".join(batch), dropped
+
+    def close(self) -> None:
+        """Drop what is queued and take nothing more."""
+        self.closed = True
+        self.items.clear()
+        self.bytes = 0
+
+
+async def write(outbox: Outbox, transport) -> str | None:
+    """Send what is queued until the transport closes (None), a DROP is met ("dropped") or
+    the client stops reading (NOT_READING)."""
+    loop = asyncio.get_running_loop()
+    high_water = min(WRITE_HIGH_WATER, outbox.limit // 2) if outbox.limit else WRITE_HIGH_WATER
+    while transport is not None and not transport.is_closing():
+        await outbox.ready.wait()
+        data, dropped = outbox.take()
+        if data:
+            transport.write(data)
+        if dropped:
+            transport.close()  # what was written goes out first; no close frame follows
+            return "dropped"
+        pause, stalled_since = 0.005, None
+        while transport.get_write_buffer_size() > high_water and not transport.is_closing():
+            if outbox.limit and outbox.bytes + transport.get_write_buffer_size() > outbox.limit:
+                stalled_since = stalled_since or loop.time()
+                if loop.time() - stalled_since >= STALL_GRACE:
+                    outbox.close()
+                    return NOT_READING
+            else:
+                stalled_since = None
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.1)
+    return None
