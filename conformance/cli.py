@@ -3,6 +3,7 @@
     astrbot-conformance run --simulator                       # a fresh local simulator
     astrbot-conformance run --base-url http://127.0.0.1:6185 --username U --password P
     astrbot-conformance run --config target.toml --profile live-api
+    astrbot-conformance run --simulator --workers 2             # checks on 2 xdist workers
     astrbot-conformance requirements                          # list the catalogue
     astrbot-conformance baseline reports/<run>/results.json   # known failures, as a baseline
     astrbot-conformance diff reports/astrbot-4.26.2 reports/astrbot-4.29.3   # what changed
