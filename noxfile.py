@@ -1,11 +1,14 @@
 """nox sessions: `./noxw -s NAME` (or `nox -s NAME` where nox is installed).
 
-tests         the project's own tests (simulator, suite, contract documents)
+tests         the project's own tests (simulator, suite, contract documents), on pytest-xdist
+              workers (`-- -n 0`: serially)
 conformance   the suite against a fresh simulator; report under reports/<run-id>/
 lint          ruff, the import contract (import-linter and tests/test_import_contract.py)
 bench         benchmarks against fresh simulators (print figures): REST at 16 clients
-              (bench/rest_bench.py), the Live API at 1,000 sessions (bench/live_bench.py),
-              the live engine vs a minimal server's limit (bench/live_limit.py)
+              (bench/rest_bench.py), the suite serially and on 2 workers (bench/suite_bench.py;
+              `-- --suite-full` for full depth too), the Live API at 1,000 sessions
+              (bench/live_bench.py), the live engine vs a minimal server's limit
+              (bench/live_limit.py)
 real_astrbot  the suite against real AstrBot releases from PyPI (tools/real_astrbot/session.py):
               `-- [VERSION...] [--python PY] [--keep] [--no-baseline]` (default 4.26.2); per
               release a cached venv, fresh data, free ports, writes allowed, gated by
@@ -41,7 +44,9 @@ nox.options.error_on_missing_interpreters = True
 @nox.session
 def tests(session: nox.Session) -> None:
     session.install("-e", ".[test]")
-    session.run("pytest", "tests", *session.posargs)
+    # in parallel (pytest-xdist), a test module per worker at a time: its module fixtures (a
+    # simulator, a suite run) are made once; `-- -n 0` for a serial run
+    session.run("pytest", "-n", "auto", "--dist", "loadscope", "tests", *session.posargs)
 
 
 @nox.session
@@ -67,7 +72,11 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     session.install("-e", ".")
     session.run("python", "bench/rest_bench.py")
-    session.run("python", "bench/live_bench.py", *session.posargs)
+    # `-- --suite-full`: the suite benchmark's full-depth runs too (the rest goes to live_bench)
+    args = [a for a in session.posargs if a != "--suite-full"]
+    session.run("python", "bench/suite_bench.py",
+                *(["--full"] if "--suite-full" in session.posargs else []))
+    session.run("python", "bench/live_bench.py", *args)
     session.run("python", "bench/nonreading_bench.py")
     # the simulator's turns/s as a ratio of a minimal server sending the same frames, 1,000
     # sessions closed loop and paced at a turn per session per second

@@ -3,6 +3,7 @@
     astrbot-conformance run --simulator                       # a fresh local simulator
     astrbot-conformance run --base-url http://127.0.0.1:6185 --username U --password P
     astrbot-conformance run --config target.toml --profile live-api
+    astrbot-conformance run --simulator --workers 2             # checks on 2 xdist workers
     astrbot-conformance requirements                          # list the catalogue
     astrbot-conformance baseline reports/<run>/results.json   # known failures, as a baseline
     astrbot-conformance diff reports/astrbot-4.26.2 reports/astrbot-4.29.3   # what changed
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 import uuid
@@ -96,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--allow-writes", action="store_true",
                      help="fuzz write operations too (a disposable deployment only; implied "
                      "by --simulator)")
+    run.add_argument("--workers", type=_workers, default=1, metavar="N|auto",
+                     help="run the checks on N pytest-xdist worker processes, or one per CPU "
+                     "core with auto (default 1: serial); the preflight and the report stay "
+                     "once per run (conformance/parallel.py)")
     run.add_argument("-k", dest="keyword", help="only checks matching this pytest expression")
     run.add_argument("-q", "--quiet", action="store_true")
     run.add_argument("-v", "--verbose", action="store_true",
@@ -115,6 +121,19 @@ def build_parser() -> argparse.ArgumentParser:
                          "the served surface changed (surface), anything changed (any), or "
                          "never (none)")
     return parser
+
+
+def _workers(text: str) -> int | str:
+    """`--workers`: a number >= 1, or auto."""
+    if text == "auto":
+        return text
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1 or auto, got {text!r}")
+    return count
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,7 +239,12 @@ def run_pytest(args, base_url: str | None, run_id: str, report_dir: Path) -> int
     pytest_args += ["-vv"] if args.verbose else ["-v"]
     pytest_args += ["--astrbot-output",
                     "quiet" if args.quiet else "pytest" if args.verbose else "progress",
-                    "--alluredir", str(report_dir / "allure-results"), "--clean-alluredir"]
+                    "--alluredir", str(report_dir / "allure-results")]
+    if args.workers == 1:
+        pytest_args += ["--clean-alluredir"]
+    else:  # every worker would clean it at its start, while others write: cleaned here once
+        shutil.rmtree(report_dir / "allure-results", ignore_errors=True)
+        pytest_args += ["-n", str(args.workers)]
     collector = _Collector()
     # the plugin reads ASTRBOT_CONFORMANCE_* for what the command line lacks; a simulator the
     # suite starts itself takes nothing from them (a key there would be foreign to it)

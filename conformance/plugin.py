@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from . import allure_results, preflight, report, secrets_sweep, sweeps, target_info
+from . import allure_results, parallel, preflight, report, secrets_sweep, sweeps, target_info
 from .baseline import Baseline
 from .bootstrap import Credentials, cleanup
 from .catalogue import Catalogue, CatalogueError, load
@@ -92,7 +92,9 @@ def pytest_configure(config: pytest.Config) -> None:
     opt = config.option
     if getattr(opt, "astrbot_base_url", None) or getattr(opt, "astrbot_config", None) \
             or getattr(opt, "astrbot_env", False):
-        config.pluginmanager.register(ConformanceRun(config), SESSION_PLUGIN)
+        run = ConformanceRun(config)
+        config.pluginmanager.register(run, SESSION_PLUGIN)
+        parallel.register(config, run)  # --workers: the controller's or a worker's hooks
 
 
 def _run(request: pytest.FixtureRequest) -> ConformanceRun:
@@ -229,9 +231,9 @@ class ConformanceRun:
     def pytest_collection(self, session: pytest.Session):
         """Preflight before any check is even collected (preflight.py): a run that cannot
         judge the target collects nothing and ends with one line."""
-        if self.config.option.collectonly:
-            return None  # listing the checks needs no target
-        if self.usage_error is None and self.credentials is None:
+        if self.config.option.collectonly or parallel.is_worker(self.config):
+            return None  # listing the checks needs no target; a worker has the controller's
+        if self.usage_error is None and self.credentials is None and self.preflight_error is None:
             try:
                 self.credentials = self._preflight()
             except PreflightError as exc:
@@ -357,6 +359,9 @@ class ConformanceRun:
         sweeps.undocumented_types(self.results, self.transcripts)
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
+        if parallel.is_worker(self.config):
+            return  # parallel.Worker hands its records to the controller, which reports
+        parallel.merge(self)  # the workers' records, when the run had any
         self.console.finish_checks()
         if self.usage_error is not None or exitstatus == pytest.ExitCode.USAGE_ERROR:
             self.exit_status = EXIT_USAGE  # nothing was sent or judged: no report

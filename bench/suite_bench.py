@@ -1,0 +1,120 @@
+"""Suite benchmark: how long a conformance run of all profiles takes against a fresh simulator,
+serially and on pytest-xdist workers (`astrbot-conformance run --workers N`).
+
+Each run is `astrbot-conformance run --simulator -q` as a user types it (its own simulator, its
+own report directory), timed from the outside. Quick depth by default; `--full` adds the
+full-depth runs. The verdicts of the runs are compared (a parallel run must give the serial
+verdicts; a difference is printed and makes the exit status 1).
+
+It only PRINTS figures: a table and one `BENCH_JSON {...}` line; the goals (quick run of all
+profiles under 40 s, full depth under 5 minutes, on 2 cores) are reported as met/MISSED, never
+asserted. The machine's load average is printed with them: on a shared machine the figures are
+worth what the load lets them be. Exit status: 0 when the runs ran with the same verdicts, 1
+when a run gave no report or different verdicts, 2 for bad options.
+
+    python bench/suite_bench.py                   # quick: serial, then --workers 2
+    python bench/suite_bench.py --workers 2 4     # quick: serial, then 2 and 4 workers
+    python bench/suite_bench.py --full            # quick and full depth
+    python bench/suite_bench.py --no-serial       # only the parallel runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GOALS_S = {"quick": 40.0, "full": 300.0}  # on 2 cores, with workers (issue 16)
+RUN_TIMEOUT_S = {"quick": 900, "full": 3600}
+
+
+def run_once(depth: str, workers: int, out: Path) -> dict:
+    report = out / f"{depth}-w{workers}"
+    cmd = [sys.executable, "-m", "conformance.cli", "run", "--simulator", "-q", "--depth", depth,
+           "--report-dir", str(report), "--workers", str(workers)]
+    load_before = os.getloadavg()[0]
+    started = time.monotonic()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=out,
+                              timeout=RUN_TIMEOUT_S[depth])
+        code, tail = proc.returncode, (proc.stdout + proc.stderr).strip().splitlines()[-1:]
+    except subprocess.TimeoutExpired:
+        code, tail = None, [f"no end within {RUN_TIMEOUT_S[depth]} s"]
+    wall = time.monotonic() - started
+    results = report / "results.json"
+    verdicts = {}
+    if results.exists():
+        doc = json.loads(results.read_text(encoding="utf-8"))
+        verdicts = {r["id"]: r["verdict"] for r in doc["requirements"]}
+    return {"depth": depth, "workers": workers, "wall_s": round(wall, 1), "exit": code,
+            "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
+            "requirements": len(verdicts), "verdicts": verdicts,
+            "headline": tail[0] if tail else ""}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workers", type=int, nargs="+", default=[2],
+                        help="worker counts of the parallel runs (default 2)")
+    parser.add_argument("--full", action="store_true", help="full-depth runs as well")
+    parser.add_argument("--no-serial", action="store_true", help="skip the serial runs")
+    args = parser.parse_args(argv)
+    if any(w < 1 for w in args.workers):
+        parser.error("--workers: counts >= 1")
+    counts = ([] if args.no_serial else [1]) + [w for w in args.workers if w != 1]
+    if not counts:
+        parser.error("nothing to run")
+    depths = ["quick", "full"] if args.full else ["quick"]
+    print(f"suite benchmark: all profiles against a fresh simulator each, {os.cpu_count()} "
+          f"CPUs, load average {os.getloadavg()[0]:.2f} at the start")
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="suite-bench-") as tmp:
+        for depth in depths:
+            for workers in counts:
+                run = run_once(depth, workers, Path(tmp))
+                runs.append(run)
+                print(f"  {depth:<5} workers={workers:<2} {run['wall_s']:>7.1f} s  exit "
+                      f"{run['exit']}  load {run['load_before']:.1f}->{run['load_after']:.1f}"
+                      f"  {run['headline']}", flush=True)
+    status = 0
+    print()
+    for depth in depths:
+        these = [r for r in runs if r["depth"] == depth]
+        serial = next((r for r in these if r["workers"] == 1), None)
+        for run in these:
+            if not run["verdicts"]:
+                print(f"{depth} workers={run['workers']}: NO REPORT ({run['headline']})")
+                status = 1
+                continue
+            if serial is not None and run is not serial and serial["verdicts"]:
+                differ = sorted(k for k in serial["verdicts"]
+                                if serial["verdicts"][k] != run["verdicts"].get(k))
+                run["differ_from_serial"] = differ
+                if differ:
+                    status = 1
+                    print(f"{depth} workers={run['workers']}: verdicts DIFFER from the serial "
+                          f"run for {', '.join(differ[:10])}")
+            speedup = f", x{serial['wall_s'] / run['wall_s']:.2f} of serial" \
+                if serial is not None and run is not serial else ""
+            if run["workers"] > 1:
+                goal = GOALS_S[depth]
+                met = "met" if run["wall_s"] < goal else "MISSED"
+                print(f"{depth} run, {run['workers']} workers: {run['wall_s']:.1f} s{speedup} "
+                      f"(goal < {goal:.0f} s on 2 cores: {met})")
+            else:
+                print(f"{depth} run, serial: {run['wall_s']:.1f} s")
+    for run in runs:
+        run.pop("verdicts")
+    print("BENCH_JSON " + json.dumps({"bench": "suite", "cpus": os.cpu_count(),
+                                      "goals_s": GOALS_S, "runs": runs}))
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,329 @@
+"""A run on several pytest-xdist workers (`astrbot-conformance run --workers N|auto`).
+
+The controller (the process `run` starts) does what happens once per run and the workers run
+the checks:
+
+- the preflight and bootstrap (JWT, created keys) run once, in the controller, before any worker
+  starts (`pytest_sessionstart`); the credentials go to every worker in its `workerinput`
+  (`pytest_configure_node`), so no worker logs in or creates keys, and only the controller
+  deletes the keys at the end;
+- each worker keeps its checks' records, wire logs and per-operation fuzz verdicts as a serial
+  run does and hands them back when it ends (`workeroutput`); the controller merges them in the
+  order of the collection, so every requirement's verdict is the worst of its checks as in a
+  serial run, then runs the end-of-run sweeps over every worker's frames and writes the report,
+  junit.xml and the Allure environment once;
+- scheduling (`PhasedScheduling`): a scenario file is one unit (its module fixtures are shared
+  by its checks, as in a serial run), the spec-driven fuzzing one unit per document; the files
+  the scenarios' conftest orders LAST (the fuzzing may write) run only once every other check
+  has reported, on any worker.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections import OrderedDict
+
+import pytest
+
+from . import report
+from .bootstrap import Credentials
+from .outcomes import ERROR, PreflightError, worst
+
+HANDOFF = "astrbot_handoff"  # workerinput: the controller's preflight outcome and credentials
+STATE = "astrbot_state"  # workeroutput: a worker's records, pickled
+VERDICTS = "astrbot_verdicts"  # user_properties of a report: (requirement, verdict) pairs
+
+
+def is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def is_controller(config: pytest.Config) -> bool:
+    return not is_worker(config) and getattr(config.option, "numprocesses", None) not in (None, 0)
+
+
+def register(config: pytest.Config, run) -> None:
+    """Add the controller's or the worker's hooks to a run that xdist distributes."""
+    if is_worker(config):
+        config.pluginmanager.register(Worker(run), "astrbot-conformance-worker")
+    elif is_controller(config):
+        config.pluginmanager.register(Controller(run), "astrbot-conformance-controller")
+
+
+def last_files(config: pytest.Config) -> tuple[str, ...]:
+    from .scenarios.conftest import LAST
+
+    return LAST
+
+
+# the controller -------------------------------------------------------------------------------
+class Controller:
+    def __init__(self, run):
+        self.run = run
+        self.states: dict[str, dict | None] = {}  # worker id -> its state (None: none came)
+        self.collected = False
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session) -> None:
+        """The preflight, once, before xdist starts the workers (its own sessionstart)."""
+        run = self.run
+        if run.config.option.collectonly or run.usage_error is not None:
+            return
+        if run.credentials is None and run.preflight_error is None:
+            try:
+                run.credentials = run._preflight()
+            except PreflightError as exc:
+                run.preflight_error = exc
+
+    def pytest_configure_node(self, node) -> None:
+        node.workerinput[HANDOFF] = handoff(self.run)
+
+    def pytest_xdist_make_scheduler(self, config, log):
+        return PhasedScheduling(config, log, last_files(config))
+
+    def pytest_xdist_node_collection_finished(self, node, ids) -> None:
+        if not self.collected:  # every worker collects the same checks: count them once
+            self.collected = True
+            run = self.run
+            run.console.collected(len(ids), len(run.results),
+                                  sorted(run.profiles or run.catalogue.profiles))
+
+    def pytest_runtest_logreport(self, report) -> None:
+        """Provisional records, for the progress lines only: replaced by the workers' own."""
+        for rid, verdict in dict(report.user_properties).get(VERDICTS, ()):
+            if rid in self.run.results:
+                self.run.results[rid].checks.append(_provisional(report.nodeid, verdict))
+
+    def pytest_testnodedown(self, node, error) -> None:
+        out = getattr(node, "workeroutput", None) or {}
+        self.states[node.gateway.id] = pickle.loads(out[STATE]) if STATE in out else None
+
+
+def _provisional(nodeid: str, verdict: str) -> report.CheckRecord:
+    record = report.CheckRecord(nodeid=nodeid, verdict=verdict)
+    record.provisional = True
+    return record
+
+
+def handoff(run) -> dict:
+    """What a worker needs of the preflight: plain values (execnet sends no objects)."""
+    creds = run.credentials
+    if run.preflight_error is not None or not isinstance(creds, Credentials):
+        return {"ok": False}
+    return {"ok": True, "jwt": creds.jwt, "keys": dict(creds.keys),
+            "key_ids": dict(creds.key_ids), "setup_status": creds.setup_status,
+            "login": list(creds.login) if creds.login else None}
+
+
+def merge(run) -> None:
+    """The workers' records into the controller's run (ConformanceRun.pytest_sessionfinish
+    calls this first; a no-op in a serial run and in a worker)."""
+    controller = run.config.pluginmanager.get_plugin("astrbot-conformance-controller")
+    if controller is None:
+        return
+    for result in run.results.values():
+        result.checks = [c for c in result.checks if not getattr(c, "provisional", False)]
+    checks, transcripts = [], []
+    for worker, state in sorted(controller.states.items()):
+        if state is None:
+            reason = (f"xdist worker {worker} stopped without handing back its results (it "
+                      "crashed or was killed): the checks it ran are not judged")
+            for result in run.results.values():
+                result.checks.append(report.CheckRecord(f"<worker {worker}>", ERROR, reason))
+            continue
+        if state["usage_error"] and run.usage_error is None:
+            run.usage_error = state["usage_error"]
+        run.redactor.add(*state["secrets"])
+        for error in state["load_errors"]:
+            if error not in run.load_errors:
+                run.load_errors.append(error)
+        for rid, reason in state["skip_reasons"].items():
+            if rid in run.results:
+                run.results[rid].skip_reason = reason
+        checks += [(index, worker, n, rid, record)
+                   for n, (index, rid, record) in enumerate(state["checks"])]
+        transcripts += [(index, worker, n, t) for n, (index, t) in enumerate(state["transcripts"])]
+        for row in state["operations"].values():
+            _merge_operation(run.operations, row)
+    for *_, rid, record in sorted(checks, key=lambda c: c[:3]):  # the serial run's order
+        run.results[rid].checks.append(record)
+    run.transcripts.extend(t for *_, t in sorted(transcripts, key=lambda c: c[:3]))
+
+
+def _merge_operation(ledger: dict, row: dict) -> None:
+    """One operation's row of a worker into the run's ledger: per requirement the worst."""
+    key = f"{row['document']} {row['method']} {row['path']}"
+    verdicts = dict(row["requirements"])
+    for rid, verdict in ledger.get(key, {}).get("requirements", {}).items():
+        verdicts[rid] = worst([verdict, verdicts[rid]]) if rid in verdicts else verdict
+    extra = {k: v for k, v in row.items() if k not in (
+        "document", "method", "path", "operation_id", "verdict", "requirements", "reason")}
+    report.merge_operation(ledger, row["document"], row["method"], row["path"],
+                           row["operation_id"], verdicts, row["reason"], **extra)
+
+
+# a worker -------------------------------------------------------------------------------------
+class Worker:
+    def __init__(self, run):
+        self.run = run
+        self.index: dict[str, int] = {}  # nodeid -> its place in the collection
+        self.seen: dict[int, int] = {}  # id(transcript) -> the index of the check that made it
+
+    def credentials(self) -> None:
+        """The controller's preflight outcome, instead of a preflight of our own."""
+        run, given = self.run, self.run.config.workerinput.get(HANDOFF, {"ok": False})
+        if run.usage_error is not None:
+            return
+        if not given["ok"]:  # the controller reports it: this worker judges nothing
+            run.preflight_error = PreflightError("the preflight failed (in the controller)")
+            return
+        creds = Credentials(run.settings, jwt=given["jwt"], keys=given["keys"],
+                            key_ids=given["key_ids"], setup_status=given["setup_status"],
+                            login=tuple(given["login"]) if given["login"] else None,
+                            redactor=run.redactor)
+        run.redactor.add(creds.jwt, *creds.keys.values(), *(creds.login or ())[1:])
+        run.credentials = creds
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection(self, session):
+        self.credentials()
+        return None  # xdist's worker must collect (and report its collection), even empty
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_collection_modifyitems(self, config, items):
+        try:
+            yield
+        except pytest.UsageError as exc:  # the controller stops the run with it
+            self.run.usage_error = str(exc)
+        if self.run.usage_error is not None or self.run.preflight_error is not None:
+            items[:] = []
+        self.index = {item.nodeid: n for n, item in enumerate(items)}
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_makereport(self, item, call):
+        rep = yield
+        if rep.when != "teardown":
+            verdicts = [(rid, c.verdict) for rid, r in self.run.results.items()
+                        for c in r.checks if c.nodeid == item.nodeid]
+            rep.user_properties.append((VERDICTS, verdicts))
+        for t in self.run.transcripts:
+            self.seen.setdefault(id(t), self.index.get(item.nodeid, len(self.index)))
+        return rep
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session) -> None:
+        run = self.run
+        order = self.index
+        state = {
+            "usage_error": run.usage_error,
+            "secrets": sorted(run.redactor._secrets),  # keys checks created, for the scrub
+            "load_errors": run.load_errors,
+            "skip_reasons": {rid: r.skip_reason for rid, r in run.results.items()},
+            "checks": [(order.get(c.nodeid, len(order)), rid, c)
+                       for rid, r in run.results.items() for c in r.checks],
+            "transcripts": [(self.seen.get(id(t), len(order)), t) for t in run.transcripts],
+            "operations": run.operations,
+        }
+        session.config.workeroutput[STATE] = pickle.dumps(state)
+
+
+# scheduling -----------------------------------------------------------------------------------
+def _scheduler_base():
+    from xdist.scheduler import LoadScopeScheduling
+
+    return LoadScopeScheduling
+
+
+class PhasedScheduling(_scheduler_base()):
+    """xdist's load-scope scheduling with a barrier: the units of the LAST files are held back
+    until every other check has reported.
+
+    An xdist worker runs a check only once it knows the next one (pytest's `nextitem`) or is
+    told to shut down: the last check of a worker's queue waits. So when a worker is down to
+    that one waiting check and nothing else is left, it gets the FIRST check of a held unit
+    (its waiting check runs; the held check now waits in its place), and nothing more until the
+    barrier; the rest of that unit goes to the same worker once every other check is done."""
+
+    def __init__(self, config, log, last: tuple[str, ...]):
+        super().__init__(config, log)
+        self.last = last
+        self.held: OrderedDict[str, dict[str, bool]] = OrderedDict()  # LAST units, not sent
+        self.unsent: dict = {}  # node -> (scope, [nodeids of its LAST unit not sent yet])
+        self.released = False
+
+    def _is_last(self, nodeid: str) -> bool:
+        return nodeid.split("::", 1)[0].rsplit("/", 1)[-1] in self.last
+
+    def _split_scope(self, nodeid: str) -> str:
+        if self._is_last(nodeid):  # one unit per fuzzed document (module fixture per test)
+            return nodeid.split("[", 1)[0]
+        return nodeid.split("::", 1)[0]  # a scenario file: its module fixtures, one worker
+
+    @property
+    def tests_finished(self) -> bool:
+        return not self.held and not self.unsent and super().tests_finished
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self.held or self.unsent) or super().has_pending
+
+    def schedule(self) -> None:
+        if self.collection is not None or not self.collection_is_completed:
+            return super().schedule()
+        if not self._check_nodes_have_same_collection():
+            self.log("**Different tests collected, aborting run**")
+            return
+        self.collection = list(next(iter(self.registered_collections.values())))
+        units: dict[str, dict[str, bool]] = {}
+        for nodeid in self.collection:
+            units.setdefault(self._split_scope(nodeid), {})[nodeid] = False
+        order = sorted(units, key=lambda s: -len(units[s])) \
+            if getattr(self.config.option, "loadscopereorder", False) else list(units)
+        for scope in order:  # the biggest files first when reordering (xdist's default)
+            (self.held if self._is_last(scope) else self.workqueue)[scope] = units[scope]
+        self.released = not self.held
+        for node in self.nodes:
+            if self.workqueue:
+                self._assign_work_unit(node)
+        for node in self.nodes:  # a node down to one waiting check: a held one to wait with
+            self._reschedule(node)
+
+    def _first_phase_done(self) -> bool:
+        return not self.workqueue and all(
+            done for units in self.assigned_work.values() for scope, unit in units.items()
+            if not self._is_last(scope) for done in unit.values())
+
+    def _reschedule(self, node) -> None:
+        if self.released or self.workqueue:
+            return super()._reschedule(node)
+        if self._first_phase_done():  # the barrier: every check but the LAST ones reported
+            return self._release()
+        if node.shutting_down or node in self.unsent:
+            return  # its held check waits for the barrier
+        if self.held and self._pending_of(self.assigned_work[node]) <= 1:
+            self._push(node)
+        elif not self.held:
+            node.shutdown()  # every held unit waits on another node: this one is done
+
+    def _push(self, node) -> None:
+        scope, unit = self.held.popitem(last=False)
+        nodeids = list(unit)
+        self.assigned_work[node][scope] = unit
+        self.unsent[node] = (scope, nodeids[1:])
+        node.send_runtest_some([self.registered_collections[node].index(nodeids[0])])
+
+    def _release(self) -> None:
+        self.released = True
+        for node, (_, rest) in list(self.unsent.items()):
+            if rest and not node.shutting_down:
+                collection = self.registered_collections[node]
+                node.send_runtest_some([collection.index(nodeid) for nodeid in rest])
+        self.unsent.clear()
+        self.workqueue.update(self.held)
+        self.held.clear()
+        for node in self.nodes:
+            super()._reschedule(node)
+
+    def remove_node(self, node):
+        self.unsent.pop(node, None)  # its unit goes back to the queue with its workload
+        return super().remove_node(node)
