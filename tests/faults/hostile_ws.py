@@ -116,6 +116,23 @@ def chat_error_without_ct() -> None:
     kit.frames(strip_ct, engine.LiveSession)
 
 
+def oversize_closes_1011() -> None:
+    """A frame over the size limit raises in the reader (a MemoryError-style guard) instead of
+    being answered: the session ends as an internal error, close 1011, not the mode's error
+    frame nor 1009 (what an implementation gets when it sizes buffers from the frame)."""
+    for cls in ENGINES:
+        @kit.wrap(cls, "receive_text")
+        def receive_text(original, self, raw):
+            if len(raw) > self.max_frame_chars:
+                raise MemoryError("frame too large")
+            return original(self, raw)
+
+    def reraise(session, exc):
+        raise exc
+
+    ws.contain = reraise
+
+
 FAULTS = [
     Fault("ws-list-t-http-500", "a list or object as `t` raises TypeError in the dispatch, and "
           "no handler catches it after the upgrade: an HTTP/1.1 500 is written into the "
@@ -134,4 +151,8 @@ FAULTS = [
     Fault("chat-error-without-ct", "chat-mode errors for frames that cannot be read (invalid "
           "JSON, non-objects, binary, oversize) are live error frames, without `ct: chat`",
           chat_error_without_ct, breaks=("ROB-WS-005",), profiles=("robustness",)),
+    Fault("ws-oversize-closes-1011", "a frame over the size limit raises in the reader: the "
+          "connection is closed with 1011 (internal error) instead of the error frame or 1009",
+          oversize_closes_1011, breaks=("ROB-WS-001",), may=("ROB-WS-003",),
+          profiles=("robustness",)),
 ]

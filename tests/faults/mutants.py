@@ -59,6 +59,7 @@ CI_SUBSET = (
     "sse-end-twice", "upload-keeps-directories", "sessions-page-off-by-one",  # open_api
     "bola-read-foreign-session",  # security
     "ws-list-t-http-500",  # hostile_ws
+    "login-surrogate-500",  # hostile_rest
     "slow-speech-to-text", "sse-comments-and-ids",  # allowed
     "client-busy-twice",  # a bad client (CLIENT-*)
 )
