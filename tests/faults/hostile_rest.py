@@ -42,6 +42,25 @@ def _own_parser(operation_id: str, hook=None) -> None:
         return body
 
 
+def body_refusal_off_envelope() -> None:
+    """POST /api/v1/personas answers a body it cannot decode the way its framework does by
+    default, `{"detail": "There was an error parsing the body"}` (FastAPI's words, as real
+    AstrBot 4.26.2 answers), not the error envelope: no 5xx, just off the contract."""
+    from aiohttp import web
+
+    @web.middleware
+    async def plain_refusal(request, handler):
+        try:
+            return await handler(request)
+        except ApiError as exc:
+            if request.method == "POST" and request.path == "/api/v1/personas" \
+                    and exc.status == 400 and "JSON" in exc.message:
+                return web.json_response({"detail": "There was an error parsing the body"},
+                                         status=400)
+            raise
+    kit.middleware(plain_refusal)
+
+
 def rest_deep_json_500() -> None:
     _own_parser(DEEP_OPERATION)
 
@@ -129,4 +148,8 @@ FAULTS = (
     Fault("key-born-expired", "an API key's expires_at is stored as given: a date in the past "
           "creates a key that is expired from birth", key_born_expired,
           breaks=("SEC-CRED-004",)),
+    Fault("body-refusal-off-envelope", f"{DEEP_OPERATION} answers a body it cannot decode "
+          "with its framework's `{\"detail\": ...}` 400, not the error envelope",
+          body_refusal_off_envelope, breaks=("ROB-HTTP-005",), may=("V1-FUZZ-007",),
+          profiles=("robustness",)),
 )

@@ -36,30 +36,48 @@ def fired(plan, target, creds, title: str):
     return run(hf.fire(plan, target, creds, transcript), target, waits=waits), transcript
 
 
-@pytest.mark.requirement("ROB-HTTP-001")
-def test_hostile_bodies_get_a_4xx_envelope_never_a_5xx(target, creds, depth, evidence):
+@pytest.fixture(scope="module")
+def bodies(target, creds, depth):
+    """The hostile bodies fired once, judged by ROB-HTTP-001 (status) and -005 (envelope)."""
     ops = hf.operations()
     plan = hf.body_plan(ops, target, depth)
     if not plan:
         pytest.skip("no operation may get a hostile body on this target")
     exchanges, transcript = fired(plan, target, creds, f"{len(plan)} hostile JSON bodies")
-    evidence.append(transcript)
-    by_label = {op.label: op for op in ops}
-    bad, failing = [], set()
-    for i, ex in enumerate(exchanges):
-        why = hf.no_5xx(ex)
-        if not why and 400 <= ex.status < 500:
-            why = hf.bad_envelope(by_label[ex.op], ex)
-        if why:
-            failing.add(i)
-            bad.append(f"{ex.op} [{ex.case}] {why}")
-    hf.record(transcript, exchanges, failing)
     judged = sorted({p[0].label for p in plan})
     not_sent = [op.label for op in ops if op.body_fields is not None and op.label not in judged]
     transcript.note(f"judged {len(judged)} operations; no hostile body to {len(not_sent)}: "
                     f"{', '.join(not_sent[:10])}")
-    assert not bad, listed(bad, len(exchanges), "hostile bodies got a 5xx, no answer, or a "
-                           "4xx off the documented error envelope")
+    return {op.label: op for op in ops}, exchanges, transcript
+
+
+def _judged(bodies, evidence, why_of, what: str) -> None:
+    by_label, exchanges, transcript = bodies
+    bad, failing = [], set()
+    for i, ex in enumerate(exchanges):
+        why = why_of(by_label[ex.op], ex)
+        if why:
+            failing.add(i)
+            bad.append(f"{ex.op} [{ex.case}] {why}")
+    log = Transcript(transcript.title, kind="http")
+    log.entries = list(transcript.entries)
+    hf.record(log, exchanges, failing)
+    evidence.append(log)
+    assert not bad, listed(bad, len(exchanges), what)
+
+
+@pytest.mark.requirement("ROB-HTTP-001")
+def test_hostile_bodies_never_get_a_5xx(bodies, evidence):
+    _judged(bodies, evidence, lambda op, ex: hf.no_5xx(ex),
+            "hostile bodies got a 5xx or no answer")
+
+
+@pytest.mark.requirement("ROB-HTTP-005")
+def test_a_refused_hostile_body_gets_the_error_envelope(bodies, evidence):
+    def why(op, ex):
+        return hf.bad_envelope(op, ex) if 400 <= ex.status < 500 else ""
+    _judged(bodies, evidence, why, "hostile bodies refused with a 4xx off the documented "
+            "error envelope")
 
 
 @pytest.mark.requirement("ROB-HTTP-002")

