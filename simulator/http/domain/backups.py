@@ -180,7 +180,7 @@ def inspect_backup(path: Path, versions: dict) -> dict:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
         errors.append(f"not a readable zip file: {exc}")
     except ApiError as exc:  # depth, surrogates, numbers, duplicate keys: kernel/jsonbody.py
-        errors.append(exc.message)
+        errors.append(f"manifest.json is not valid JSON: {exc.message}")
     return {"filename": path.name, "valid": not errors, "can_import": not errors,
             "errors": errors, "warnings": warnings,
             "manifest": manifest if isinstance(manifest, dict) else None}
