@@ -124,15 +124,18 @@ class Outbox:
         self.bytes = 0
 
 
-async def write(outbox: Outbox, transport) -> str | None:
+async def write(outbox: Outbox, transport, before_write=None) -> str | None:
     """Send what is queued until the transport closes (None), a DROP is met ("dropped") or
-    the client stops reading (NOT_READING)."""
+    the client stops reading (NOT_READING). `before_write()`, if given, runs before each
+    socket write (the history's flush: what a client is told was stored first)."""
     loop = asyncio.get_running_loop()
     high_water = min(WRITE_HIGH_WATER, outbox.limit // 2) if outbox.limit else WRITE_HIGH_WATER
     while transport is not None and not transport.is_closing():
         await outbox.ready.wait()
         data, dropped = outbox.take()
         if data:
+            if before_write is not None:
+                before_write()
             transport.write(data)
         if dropped:
             transport.close()  # what was written goes out first; no close frame follows
