@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import sqlite3
 
 import pytest
 
+from simulator.live.outbox import Outbox, write
 from simulator.store import Store
 
 TURN = [("alice", "user", [{"type": "plain", "text": "hi"}], False),
@@ -105,3 +107,39 @@ def test_close_commits_the_queue(tmp_path):
 
     store = asyncio.run(run())
     assert len(other_connection_rows(store, "s1")) == 2
+
+
+async def test_the_live_writer_flushes_before_each_socket_write():
+    """`outbox.write` calls its `before_write` (the history's flush) before the bytes reach
+    the socket: over a real socket pair, the peer has received nothing when it runs."""
+    ours, peer = socket.socketpair()
+    peer.setblocking(False)
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.create_connection(asyncio.Protocol, sock=ours)
+    seen: list[bool] = []
+
+    def before_write() -> None:
+        try:
+            peer.recv(1)
+            seen.append(True)
+        except BlockingIOError:
+            seen.append(False)
+
+    outbox = Outbox()
+    task = asyncio.create_task(write(outbox, transport, before_write))
+    try:
+        outbox.put({"t": "end"})
+        received = b""
+        for _ in range(200):  # bounded: the frame is 13 bytes on a local socket pair
+            await asyncio.sleep(0.01)
+            try:
+                received += peer.recv(64)
+            except BlockingIOError:
+                continue
+            break
+        assert seen == [False]
+        assert received == b'\x81\x0b{"t":"end"}'
+    finally:
+        task.cancel()
+        transport.close()
+        peer.close()
