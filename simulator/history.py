@@ -30,7 +30,10 @@ class History(Protocol):
 
     def save_turn(self, session_id: str, creator: str, messages: list[tuple]) -> None:
         """The session (created when new) and its messages `(sender, role, content,
-        interrupted)`, written together: one transaction for a whole live turn."""
+        interrupted)`, written together; the store may queue them until `flush`."""
+
+    def flush(self) -> None:
+        """Commit what `save_turn` queued (before frames that follow a turn are sent)."""
 
 
 def now_iso() -> str:
@@ -57,6 +60,9 @@ class StoreHistory:
     def save_turn(self, session_id, creator, messages):
         self.store.save_turn(session_id, creator, now_iso(), messages)
 
+    def flush(self):
+        self.store.flush()
+
 
 @dataclass
 class MemoryHistory:
@@ -79,3 +85,6 @@ class MemoryHistory:
         self.ensure_session(session_id, creator)
         for sender, role, content, interrupted in messages:
             self.save(session_id, sender, role, content, interrupted=interrupted)
+
+    def flush(self):
+        pass

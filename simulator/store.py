@@ -3,10 +3,17 @@
 Small and synchronous: every statement is a single-row lookup or write on a local file, far
 cheaper than a thread hop. The API-key table is mirrored in memory so that authenticating a
 request costs one SHA-256 and one dict lookup, never a query.
+
+Live turns are group-committed: `save_turn` queues the turn and `flush` writes every queued
+turn in one transaction. It runs before anything else touches the database (any statement
+through `_db`), before the Live API writer sends the next frames to a client (so a turn is
+committed before its `end`, or anything after it, leaves the process) and, failing both,
+at the event loop's next iteration. What a client was told is stored; a read sees it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 import sqlite3
@@ -109,11 +116,12 @@ class Store:
     def __init__(self, data_dir: Path):
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / self.DB_NAME
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._pending: list[tuple] = []  # queued live turns, see flush
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self.keys_by_hash: dict[str, ApiKeyRecord] = {}
         for row in self._db.execute(f"SELECT {', '.join(KEY_COLUMNS)} FROM api_keys"):
             rec = ApiKeyRecord(**dict(zip(KEY_COLUMNS, row, strict=True)))
@@ -123,8 +131,16 @@ class Store:
         self.revoked: dict[str, int] = dict(self._db.execute(
             "SELECT digest, expires_at FROM revoked_tokens"))
 
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The connection, with every queued live turn committed first."""
+        if self._pending:
+            self.flush()
+        return self._conn
+
     def close(self) -> None:
-        self._db.close()
+        self.flush()
+        self._conn.close()
 
     def _write(self, sql: str, params: tuple = ()) -> None:
         with self._lock:
@@ -240,27 +256,45 @@ class Store:
 
     def save_turn(self, session_id: str, creator: str, created_at: str,
                   messages: list[tuple]) -> None:
-        """A live turn's session (when new) and messages in one transaction (a turn's history
-        costs one commit, not five)."""
+        """Queue a live turn's session (when new) and messages `(sender, role, content,
+        interrupted)`; `flush` commits them (module docstring). Outside an event loop the
+        turn is committed at once."""
         with self._lock:
-            self._db.execute("BEGIN")
+            first = not self._pending
+            self._pending.append((session_id, creator, created_at, [
+                (session_id, sender, role, json.dumps(content, ensure_ascii=False),
+                 int(interrupted), str(uuid.uuid4()), created_at)
+                for sender, role, content, interrupted in messages]))
+        if first:
             try:
-                self._db.execute(
+                asyncio.get_running_loop().call_soon(self.flush)
+            except RuntimeError:
+                self.flush()
+
+    def flush(self) -> None:
+        """Every queued live turn in one transaction. On failure the turns stay queued (the
+        next flush retries them) and the error is raised."""
+        with self._lock:
+            if not self._pending:
+                return
+            turns, db = self._pending, self._conn
+            db.execute("BEGIN")
+            try:
+                db.executemany(
                     "INSERT OR IGNORE INTO chat_sessions (session_id, platform_id, creator, "
                     "created_at, updated_at) VALUES (?, 'webchat', ?, ?, ?)",
-                    (session_id, creator, created_at, created_at))
-                self._db.executemany(
+                    [(sid, creator, stamp, stamp) for sid, creator, stamp, _ in turns])
+                db.executemany(
                     "INSERT INTO messages (session_id, sender, role, content, interrupted, "
                     "llm_checkpoint_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [(session_id, sender, role, json.dumps(content, ensure_ascii=False),
-                      int(interrupted), str(uuid.uuid4()), created_at)
-                     for sender, role, content, interrupted in messages])
-                self._db.execute("UPDATE chat_sessions SET updated_at = ? WHERE session_id = ?",
-                                 (created_at, session_id))
+                    [row for *_, rows in turns for row in rows])
+                db.executemany("UPDATE chat_sessions SET updated_at = ? WHERE session_id = ?",
+                               [(stamp, sid) for sid, _, stamp, _ in turns])
             except BaseException:
-                self._db.execute("ROLLBACK")
+                db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
+            db.execute("COMMIT")
+            self._pending = []
 
     def list_chat_sessions(self, creator: str, page: int, page_size: int,
                            platform_id: str | None = None) -> tuple[list[dict], int]:

@@ -25,6 +25,7 @@ import logging
 import re
 import struct
 from collections import deque
+from json.encoder import encode_basestring as _escape  # ensure_ascii=False
 
 from ..http.kernel.envelope import dumps
 
@@ -45,6 +46,10 @@ def text_frame(payload: str) -> bytes:
     except UnicodeEncodeError:
         log.warning("a frame carried a lone surrogate: sent with U+FFFD in its place")
         data = _SURROGATE.sub("\ufffd", payload).encode("utf-8")
+    return _framed(data)
+
+
+def _framed(data: bytes) -> bytes:
     n = len(data)
     if n < 126:
         return bytes((0x81, n)) + data
@@ -53,18 +58,50 @@ def text_frame(payload: str) -> bytes:
     return struct.pack("!BBQ", 0x81, 127, n) + data
 
 
+# printable ASCII but '"' and '\\': bytes a JSON string holds as they are
+_AS_IS = bytes(b for b in range(0x20, 0x7f) if b not in b'"\\')
+
+
+def _plain_ascii(data: str) -> bytes | None:
+    """`data` as ASCII bytes if JSON spells it unescaped, else None (a byte table, several
+    times faster than str.isprintable on a sentence's Base64 audio)."""
+    if not data.isascii():
+        return None
+    raw = data.encode("ascii")
+    return None if raw.translate(None, _AS_IS) else raw
+
+
+# the hot text frames: {"t": T, "data": {"text": str}}, a few per turn each
+_TEXT_FRAMES = {t: '{"t":"' + t + '","data":{"text":'
+                for t in ("bot_delta_chunk", "bot_text_chunk")}
+_CONSTANT = {"end": '{"t":"end"}', "stop_play": '{"t":"stop_play"}'}
+
+
 def frame_json(frame: dict) -> str:
-    """A frame as compact JSON. A `response` frame is spelt out directly: its data is Base64
-    (nothing in it needs escaping) and is most of the bytes of a turn, so running it through
-    the JSON encoder was the simulator's largest single cost under load."""
-    if frame.get("t") == "response" and len(frame) == 2 and isinstance(frame.get("data"), str):
-        data = frame["data"]
-        if data.isascii() and data.isprintable() and '"' not in data and "\\" not in data:
-            return '{"t":"response","data":"' + data + '"}'
+    """A frame as compact JSON, exactly as the shared encoder (`dumps`) spells it. The frames
+    of every turn are spelt out directly: a `response` frame's data is Base64 (nothing in it
+    needs escaping) and is most of the bytes of a turn, so running it through the JSON encoder
+    was the simulator's largest single cost under load; a text chunk needs only its text
+    escaped (the encoder's own string escaper); `end` is a constant."""
+    t = frame.get("t")
+    if t == "response" and len(frame) == 2 and isinstance(frame.get("data"), str):
+        if _plain_ascii(frame["data"]) is not None:
+            return '{"t":"response","data":"' + frame["data"] + '"}'
+    elif t in _TEXT_FRAMES and len(frame) == 2:
+        data = frame.get("data")
+        if type(data) is dict and len(data) == 1 and type(data.get("text")) is str:
+            return _TEXT_FRAMES[t] + _escape(data["text"]) + "}}"
+    elif t in _CONSTANT and len(frame) == 1:
+        return _CONSTANT[t]
     return dumps(frame)
 
 
 def encode(frame: dict) -> bytes:
+    """`text_frame(frame_json(frame))`; a `response` frame without re-encoding its audio."""
+    if frame.get("t") == "response" and len(frame) == 2 and type(frame.get("data")) is str:
+        raw = _plain_ascii(frame["data"])
+        if raw is not None:
+            return _framed(b'{"t":"response","data":"' + raw + b'"}')
     return text_frame(frame_json(frame))
 
 
@@ -108,15 +145,18 @@ class Outbox:
         self.bytes = 0
 
 
-async def write(outbox: Outbox, transport) -> str | None:
+async def write(outbox: Outbox, transport, before_write=None) -> str | None:
     """Send what is queued until the transport closes (None), a DROP is met ("dropped") or
-    the client stops reading (NOT_READING)."""
+    the client stops reading (NOT_READING). `before_write()`, if given, runs before each
+    socket write (the history's flush: what a client is told was stored first)."""
     loop = asyncio.get_running_loop()
     high_water = min(WRITE_HIGH_WATER, outbox.limit // 2) if outbox.limit else WRITE_HIGH_WATER
     while transport is not None and not transport.is_closing():
         await outbox.ready.wait()
         data, dropped = outbox.take()
         if data:
+            if before_write is not None:
+                before_write()
             transport.write(data)
         if dropped:
             transport.close()  # what was written goes out first; no close frame follows

@@ -35,13 +35,20 @@ from enum import Enum
 from . import frames
 
 
-class Lane(Enum):
+class _Member(Enum):
+    """Members hashed by identity (they are singletons): `Enum.__hash__` is Python code, and
+    the table is looked up several times per frame."""
+
+    __hash__ = object.__hash__
+
+
+class Lane(_Member):
     TURN = "turn"
     MIC = "mic"
     CHAT = "chat"
 
 
-class State(Enum):
+class State(_Member):
     IDLE = "idle"
     LISTENING = "listening to audio"
     TRANSCRIBING = "transcribing the user's audio"
@@ -52,7 +59,7 @@ class State(Enum):
     CLOSED = "closed"
 
 
-class Event(Enum):
+class Event(_Member):
     # client frames
     TEXT_INPUT = "text_input"
     START_SPEAKING = "start_speaking"

@@ -19,7 +19,8 @@ The adapter also carries out the engine's slow effects with the timing model
 text-to-speech (`Speak`, at once when the model gives it no time), each turn with its own
 seeded jitter and the fault armed for it, if any (`faults.py`). While they wait, the reader
 keeps reading: a frame that arrives during a turn is handled during it. History writes
-(`SaveMessage`, `SaveTurn`) are done at once against `sim.history`, a frame announcing the
+(`SaveMessage`, `SaveTurn`) are done at once against `sim.history` (a live turn is queued and
+group-committed, at the latest before the writer's next socket write), a frame announcing the
 saved message queued in the effect's place; an event the engine's transition table refuses
 (`states.ProtocolError`) is answered with the error frame it carries.
 
@@ -401,7 +402,7 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
             closing.append(asyncio.create_task(
                 close(ws, request, POLICY_VIOLATION, NOT_READING, abort=True)))
 
-    writer_task = asyncio.create_task(write(outbox, request.transport))
+    writer_task = asyncio.create_task(write(outbox, request.transport, sim.history.flush))
     writer_task.add_done_callback(writer_done)
     idle = config.ws_idle_timeout or None
     try:
