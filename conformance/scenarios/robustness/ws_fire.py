@@ -11,6 +11,7 @@ turn (`text_input`, chat `send`) must complete on the connection, or on a fresh 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass, field
 
 from conformance import hostile
@@ -25,6 +26,7 @@ DRAIN_S = 0.02  # frames trailing an answer (metrics after `end`), read before t
 MAX_FRAMES_PER_ANSWER = 2_000
 KEPT = 6  # frames of an answer kept as evidence
 TURN_TYPES = ("text_input", "send")  # a frame of these types the target takes starts a turn
+GOOD_SESSION = "conformance-robust-" + uuid.uuid4().hex[:12]
 GOOD_TEXT = "Hello after the hostile frames"
 
 
@@ -91,9 +93,10 @@ def ends_turn(frame, mode: str) -> bool:
 def good_frame(socket: Socket, n: int) -> str:
     if socket.kind == "live":
         return json.dumps({"t": "text_input", "text": GOOD_TEXT})
-    if socket.kind == "chat":
-        return json.dumps({"ct": "chat", "t": "send", "message": GOOD_TEXT,
-                           "message_id": f"conformance-robust-{n}"})
+    if socket.kind == "chat":  # seed 001 `send`: a session and the message-part list
+        return json.dumps({"ct": "chat", "t": "send", "session_id": GOOD_SESSION,
+                           "message_id": f"conformance-robust-{n}",
+                           "message": [{"type": "plain", "text": GOOD_TEXT}]})
     return json.dumps({"t": "send", "message": GOOD_TEXT, "username": "conformance-bob"})
 
 
