@@ -16,12 +16,11 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.request
 
 import aiohttp
 import pytest
 
-from conformance.launcher import free_port
+from conformance.launcher import free_port, ready, stop
 
 KEY = "abk_store_crash_test_key_0123456789abcdef"
 ENV = {"ASTRBOT_SIM_ADMIN_USERNAME": "admin", "ASTRBOT_SIM_ADMIN_PASSWORD": "Passw0rd-crash",
@@ -41,28 +40,12 @@ def launch(data_dir, port: int, log) -> subprocess.Popen:
          "--data-dir", str(data_dir), "--log-level", "WARNING", "--timing-profile", "instant"],
         stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **ENV})
     deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/auth/setup-status",
-                                        timeout=1) as resp:
-                if resp.status == 200:
-                    return proc
-        except OSError:
-            pass
+    while not ready(f"http://127.0.0.1:{port}"):
         if proc.poll() is not None or time.monotonic() > deadline:
             stop(proc)
             raise AssertionError(f"the simulator did not start (exit {proc.returncode})")
         time.sleep(0.1)
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    return proc
 
 
 async def burst(url: str, proc: subprocess.Popen, round_no: int) -> tuple[set, set]:
