@@ -141,7 +141,7 @@ async def exchange(session: aiohttp.ClientSession, method: str, url: str, *, hea
                 text = raw.decode("utf-8", "replace")
             return Exchange(op, case, resp.status, text, seconds=time.monotonic() - started)
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-        broke = wire_failure(exc, f"{method} {op} ({case})", timeout)
+        broke = wire_failure(exc, f"{op} ({case})", timeout)  # op: "METHOD /path"
         if broke is None:
             raise SuiteError(f"{method} {op}: network error: {exc!r}") from exc
         return Exchange(op, case, None, broke=str(broke), seconds=time.monotonic() - started)
