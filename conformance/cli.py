@@ -4,12 +4,14 @@
     astrbot-conformance run --base-url http://127.0.0.1:6185 --username U --password P
     astrbot-conformance run --config target.toml --profile live-api
     astrbot-conformance run --simulator --workers 2             # checks on 2 xdist workers
+    astrbot-conformance run --simulator --operations 'GET /api/v1/personas,listPlugins'
     astrbot-conformance requirements                          # list the catalogue
     astrbot-conformance baseline reports/<run>/results.json   # known failures, as a baseline
     astrbot-conformance diff reports/astrbot-4.26.2 reports/astrbot-4.29.3   # what changed
 
 Settings come from the command line, else ASTRBOT_CONFORMANCE_<NAME> environment variables
-(BASE_URL, API_KEY, JWT, USERNAME, PASSWORD, NAME, TIMEOUT, CONFIG, SLOW_TEXT, SETUP_ADMIN),
+(BASE_URL, API_KEY, JWT, USERNAME, PASSWORD, NAME, TIMEOUT, CONFIG, SLOW_TEXT, SETUP_ADMIN,
+OPERATIONS),
 else the [target] table of the --config TOML file.
 
 Before any check, a preflight makes sure the target answers, speaks AstrBot's API, accepts the
@@ -22,7 +24,8 @@ Exit status:
   1  not conformant: a requirement is FAIL or UNIMPLEMENTED (with --baseline: a new failure or
      a stale entry)
   2  usage error: bad option, URL without a scheme, missing --config file, unknown profile,
-     bad timeout; nothing is sent to the target
+     bad timeout, an --operations pattern that matches no operation; nothing is sent to the
+     target
   3  preflight failed: the target does not answer, is not an AstrBot API, refused a
      credential, a key lacks a scope, or it is in first-run state without --setup-admin;
      nothing is judged (results.json records every requirement as ERROR with the reason)
@@ -53,7 +56,7 @@ from .target import ENV_PREFIX, TargetSettings
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 # run options that are target settings (conformance/target.py), passed on to the plugin
 SETTINGS = ("base_url", "config", "api_key", "jwt", "username", "password", "name", "timeout",
-            "slow_text")
+            "slow_text", "operations")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -102,6 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="run the checks on N pytest-xdist worker processes, or one per CPU "
                      "core with auto (default 1: serial); the preflight and the report stay "
                      "once per run (conformance/parallel.py)")
+    run.add_argument("--operations", metavar="PATTERNS",
+                     help="only these operations for the checks that walk the OpenAPI "
+                     "documents (fuzzing, stream reads, boundary cases, lifecycles, scope "
+                     "matrix): comma-separated fnmatch globs of 'METHOD /path' ('*' for any "
+                     "method) or operationIds, e.g. 'GET /api/v1/personas,POST "
+                     "/api/v1/personas*,listPlugins'; a pattern matching nothing is a usage "
+                     "error")
     run.add_argument("-k", dest="keyword", help="only checks matching this pytest expression")
     run.add_argument("-q", "--quiet", action="store_true")
     run.add_argument("-v", "--verbose", action="store_true",

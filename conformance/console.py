@@ -75,11 +75,12 @@ class Console:
         print(f"astrbot-conformance: internal error: {last[0]}", file=sys.stderr)
 
     # progress ------------------------------------------------------------------------------
-    def collected(self, items: int, requirements: int, profiles: list[str]) -> None:
+    def collected(self, items: int, requirements: int, profiles: list[str],
+                  operations: str = "") -> None:
         self.total_items = items
         if self.mode == "progress":
             self.line(f"{items} checks for {requirements} requirements "
-                      f"({', '.join(profiles)})")
+                      f"({', '.join(profiles)})" + (f"; {operations}" if operations else ""))
 
     def check_starting(self, nodeid: str, judged: int, total: int) -> None:
         """Before each check: a line for the phase (scenario module) that just ended."""

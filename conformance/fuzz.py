@@ -119,6 +119,12 @@ class FuzzResult:
     stop_reason: str = ""
     duration_s: float = 0.0
     stream_logs: list = field(default_factory=list)  # wire logs of the bounded stream reads
+    selected: list[DocOperation] | None = None  # --operations (conformance/selection.py)
+
+    @property
+    def ops(self) -> list[DocOperation]:
+        """The operations this run walks: the selected ones, else all of the document."""
+        return operations(self.key) if self.selected is None else self.selected
 
     def absent(self, label: str) -> bool:
         """The target has no such route (conformance/routes.py: its own route list, else
@@ -178,31 +184,36 @@ def _config(key: str, base_url: str, headers: dict, seed: int, depth: str, timeo
 
 def run(key: str, base_url: str, headers: dict, *, seed: int, depth: str, timeout: float,
         allow_writes: bool, is_simulator: bool, budget_s: float,
-        progress=None) -> FuzzResult:
+        progress=None, selected: list[DocOperation] | None = None) -> FuzzResult:
     """Run schemathesis' engine over document `key` and keep every check result.
 
     quick: one pass of every phase, stopped at `budget_s` if the target is slow. full: the
     engine keeps fuzzing (new cases each cycle) until `budget_s` is spent. `progress(key,
-    phase, done, total)`, if given, hears how many operations each phase has finished."""
+    phase, done, total)`, if given, hears how many operations each phase has finished.
+    `selected`: only these operations of the document (the others are neither sent nor
+    judged: --operations)."""
     import schemathesis
     from schemathesis.engine import events, from_schema
 
     result = FuzzResult(key, seed, {"depth": depth, "allow_writes": allow_writes,
-                                    "sandboxed": is_simulator, "budget_s": budget_s})
-    for op in operations(key):
+                                    "sandboxed": is_simulator, "budget_s": budget_s},
+                        selected=selected)
+    for op in result.ops:
         why = excluded(op, allow_writes=allow_writes, is_simulator=is_simulator)
         if why:
             result.excluded[op.label] = why
     cfg = _config(key, base_url, headers, seed, depth, timeout,
                   None if depth == "quick" else int(budget_s))
     schema = schemathesis.openapi.from_dict(document(key), config=cfg)
-    not_sent = [*result.excluded, *(op.label for op in streaming_operations(key))]
+    walked = {op.label for op in result.ops}
+    not_sent = {*result.excluded, *(op.label for op in streaming_operations(key)),
+                *(op.label for op in operations(key) if op.label not in walked)}
     if not_sent:
-        schema = schema.exclude(name=not_sent)
+        schema = schema.exclude(name=sorted(not_sent))
     started = time.monotonic()
-    sent = len(operations(key)) - len(set(not_sent))
+    sent = len(walked - not_sent)
     finished: dict[str, set] = {}  # engine phase -> operations it has finished
-    stream = from_schema(schema).execute()
+    stream = from_schema(schema).execute() if sent else ()
     for event in stream:
         if time.monotonic() - started > budget_s + timeout and not result.stop_reason:
             result.stop_reason = f"budget of {budget_s:.0f} s spent"

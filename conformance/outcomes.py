@@ -226,6 +226,10 @@ def headline(summary: dict) -> str:
     if summary.get("preflight"):
         return f"not judged, preflight failed: {summary['preflight']}"
     line = _verdict_line(summary)
+    if summary.get("operations_filter"):  # --operations: not the whole contract was walked
+        if line.startswith("conformant"):
+            line = "conformant on the selected operations" + line[len("conformant"):]
+        line += f"; {summary['operations_filter']}"
     if "baseline" in summary:
         line += "; the baseline " + ("matches" if summary["baseline"]["passed"]
                                      else "does NOT match")

@@ -56,7 +56,7 @@ from .target import TargetSettings
 MARKER = "requirement"
 SESSION_PLUGIN = "astrbot-conformance-session"
 OPTIONS = ("base_url", "api_key", "jwt", "username", "password", "config", "timeout", "name",
-           "slow_text", "allow_writes", "sandboxed", "setup_admin")
+           "slow_text", "allow_writes", "sandboxed", "setup_admin", "operations")
 DEFAULT_SEED = 20261122
 
 
@@ -282,7 +282,8 @@ class ConformanceRun:
 
     def pytest_collection_finish(self, session) -> None:
         self.console.collected(len(session.items), len(self.results),
-                               sorted(self.profiles or self.catalogue.profiles))
+                               sorted(self.profiles or self.catalogue.profiles),
+                               self.settings.selection.describe() if self.settings else "")
 
     def pytest_runtest_logstart(self, nodeid, location) -> None:
         judged = sum(1 for r in self.results.values() if r.checks)
@@ -397,6 +398,8 @@ class ConformanceRun:
             "profiles": sorted(self.profiles or self.catalogue.profiles),
             "depth": self.config.option.astrbot_depth,
             "seed": self.config.option.astrbot_seed,
+            # --operations: what the operation-driven checks walked (null: every operation)
+            "operations_filter": self.settings.selection.as_run() if self.settings else None,
             "bootstrap": (self.credentials.log.as_evidence()
                           if isinstance(self.credentials, Credentials)
                           else getattr(self.preflight_error, "evidence", None)),

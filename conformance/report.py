@@ -118,6 +118,11 @@ def build(results: list[RequirementResult], run: dict, redactor: Redactor,
         summary["baseline"] = baseline.compare({r.requirement.id: r.verdict for r in results
                                                 if r.checks})
     summary["scores"] = scores(results)
+    chosen = run.get("operations_filter")
+    if chosen:  # the headline says what was walked: not the whole contract
+        summary["operations_filter"] = (
+            f"operations: {chosen['selected']} of {chosen['total']} selected "
+            f"(--operations {','.join(chosen['patterns'])})")
     target = {"version": None, **run.get("target", {})}
     doc = {
         "schema": SCHEMA_ID,

@@ -14,9 +14,11 @@ Each setting is taken from the command line, else the environment
     timeout = 10                    # seconds, every single wait
     slow_text = "..."               # a user text the target answers slowly (races need it)
     setup_admin = false             # true: a target in first-run state may be set up
+    operations = "GET /api/v1/personas,listPlugins"   # only these operations (selection.py)
 
 Every problem with the settings themselves (no URL, a URL without a scheme, a missing or
-unreadable file, an unknown key in [target], a timeout that is not a positive number) raises
+unreadable file, an unknown key in [target], a timeout that is not a positive number, an
+`operations` pattern that matches no operation of either OpenAPI document) raises
 `ConfigurationError`: a usage error, reported before anything is sent.
 """
 
@@ -30,6 +32,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 from .outcomes import ConfigurationError
+from .selection import Selection, parse, select_operations
 
 ENV_PREFIX = "ASTRBOT_CONFORMANCE_"
 
@@ -56,6 +59,9 @@ class TargetSettings:
     # A user text whose reply takes the target a few seconds, so that an interrupt or a second
     # input lands while the turn runs. The [[sim:...]] directives slow the reference simulator;
     # a real LLM reads the words.
+    # Only these operations for the checks that walk the OpenAPI documents' operation list
+    # (conformance/selection.py: comma-separated "METHOD /path" globs or operationIds); "": all.
+    operations: str = ""
     slow_text: str = ("[[sim:first_delay=300]] [[sim:delay=30]] [[sim:sentences=6]] "
                       "Please tell me a long story, in six sentences.")
 
@@ -76,6 +82,7 @@ class TargetSettings:
                     break
         settings = cls(**values)
         settings.timeout = _timeout(settings.timeout)
+        settings.operations = ",".join(select_operations(settings.operations).patterns)
         for flag in ("allow_writes", "sandboxed", "setup_admin"):
             value = getattr(settings, flag)
             if isinstance(value, str) and not (flag == "setup_admin" and value == "quiet"):
@@ -97,6 +104,11 @@ class TargetSettings:
         settings.base_url = settings.base_url.rstrip("/")
         settings.name = settings.name or parts.netloc
         return settings
+
+    @property
+    def selection(self) -> Selection:
+        """What `operations` selects (every operation when it is empty)."""
+        return Selection(parse(self.operations))
 
     def http_url(self, path: str) -> str:
         return self.base_url + path

@@ -89,7 +89,7 @@ def _judge_streams(result: fuzz.FuzzResult, target, headers: dict) -> list[Trans
     JSON events, or the error envelope)."""
     logs = []
     for op in fuzz.streaming_operations(result.key):
-        if op.label in result.excluded:
+        if op.label in result.excluded or op not in result.ops:
             continue
         body = CHAT_BODY if op.method == "POST" else None
         log = Transcript(f"{result.key} {op.label} (bounded stream read)", kind="http")
@@ -124,15 +124,19 @@ def _judge_streams(result: fuzz.FuzzResult, target, headers: dict) -> list[Trans
 def _fuzz(key: str, target, creds, depth: str, seed: int, ledger: dict, catalogue_ids,
           progress=None):
     headers = _headers(key, creds)
+    chosen = target.selection
+    if chosen.active and not chosen.of(key):
+        pytest.skip(f"no operation of the {key} document selected ({chosen.describe()})")
     try:
         result = fuzz.run(key, target.base_url, headers, seed=seed, depth=depth,
                           timeout=target.timeout, allow_writes=target.allow_writes,
                           is_simulator=target.sandboxed, budget_s=BUDGET_S[(key, depth)],
-                          progress=progress)
+                          progress=progress,
+                          selected=chosen.of(key) if chosen.active else None)
     except Exception as exc:  # schemathesis could not even start: the suite's problem
         raise SuiteError(f"schemathesis over the {key} document failed: {exc!r}") from exc
     result.stream_logs = _judge_streams(result, target, headers)
-    sent = {op.label for op in fuzz.operations(key)
+    sent = {op.label for op in result.ops
             if op.label not in result.excluded and op.label not in fuzz.STREAMING}
     try:
         outcomes = boundaries.run(key, fuzz.document(key), target.base_url, headers, sent=sent,
@@ -141,7 +145,7 @@ def _fuzz(key: str, target, creds, depth: str, seed: int, ledger: dict, catalogu
         raise SuiteError(f"the boundary cases of the {key} document failed: {exc!r}") from exc
     fuzz.record_boundaries(result, outcomes)
     if key == "v1" and target.allow_writes:
-        allowed = {op.label for op in fuzz.operations(key) if op.label not in result.excluded}
+        allowed = {op.label for op in result.ops if op.label not in result.excluded}
         try:
             lives = boundaries.lifecycles(fuzz.document(key), target.base_url, headers,
                                           allowed=allowed, timeout=target.timeout)
@@ -150,7 +154,7 @@ def _fuzz(key: str, target, creds, depth: str, seed: int, ledger: dict, catalogu
                              f"{exc!r}") from exc
         fuzz.record_lifecycles(result, lives)
     result.route_list = routes.discover(target.base_url, headers, target.timeout)
-    for op in fuzz.operations(key):
+    for op in result.ops:  # operations --operations left out are not in the ledger
         verdicts = {rid: result.verdict(op.label, rid, strict)[0]
                     for rid, strict in catalogue_ids.items()}
         reasons = [result.verdict(op.label, rid, strict)[1]
@@ -186,7 +190,7 @@ def legacy_fuzz(target, creds, depth, seed, operation_ledger, catalogue, fuzz_pr
 def judge(result: fuzz.FuzzResult, rid: str, strict: bool, evidence: list) -> None:
     """Fail with every operation that broke `rid`, the first cases as evidence; ERROR when
     only the suite or the engine failed; UNIMPLEMENTED when no operation was there."""
-    ops = fuzz.operations(result.key)
+    ops = result.ops
     verdicts = {op.label: result.verdict(op.label, rid, strict) for op in ops}
     bad = [(label, msg) for label, (v, msg) in verdicts.items() if v in (FAIL, NON_STRICT)]
     log = Transcript(f"schemathesis over the {result.key} document, seed {result.seed}, "
