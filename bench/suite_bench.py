@@ -6,7 +6,8 @@ own report directory), timed from the outside. Quick depth by default; `--full` 
 full-depth runs. The verdicts of the runs are compared (a parallel run must give the serial
 verdicts; a difference is printed and makes the exit status 1).
 
-It only PRINTS figures: a table and one `BENCH_JSON {...}` line; the goals (quick run of all
+It only PRINTS figures: a table (with each run's longest xdist units: the one that cannot be
+split bounds a parallel run) and one `BENCH_JSON {...}` line; the goals (quick run of all
 profiles under 40 s, full depth under 5 minutes, on 2 cores) are reported as met/MISSED, never
 asserted. The machine's load average is printed with them: on a shared machine the figures are
 worth what the load lets them be. Exit status: 0 when the runs ran with the same verdicts, 1
@@ -30,7 +31,32 @@ import time
 from pathlib import Path
 
 GOALS_S = {"quick": 40.0, "full": 300.0}  # on 2 cores, with workers (issue 16)
+UNITS_SHOWN = 5  # the longest xdist units printed per run
 RUN_TIMEOUT_S = {"quick": 900, "full": 3600}
+
+
+def units(doc: dict) -> list[tuple[str, float]]:
+    """The run's xdist units (a scenario file; a fuzzed document, or one part of one, as
+    conformance/parallel.py schedules them) with the seconds their checks took, fixtures
+    included, longest first: no unit can be split across workers, so the longest one bounds a
+    parallel run from below (the critical path, with the barrier before the LAST files)."""
+    from conformance.parallel import PART
+
+    seconds: dict[str, float] = {}
+    seen = set()
+    for req in doc["requirements"]:
+        for check in req["checks"]:
+            nodeid = check["nodeid"]
+            if nodeid in seen or nodeid.startswith("<"):
+                continue
+            seen.add(nodeid)
+            if "test_openapi_fuzz" in nodeid or "test_http_hostile" in nodeid:
+                part = PART.search(nodeid)
+                unit = nodeid.split("[", 1)[0] + (f"[{part.group(1)}]" if part else "")
+            else:
+                unit = nodeid.split("::", 1)[0]
+            seconds[unit] = seconds.get(unit, 0.0) + check["duration_s"]
+    return sorted(((u, round(s, 1)) for u, s in seconds.items()), key=lambda us: -us[1])
 
 
 def run_once(depth: str, workers: int, out: Path) -> dict:
@@ -47,13 +73,14 @@ def run_once(depth: str, workers: int, out: Path) -> dict:
         code, tail = None, [f"no end within {RUN_TIMEOUT_S[depth]} s"]
     wall = time.monotonic() - started
     results = report / "results.json"
-    verdicts = {}
+    verdicts, longest = {}, []
     if results.exists():
         doc = json.loads(results.read_text(encoding="utf-8"))
         verdicts = {r["id"]: r["verdict"] for r in doc["requirements"]}
+        longest = units(doc)[:UNITS_SHOWN]
     return {"depth": depth, "workers": workers, "wall_s": round(wall, 1), "exit": code,
             "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
-            "requirements": len(verdicts), "verdicts": verdicts,
+            "requirements": len(verdicts), "verdicts": verdicts, "longest_units": longest,
             "headline": tail[0] if tail else ""}
 
 
@@ -82,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {depth:<5} workers={workers:<2} {run['wall_s']:>7.1f} s  exit "
                       f"{run['exit']}  load {run['load_before']:.1f}->{run['load_after']:.1f}"
                       f"  {run['headline']}", flush=True)
+                print("    longest units: " + ", ".join(
+                    f"{u.rsplit('/', 1)[-1]} {sec:.0f} s" for u, sec in run["longest_units"]),
+                      flush=True)
     status = 0
     print()
     for depth in depths:

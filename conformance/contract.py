@@ -22,8 +22,11 @@ def specs_dir() -> Path:
 
 @functools.cache
 def load_yaml(name: str) -> dict:
+    """A spec file, parsed once per process; with libyaml when PyYAML has it (seed 004 takes
+    0.8 s of CPU with the pure-Python loader, 0.1 s with libyaml: the same document)."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     with open(specs_dir() / name, encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=loader)  # noqa: S506 (a safe loader)
 
 
 @functools.cache

@@ -41,6 +41,8 @@ from .documents import (  # noqa: F401 (fuzz.document, fuzz.documented... are us
     response_validator,
 )
 from .excuses import refusal_excused, shadowing_operation  # noqa: F401 (fuzz.refusal_excused)
+from .fuzz_links import AVAILABLE, LINKED, deleted_before
+from .fuzz_links import link_resolved as _link_resolved
 from .fuzz_wire import engine_wire_failure, record_wire  # noqa: F401 (fuzz.record_wire)
 from .outcomes import ERROR, FAIL, NON_STRICT, PASS, SKIPPED, UNIMPLEMENTED
 
@@ -162,8 +164,11 @@ def _answer(response) -> routes.Answer:
                          response.content[:300].decode("utf-8", "replace"))
 
 
+PHASES = ("examples", "coverage", "fuzzing", "stateful")  # schemathesis' phases, in its order
+
+
 def _config(key: str, base_url: str, headers: dict, seed: int, depth: str, timeout: float,
-            max_time: int | None):
+            max_time: int | None, phases: tuple[str, ...] = PHASES):
     from schemathesis.config import SchemathesisConfig
 
     quick = depth == "quick"
@@ -175,7 +180,9 @@ def _config(key: str, base_url: str, headers: dict, seed: int, depth: str, timeo
         # the suite sends the credentials itself: no generated (or removed) auth headers
         "generation": {"max-examples": 4 if quick else 40, "deterministic": True,
                        "mode": "all", "with-security-parameters": False},
-        "phases": {"stateful": {"enabled": True, "max-steps": 10 if quick else 50}},
+        "phases": {**{p: {"enabled": p in phases} for p in PHASES},
+                   "stateful": {"enabled": "stateful" in phases,
+                                "max-steps": 10 if quick else 50}},
         "checks": checks,
         "suppress-health-check": ["all"],
         "output": {"sanitization": {"enabled": True}},
@@ -184,14 +191,15 @@ def _config(key: str, base_url: str, headers: dict, seed: int, depth: str, timeo
 
 def run(key: str, base_url: str, headers: dict, *, seed: int, depth: str, timeout: float,
         allow_writes: bool, is_simulator: bool, budget_s: float,
-        progress=None, selected: list[DocOperation] | None = None) -> FuzzResult:
+        progress=None, selected: list[DocOperation] | None = None,
+        phases: tuple[str, ...] = PHASES) -> FuzzResult:
     """Run schemathesis' engine over document `key` and keep every check result.
 
     quick: one pass of every phase, stopped at `budget_s` if the target is slow. full: the
     engine keeps fuzzing (new cases each cycle) until `budget_s` is spent. `progress(key,
     phase, done, total)`, if given, hears how many operations each phase has finished.
     `selected`: only these operations of the document (the others are neither sent nor
-    judged: --operations)."""
+    judged: --operations, or one part of the document); `phases`: only these of PHASES."""
     import schemathesis
     from schemathesis.engine import events, from_schema
 
@@ -203,7 +211,7 @@ def run(key: str, base_url: str, headers: dict, *, seed: int, depth: str, timeou
         if why:
             result.excluded[op.label] = why
     cfg = _config(key, base_url, headers, seed, depth, timeout,
-                  None if depth == "quick" else int(budget_s))
+                  None if depth == "quick" else int(budget_s), phases)
     schema = schemathesis.openapi.from_dict(document(key), config=cfg)
     walked = {op.label for op in result.ops}
     not_sent = {*result.excluded, *(op.label for op in streaming_operations(key)),
@@ -278,9 +286,10 @@ def _record(result: FuzzResult, recorder) -> None:
             judged = result.judged.setdefault((label, requirement_id(result.key, suffix)),
                                               Judged())
             info = check.failure_info
-            if info is not None and check.name in LINKED and not _link_resolved(recorder, node,
-                                                                                 interaction):
-                continue  # the inferred link did not carry the created id: not a verdict
+            if info is not None and check.name in LINKED and (
+                    not _link_resolved(recorder, node, interaction)
+                    or (check.name == AVAILABLE and deleted_before(recorder, node, interaction))):
+                continue  # the link did not carry the created id, or it was deleted since
             if info is not None and check.name in REJECTIONS and _error_envelope(response):
                 info = None  # rejected with the error envelope on a 200 (research REST-003)
             if info is not None and check.name == "positive_data_acceptance":
@@ -300,7 +309,6 @@ def _record(result: FuzzResult, recorder) -> None:
                               if response is not None else "")))
 
 
-LINKED = ("use_after_free", "ensure_resource_availability")
 # Seed 004 declares only 200 and gives no status rule for errors; AstrBot answers many
 # rejections 200 with the error envelope (research REST-003). The suite does not judge that
 # status: a 200 whose body is `{"status": "error", ...}` is a rejection.
@@ -315,34 +323,6 @@ def _error_envelope(response) -> bool:
     except Exception:  # noqa: BLE001 (not JSON: not an envelope)
         return False
     return isinstance(body, dict) and body.get("status") == "error"
-
-
-def _strings(value) -> set[str]:
-    if isinstance(value, str):
-        return {value} if len(value) >= 4 else set()
-    if isinstance(value, dict):
-        return set().union(*(_strings(v) for v in value.values())) if value else set()
-    if isinstance(value, list):
-        return set().union(*(_strings(v) for v in value)) if value else set()
-    return set()
-
-
-def _link_resolved(recorder, node, interaction) -> bool:
-    """Whether the follow-up request really names something the create answered. Schemathesis
-    infers links from names; where it cannot resolve one it sends a generated value, and a
-    404 for that value says nothing about the target (the suite must not blame it)."""
-    parent = recorder.interactions.get(node.parent_id) if node.parent_id else None
-    if parent is None or parent.response is None or interaction is None:
-        return True  # nothing to tell: keep schemathesis' verdict
-    try:
-        created = _strings(parent.response.json())
-    except Exception:  # noqa: BLE001 (a non-JSON create answer: keep the verdict)
-        return True
-    from urllib.parse import unquote
-
-    request = unquote(interaction.request.uri) + (interaction.request.body or b"").decode(
-        "utf-8", "replace")
-    return any(value in request for value in created)
 
 
 def info_curl(recorder, case_id) -> str:

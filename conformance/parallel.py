@@ -13,7 +13,9 @@ the checks:
   serial run, then runs the end-of-run sweeps over every worker's frames and writes the report,
   junit.xml and the Allure environment once;
 - scheduling (`PhasedScheduling`): a scenario file is one unit (its module fixtures are shared
-  by its checks, as in a serial run), the spec-driven fuzzing one unit per document; the files
+  by its checks, as in a serial run), the spec-driven fuzzing one unit per document (the v1
+  document one per part: test_openapi_fuzz.py V1_PARTS, judged as one by
+  report.combine_parts); the files
   the scenarios' conftest orders LAST (the fuzzing may write) run only once every other check
   has reported, on any worker.
 """
@@ -21,17 +23,21 @@ the checks:
 from __future__ import annotations
 
 import pickle
+import re
 from collections import OrderedDict
 
 import pytest
 
 from . import report
 from .bootstrap import Credentials
-from .outcomes import ERROR, PreflightError, worst
+from .outcomes import ERROR, PreflightError
 
 HANDOFF = "astrbot_handoff"  # workerinput: the controller's preflight outcome and credentials
 STATE = "astrbot_state"  # workeroutput: a worker's records, pickled
 VERDICTS = "astrbot_verdicts"  # user_properties of a report: (requirement, verdict) pairs
+# a LAST check run in parts (test_openapi_fuzz.py V1_PARTS): its first parameter id names the
+# part, and each part is a unit of its own
+PART = re.compile(r"\[(ops\d+|whole)-")
 
 
 def is_worker(config: pytest.Config) -> bool:
@@ -151,11 +157,9 @@ def merge(run) -> None:
 
 
 def _merge_operation(ledger: dict, row: dict) -> None:
-    """One operation's row of a worker into the run's ledger: per requirement the worst."""
-    key = f"{row['document']} {row['method']} {row['path']}"
+    """One operation's row of a worker into the run's ledger, combined per requirement as a
+    serial run combines them (report.merge_operation)."""
     verdicts = dict(row["requirements"])
-    for rid, verdict in ledger.get(key, {}).get("requirements", {}).items():
-        verdicts[rid] = worst([verdict, verdicts[rid]]) if rid in verdicts else verdict
     extra = {k: v for k, v in row.items() if k not in (
         "document", "method", "path", "operation_id", "verdict", "requirements", "reason")}
     report.merge_operation(ledger, row["document"], row["method"], row["path"],
@@ -255,8 +259,9 @@ class PhasedScheduling(_scheduler_base()):
         return nodeid.split("::", 1)[0].rsplit("/", 1)[-1] in self.last
 
     def _split_scope(self, nodeid: str) -> str:
-        if self._is_last(nodeid):  # one unit per fuzzed document (module fixture per test)
-            return nodeid.split("[", 1)[0]
+        if self._is_last(nodeid):  # one unit per fuzzed document, or per part of one
+            part = PART.search(nodeid)  # (a module fixture per test, per part)
+            return nodeid.split("[", 1)[0] + (f"[{part.group(1)}" if part else "")
         return nodeid.split("::", 1)[0]  # a scenario file: its module fixtures, one worker
 
     @property

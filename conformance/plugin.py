@@ -54,6 +54,7 @@ from .redact import Redactor
 from .target import TargetSettings
 
 MARKER = "requirement"
+PART_MARKER = "part_of"  # a check run in parts: report.combine_parts judges them as one
 SESSION_PLUGIN = "astrbot-conformance-session"
 OPTIONS = ("base_url", "api_key", "jwt", "username", "password", "config", "timeout", "name",
            "slow_text", "allow_writes", "sandboxed", "setup_admin", "operations")
@@ -89,6 +90,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}(*ids): the requirement IDs this check decides")
+    config.addinivalue_line("markers", f"{PART_MARKER}(name): this check is one part of the "
+                            "check `name`, judged with its other parts (report.combine_parts)")
     opt = config.option
     if getattr(opt, "astrbot_base_url", None) or getattr(opt, "astrbot_config", None) \
             or getattr(opt, "astrbot_env", False):
@@ -151,6 +154,12 @@ def evidence() -> list[Transcript]:
 
 def requirement_ids(item: pytest.Item) -> list[str]:
     return [rid for mark in item.iter_markers(MARKER) for rid in mark.args]
+
+
+def part_of(item: pytest.Item) -> str:
+    """The whole check this one is a part of (`@pytest.mark.part_of(name)`), or ""."""
+    mark = item.get_closest_marker(PART_MARKER)
+    return str(mark.args[0]) if mark and mark.args else ""
 
 
 class ConformanceRun:
@@ -345,7 +354,7 @@ class ConformanceRun:
             self.results[rid].checks.append(report.CheckRecord(
                 nodeid=item.nodeid, verdict=verdict, message=message,
                 duration_s=rep.duration + self.setup_s.get(item.nodeid, 0.0),
-                evidence=[t.as_evidence() for t in transcripts]))
+                evidence=[t.as_evidence() for t in transcripts], part_of=part_of(item)))
         if allure_results.enabled(self.config):
             allure_results.record(item, verdicts, [t.as_evidence() for t in transcripts],
                                   self.redactor)

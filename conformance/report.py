@@ -44,6 +44,23 @@ class CheckRecord:
     message: str = ""
     duration_s: float = 0.0
     evidence: list[dict] = field(default_factory=list)
+    # a check run in parts (`@pytest.mark.part_of(name)`: the spec-driven fuzzing, each part
+    # over a share of the operations): the name of the whole check, "" for an ordinary check
+    part_of: str = ""
+
+
+# the order in which the parts of one split check decide its verdict (`combine_parts`)
+PART_ORDER = (FAIL, NON_STRICT, ERROR, PASS, UNIMPLEMENTED)
+
+
+def combine_parts(verdicts) -> str:
+    """The verdict of one check run in parts, as the check gave it whole: a part that found a
+    break decides (FAIL, or NON-STRICT for a SHOULD), then a part the suite could not run
+    (ERROR), then one PASS is enough (a part whose operations are all absent on the target
+    does not make the requirement UNIMPLEMENTED while another part PASSes: the whole check
+    would have passed), then UNIMPLEMENTED (every part's operations absent), else SKIPPED."""
+    seen = set(verdicts)
+    return next((v for v in PART_ORDER if v in seen), SKIPPED)
 
 
 @dataclass
@@ -52,16 +69,29 @@ class RequirementResult:
     checks: list[CheckRecord] = field(default_factory=list)
     skip_reason: str = ""
 
+    def _verdicts(self) -> list[str]:
+        """One verdict per check, the parts of a split check combined into one."""
+        parts: dict[str, list[str]] = {}
+        for c in self.checks:
+            if c.part_of:
+                parts.setdefault(c.part_of, []).append(c.verdict)
+        return [c.verdict for c in self.checks if not c.part_of] + [
+            combine_parts(v) for v in parts.values()]
+
     @property
     def verdict(self) -> str:
-        return worst(c.verdict for c in self.checks) if self.checks else SKIPPED
+        return worst(self._verdicts()) if self.checks else SKIPPED
 
     @property
     def reason(self) -> str:
         if not self.checks:
             return self.skip_reason or "no check ran"
         bad = [c for c in self.checks if c.verdict == self.verdict and c.verdict != PASS]
-        return bad[0].message if bad else ""
+        if not bad:
+            return ""
+        if bad[0].part_of:  # every part that broke it: each names its own operations
+            return "\n".join(c.message for c in bad if c.part_of == bad[0].part_of)
+        return bad[0].message
 
 
 def area(requirement_id: str) -> str:
@@ -143,7 +173,8 @@ def build(results: list[RequirementResult], run: dict, redactor: Redactor,
                 "checks": [
                     {"nodeid": c.nodeid, "verdict": c.verdict, "message": c.message,
                      "duration_s": round(c.duration_s, 4),
-                     "evidence": [_trim(e) for e in c.evidence]}
+                     "evidence": [_trim(e) for e in c.evidence],
+                     **({"part_of": c.part_of} if c.part_of else {})}
                     for c in r.checks
                 ],
             }
@@ -313,11 +344,16 @@ def now_iso() -> str:
 def merge_operation(ledger: dict, document: str, method: str, path: str, operation_id: str,
                     verdicts: dict[str, str], reason: str = "", **extra) -> dict:
     """Add one check family's verdicts for an operation to the run's per-operation ledger (the
-    `operations` of results.json); the operation's verdict is the worst judged one."""
+    `operations` of results.json); the operation's verdict is the worst judged one. A
+    requirement judged again on the operation (another part of the fuzzing, another worker, the
+    scope matrix beside the fuzzing) keeps `combine_parts` of both: a break anywhere decides,
+    and one check that reached the operation outweighs one that found it absent."""
     row = ledger.setdefault(f"{document} {method} {path}", {
         "document": document, "method": method, "path": path, "operation_id": operation_id,
         "verdict": SKIPPED, "requirements": {}, "reason": ""})
-    row["requirements"].update(verdicts)
+    had = row["requirements"]
+    row["requirements"].update({rid: combine_parts([had[rid], v]) if rid in had else v
+                                for rid, v in verdicts.items()})
     row.update(extra)
     if reason and not row["reason"]:
         row["reason"] = reason

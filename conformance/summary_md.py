@@ -89,7 +89,8 @@ def _evidence_lines(failing: list[dict]) -> list[str]:
     for n, req in enumerate(failing):
         block = [f"#### {req['id']}: {req['verdict']}", "", _cell(req["text"], 400), "",
                  "```text", _fence(req["reason"][:1500]), "```"]
-        for check in req["checks"][:1]:
+        decided = [c for c in req["checks"] if c["verdict"] == req["verdict"]]
+        for check in (decided or req["checks"])[:1]:  # a check (or part) that gave the verdict
             for ev in check["evidence"][:1]:
                 block += ["", f"Wire log ({_cell(ev.get('title', ''), 120)}):", "", "```text"]
                 block += [_fence(_log_line(e)) for e in ev.get("log", [])[:40]]

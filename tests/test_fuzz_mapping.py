@@ -124,3 +124,35 @@ def test_platform_webhooks_answer_in_the_platform_format():
     assert not fuzz.platform_format("v1", "GET /api/v1/backups/{filename}")  # no body, not public
     assert not fuzz.platform_format("v1", "POST /api/v1/auth/login")  # public, with a body
     assert not fuzz.documented("v1", "GET /api/v1/bots", 404, raw)
+
+
+def test_a_read_after_a_delete_of_the_created_resource_is_not_a_missing_resource():
+    """seed 004's /by-id variants name the id in the query: schemathesis does not see that
+    `DELETE /api/v1/bots/{bot_id}` removed what `GET /api/v1/bots/by-id?bot_id=` reads."""
+    from types import SimpleNamespace as NS
+
+    from conformance.fuzz_links import deleted_before
+
+    def step(at, method, uri, status, body=None):
+        return NS(timestamp=at, request=NS(method=method, uri=uri, body=b""),
+                  response=NS(status_code=status, json=lambda: body))
+
+    create = step(1, "POST", "http://t/api/v1/bots", 200,
+                  {"status": "ok", "data": {"id": "bot-1234", "type": "telegram"}})
+    read = step(5, "GET", "http://t/api/v1/bots/by-id?bot_id=bot-1234", 404)
+    node = NS(parent_id="c")
+
+    def recorder(*others):
+        return NS(interactions={"c": create, **{str(n): o for n, o in enumerate(others)},
+                                "r": read})
+
+    gone = step(3, "DELETE", "http://t/api/v1/bots/bot-1234", 200)
+    assert deleted_before(recorder(gone), node, read)
+    assert not deleted_before(recorder(), node, read)
+    assert not deleted_before(recorder(step(3, "DELETE", "http://t/api/v1/bots/bot-1234", 404)),
+                              node, read)  # the delete was refused: still there
+    assert not deleted_before(recorder(step(7, "DELETE", "http://t/api/v1/bots/bot-1234", 200)),
+                              node, read)  # after the read
+    # a delete of something else the create named (its type), not of the resource
+    assert not deleted_before(recorder(step(3, "DELETE", "http://t/api/v1/x/telegram", 200)),
+                              node, read)

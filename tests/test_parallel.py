@@ -33,8 +33,9 @@ RUN_TIMEOUT = 600  # seconds, per run (two runs; the machine may be shared)
 def collection(files: int, per_file: int, fuzz: bool) -> list[str]:
     ids = [f"live/test_f{f}.py::test_{n}" for f in range(files) for n in range(per_file)]
     if fuzz:
-        ids += [f"http/test_openapi_fuzz.py::test_{doc}_document[R{n}]"
-                for doc in ("v1", "legacy") for n in range(5)]
+        ids += [f"http/test_openapi_fuzz.py::test_v1_document[{part}-R{n}]"
+                for part in ("ops1", "ops2", "ops3", "whole") for n in range(5)]
+        ids += [f"http/test_openapi_fuzz.py::test_legacy_document[R{n}]" for n in range(5)]
     return ids
 
 
@@ -108,12 +109,20 @@ def order_problems(ids: list[str], outcome: dict) -> list[str]:
         if first_last < end_others:
             problems.append(f"a LAST check started at {first_last} before the other checks "
                             f"ended ({end_others})")
-    for unit in {ids[i].split("[")[0] if "openapi_fuzz" in ids[i] else ids[i].split("::")[0]
+    for unit in {fuzz_unit(ids[i]) if "openapi_fuzz" in ids[i] else ids[i].split("::")[0]
                  for i in ran}:
-        where = {r[0]["node"] for i, r in ran.items() if ids[i].startswith(unit)}
+        where = {r[0]["node"] for i, r in ran.items()
+                 if (fuzz_unit(ids[i]) if "openapi_fuzz" in ids[i] else ids[i]).startswith(unit)}
         if len(where) > 1:
             problems.append(f"{unit} ran on {sorted(where)}")
     return problems
+
+
+def fuzz_unit(nodeid: str) -> str:
+    """A fuzzing check's unit: its document, and its part (`[ops1-...`) where it has one."""
+    head, _, params = nodeid.partition("[")
+    part = params.split("-", 1)[0]
+    return head + (f"[{part}" if part.startswith(("ops", "whole")) else "")
 
 
 @pytest.mark.parametrize("workers", [2, 3, 5])
@@ -186,6 +195,35 @@ def test_two_workers_give_the_serial_verdicts(tmp_path):
     assert fuzz and others and min(fuzz) >= max(others), "a fuzzing check ran before the rest"
 
 
+# a sample of both documents' operations, so the v1 document's five parts are quick
+SAMPLE = ("GET /api/v1/personas*,POST /api/v1/personas,DELETE /api/v1/personas/*,"
+          "* /api/v1/bots*,GET /api/v1/chat/sessions,listPlugins,GET /api/v1/stats*")
+
+
+@pytest.mark.slow
+def test_three_workers_give_the_serial_verdicts_of_the_v1_parts(tmp_path):
+    """The v1 fuzzing's parts (five xdist units) on three workers: the serial run's verdicts,
+    checks and per-operation verdicts."""
+    args = ["--profile", "openapi-v1,open-api", "-k", "test_v1_document or test_legacy_document",
+            "--operations", SAMPLE]
+    serial_code, serial, _ = run_suite(tmp_path / "serial", *args)
+    code, doc, output = run_suite(tmp_path / "parallel", *args, "--workers", "3")
+    assert code == serial_code == 0, output
+    assert {r["id"]: r["verdict"] for r in doc["requirements"]} \
+        == {r["id"]: r["verdict"] for r in serial["requirements"]}
+    checks = {r["id"]: sorted(c["nodeid"] for c in r["checks"]) for r in doc["requirements"]}
+    assert checks == {r["id"]: sorted(c["nodeid"] for c in r["checks"])
+                      for r in serial["requirements"]}
+    parts = {nodeid.split("[")[1].split("-")[0] for nodeid in checks["V1-FUZZ-001"]}
+    assert parts == {"ops1", "ops2", "ops3", "ops4", "whole"}
+    ledger = {f"{o['document']} {o['method']} {o['path']}": (o["verdict"], o["requirements"])
+              for o in doc["operations"]}
+    assert ledger == {f"{o['document']} {o['method']} {o['path']}": (o["verdict"],
+                                                                     o["requirements"])
+                      for o in serial["operations"]}
+    assert len(ledger) == doc["run"]["operations_filter"]["selected"]
+
+
 def test_workers_is_a_number_or_auto(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "conformance.cli", "run", "--simulator",
                            "--workers", "0"], cwd=tmp_path, capture_output=True, text=True,
@@ -210,3 +248,59 @@ def test_a_failed_preflight_on_workers_is_one_line_and_exit_3(tmp_path):
     assert "preflight failed: cannot reach" in proc.stdout
     doc = json.loads((report_dir / "results.json").read_text())
     assert {r["verdict"] for r in doc["requirements"]} == {"ERROR"}
+
+
+# a check run in parts (the v1 fuzzing) ----------------------------------------------------------
+def test_the_parts_of_a_split_check_are_judged_as_the_whole_check_was():
+    from conformance.catalogue import load
+    from conformance.report import CheckRecord, RequirementResult, combine_parts
+
+    assert combine_parts(["PASS", "UNIMPLEMENTED", "SKIPPED"]) == "PASS"  # not UNIMPLEMENTED
+    assert combine_parts(["UNIMPLEMENTED", "SKIPPED"]) == "UNIMPLEMENTED"
+    assert combine_parts(["SKIPPED", "SKIPPED"]) == combine_parts([]) == "SKIPPED"
+    assert combine_parts(["PASS", "FAIL", "UNIMPLEMENTED"]) == "FAIL"
+    assert combine_parts(["PASS", "NON-STRICT"]) == "NON-STRICT"
+    assert combine_parts(["PASS", "ERROR"]) == "ERROR"  # an operation not exercised
+    assert combine_parts(["ERROR", "FAIL"]) == "FAIL"  # a break found outweighs it
+    req = next(iter(load().requirements.values()))
+
+    def result(*checks):
+        return RequirementResult(req, [CheckRecord(f"t[{n}]", v, m, part_of=part)
+                                       for n, (v, m, part) in enumerate(checks)])
+
+    split = "schemathesis over the v1 document"
+    r = result(("UNIMPLEMENTED", "none of the 3 operations exist", split), ("PASS", "", split))
+    assert (r.verdict, r.reason) == ("PASS", "")
+    # every part that broke it is named in the reason, each with its own operations
+    r = result(("FAIL", "1 of 3 operations broke it:\nGET /a", split), ("PASS", "", split),
+               ("FAIL", "1 of 3 operations broke it:\nGET /b", split))
+    assert r.verdict == "FAIL" and "GET /a" in r.reason and "GET /b" in r.reason
+    # an ordinary check beside the parts is judged as before: the worst
+    r = result(("PASS", "", split), ("UNIMPLEMENTED", "absent", ""))
+    assert (r.verdict, r.reason) == ("UNIMPLEMENTED", "absent")
+    # not parts of one check: the worst, as always
+    r = result(("UNIMPLEMENTED", "absent", ""), ("PASS", "", ""))
+    assert r.verdict == "UNIMPLEMENTED"
+
+
+def test_each_part_of_the_v1_fuzzing_is_its_own_unit_the_legacy_document_one():
+    sched = PhasedScheduling(SimpleNamespace(getvalue=lambda name: ["popen"],
+                                             option=SimpleNamespace()), None, LAST)
+    base = "http/test_openapi_fuzz.py::"
+    scopes = {sched._split_scope(f"{base}test_v1_document[{part}-V1-FUZZ-00{n}]")
+              for part in ("ops1", "ops2", "whole") for n in (1, 2)}
+    assert scopes == {f"{base}test_v1_document[ops1", f"{base}test_v1_document[ops2",
+                      f"{base}test_v1_document[whole"}
+    assert {sched._split_scope(f"{base}test_legacy_document[OPEN-FUZZ-00{n}]")
+            for n in (1, 2)} == {f"{base}test_legacy_document"}
+
+
+def test_the_v1_parts_share_the_operations_evenly_and_in_turn():
+    from conformance.documents import operations
+    from conformance.scenarios.http.test_openapi_fuzz import V1_SHARES, share
+
+    ops = operations("v1")
+    shares = [share(ops, n) for n in range(1, V1_SHARES + 1)]
+    assert sorted(op.label for s in shares for op in s) == sorted(op.label for op in ops)
+    assert max(map(len, shares)) - min(map(len, shares)) <= 1
+    assert [op.label for op in shares[1][:2]] == [ops[1].label, ops[1 + V1_SHARES].label]

@@ -40,6 +40,22 @@ CHAT_BODY = {"message": "[[sim:sentences=2]] Say hello.", "username": boundaries
              "enable_streaming": True}
 
 
+# the v1 document's examples, coverage and fuzzing phases (with its stream reads and boundary
+# cases) run in V1_SHARES parts, each over every V1_SHARES-th operation in document order (so
+# that each part gets operations of every tag), then one part runs the stateful phase and the
+# lifecycles over every operation. Each part is its own xdist unit (conformance/parallel.py);
+# the parts are the same in a serial run, so verdicts and check ids do not depend on --workers.
+V1_SHARES = 4
+WHOLE = "whole"
+WHOLE_DOCUMENT = ""  # the legacy document: one run of everything
+V1_PARTS = [*(f"ops{n}" for n in range(1, V1_SHARES + 1)), WHOLE]
+
+
+def share(ops: list, n: int) -> list:
+    """The n-th (1-based) of V1_SHARES interleaved shares of `ops`."""
+    return ops[n - 1::V1_SHARES]
+
+
 def _headers(key: str, creds) -> dict:
     if key == "v1" and creds.jwt:  # every v1 operation, JWT-only scopes included
         return {"Authorization": f"Bearer {creds.jwt}"}
@@ -122,29 +138,39 @@ def _judge_streams(result: fuzz.FuzzResult, target, headers: dict) -> list[Trans
 
 
 def _fuzz(key: str, target, creds, depth: str, seed: int, ledger: dict, catalogue_ids,
-          progress=None):
+          progress=None, part: str = WHOLE_DOCUMENT):
+    """One run over document `key`, or over one part of it (V1_PARTS): "ops<n>" the examples,
+    coverage and fuzzing phases, stream reads and boundary cases of the n-th share of the
+    operations; WHOLE the stateful phase and the lifecycles over every operation;
+    WHOLE_DOCUMENT all of it at once."""
     headers = _headers(key, creds)
     chosen = target.selection
     if chosen.active and not chosen.of(key):
         pytest.skip(f"no operation of the {key} document selected ({chosen.describe()})")
+    walked = chosen.of(key)
+    phases, budget = fuzz.PHASES, BUDGET_S[(key, depth)]
+    if part.startswith("ops"):
+        walked = share(walked, int(part[3:]))
+        phases = fuzz.PHASES[:3]
+    elif part == WHOLE:
+        phases = fuzz.PHASES[3:]
+    if part != WHOLE_DOCUMENT and depth == "full":  # the parts share the document's budget
+        budget /= len(V1_PARTS)
+    if not walked:
+        pytest.skip(f"no operation of the {key} document in {part} ({chosen.describe()})")
+    label = key if part == WHOLE_DOCUMENT else f"{key} {part}"
     try:
         result = fuzz.run(key, target.base_url, headers, seed=seed, depth=depth,
                           timeout=target.timeout, allow_writes=target.allow_writes,
-                          is_simulator=target.sandboxed, budget_s=BUDGET_S[(key, depth)],
-                          progress=progress,
-                          selected=chosen.of(key) if chosen.active else None)
+                          is_simulator=target.sandboxed, budget_s=budget,
+                          progress=progress and (lambda _, *args: progress(label, *args)),
+                          selected=walked if chosen.active or part.startswith("ops") else None,
+                          phases=phases)
     except Exception as exc:  # schemathesis could not even start: the suite's problem
-        raise SuiteError(f"schemathesis over the {key} document failed: {exc!r}") from exc
-    result.stream_logs = _judge_streams(result, target, headers)
-    sent = {op.label for op in result.ops
-            if op.label not in result.excluded and op.label not in fuzz.STREAMING}
-    try:
-        outcomes = boundaries.run(key, fuzz.document(key), target.base_url, headers, sent=sent,
-                                  writes=target.allow_writes, timeout=target.timeout)
-    except (TimeoutError, OSError) as exc:
-        raise SuiteError(f"the boundary cases of the {key} document failed: {exc!r}") from exc
-    fuzz.record_boundaries(result, outcomes)
-    if key == "v1" and target.allow_writes:
+        raise SuiteError(f"schemathesis over the {label} document failed: {exc!r}") from exc
+    if part != WHOLE:
+        _deterministic(key, result, target, headers)
+    if part in (WHOLE, WHOLE_DOCUMENT) and key == "v1" and target.allow_writes:
         allowed = {op.label for op in result.ops if op.label not in result.excluded}
         try:
             lives = boundaries.lifecycles(fuzz.document(key), target.base_url, headers,
@@ -154,14 +180,39 @@ def _fuzz(key: str, target, creds, depth: str, seed: int, ledger: dict, catalogu
                              f"{exc!r}") from exc
         fuzz.record_lifecycles(result, lives)
     result.route_list = routes.discover(target.base_url, headers, target.timeout)
-    for op in result.ops:  # operations --operations left out are not in the ledger
-        verdicts = {rid: result.verdict(op.label, rid, strict)[0]
-                    for rid, strict in catalogue_ids.items()}
-        reasons = [result.verdict(op.label, rid, strict)[1]
-                   for rid, strict in catalogue_ids.items() if verdicts[rid] != PASS]
-        merge_operation(ledger, key, op.method, op.path, op.operation_id, verdicts,
-                        reasons[0] if reasons else "")
+    _ledger(result, ledger, catalogue_ids, whole=part == WHOLE)
     return result
+
+
+def _deterministic(key: str, result: fuzz.FuzzResult, target, headers: dict) -> None:
+    """The bounded stream reads and the boundary cases of the run's operations."""
+    result.stream_logs = _judge_streams(result, target, headers)
+    sent = {op.label for op in result.ops
+            if op.label not in result.excluded and op.label not in fuzz.STREAMING}
+    try:
+        outcomes = boundaries.run(key, fuzz.document(key), target.base_url, headers, sent=sent,
+                                  writes=target.allow_writes, timeout=target.timeout)
+    except (TimeoutError, OSError) as exc:
+        raise SuiteError(f"the boundary cases of the {key} document failed: {exc!r}") from exc
+    fuzz.record_boundaries(result, outcomes)
+
+
+def _ledger(result: fuzz.FuzzResult, ledger: dict, catalogue_ids, whole: bool) -> None:
+    """Each operation's verdicts into results.json's ledger; operations --operations left out
+    are not there. The WHOLE part (stateful, lifecycles) adds only what it judged: an operation
+    it did not reach keeps its own part's verdicts (report.merge_operation combines parts)."""
+    for op in result.ops:
+        judged = {rid: result.verdict(op.label, rid, strict)
+                  for rid, strict in catalogue_ids.items()}
+        if whole:
+            judged = {rid: vm for rid, vm in judged.items() if vm[0] != SKIPPED}
+            if not judged:
+                continue
+        reasons = [msg for v, msg in judged.values() if v != PASS
+                   and (not whole or v in (FAIL, NON_STRICT, ERROR))]
+        merge_operation(ledger, result.key, op.method, op.path, op.operation_id,
+                        {rid: v for rid, (v, _) in judged.items()},
+                        reasons[0] if reasons else "")
 
 
 @pytest.fixture(scope="module")
@@ -176,9 +227,10 @@ def _ids(key: str, catalogue) -> dict[str, bool]:
 
 
 @pytest.fixture(scope="module")
-def v1_fuzz(target, creds, depth, seed, operation_ledger, catalogue, fuzz_progress):
+def v1_fuzz(request, target, creds, depth, seed, operation_ledger, catalogue, fuzz_progress):
+    """One part of the v1 document's run (V1_PARTS, the test's parameter)."""
     return _fuzz("v1", target, creds, depth, seed, operation_ledger, _ids("v1", catalogue),
-                 fuzz_progress)
+                 fuzz_progress, part=request.param)
 
 
 @pytest.fixture(scope="module")
@@ -253,7 +305,9 @@ LEGACY_CHECKS = [
 ]
 
 
+@pytest.mark.part_of("schemathesis over the v1 document")  # report.combine_parts
 @pytest.mark.parametrize("rid", V1_CHECKS)
+@pytest.mark.parametrize("v1_fuzz", V1_PARTS, indirect=True)
 def test_v1_document(rid, v1_fuzz, catalogue, evidence):
     judge(v1_fuzz, rid, catalogue[rid].strict, evidence)
 
