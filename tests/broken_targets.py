@@ -85,6 +85,15 @@ SPEC_FAULTS = {
                        "v1": ("GET /api/v1/chat/sessions", "V1-FUZZ-003", "FAIL")},
     "im-extra-field": {"v1": ("POST /api/v1/im/messages", "V1-FUZZ-003", "FAIL")},
 }
+# what the planted-fault runs fuzz (`--operations`), not all 304 operations: the operation of
+# every planted fault above and unfaulted neighbours (other methods of its path, other ops of
+# its tag, both documents), so "named on its operation and on no other" keeps its meaning
+FUZZED = ",".join(("GET /api/v1/bot-types", "GET /api/v1/bots", "/api/v1/chat/sessions",
+                   "GET /api/v1/chat/sessions/{session_id}", "/api/v1/chat/projects",
+                   "GET /api/v1/conversations", "POST /api/v1/im/messages", "GET /api/v1/im/bots",
+                   "GET /api/v1/configs"))
+# what the unanswering runs fuzz: the broken family's GETs (FAMILY) and healthy neighbours
+FAMILY_FUZZED = f"GET {FAMILY}*,GET /api/v1/bot-types,GET /api/v1/bots"
 UNGUARDED = "/api/v1/personas"
 
 

@@ -1,6 +1,9 @@
 """The report of a real run as its readers get it: `astrbot-conformance run -q` (a real process)
 against a broken target (`sequential`: busy and interrupt FAIL, with frame logs), then
 
+- the verdicts of a target that handles one frame at a time (the way real AstrBot 4.26.2 runs
+  a live session): busy and interrupt FAIL with the frame log as evidence, the rest PASS;
+
 - every artifact (results.json, report.html, junit.xml, summary.md, Allure results, the
   terminal output) grepped for the password, API keys and JWTs the run used: none is there;
 - results.json valid against specs/results.schema.json, junit.xml parseable with one case per
@@ -26,7 +29,8 @@ import pytest
 
 from conformance.outcomes import FAIL, PASS
 
-from .test_suite_runs import ROOT, broken_target
+from .broken_targets import FUZZED
+from .test_suite_runs import ROOT, broken_target, verdicts
 
 RUN_TIMEOUT = 300
 CHROMIUM = "/usr/bin/chromium"
@@ -51,8 +55,8 @@ def run_cli(tmp: Path, *args: str) -> tuple[subprocess.CompletedProcess, Path]:
 def broken_run(tmp_path_factory):
     """Against the `sequential` target: a short run in the default output mode that sets up
     the admin (first-run setup, whose password it prints once and saves), then a quiet run of
-    the live-api and openapi-v1 checks (no spec fuzzing: it has its own tests) logged in with
-    that password."""
+    the live-api and openapi-v1 checks (no spec fuzzing: it has its own tests; the scope matrix
+    on some operations, `--operations`) logged in with that password."""
     tmp = tmp_path_factory.mktemp("html-report")
     with broken_target("sequential", tmp) as url:
         progress, first = run_cli(tmp, "--base-url", url, "--setup-admin",
@@ -61,10 +65,29 @@ def broken_run(tmp_path_factory):
         proc, report_dir = run_cli(
             tmp, "--base-url", url, "--username", admin["username"], "--password",
             admin["password"], "--profile", "live-api,openapi-v1", "-k", "not openapi_fuzz",
-            "-q")
+            "--operations", FUZZED, "-q")
     doc = json.loads((report_dir / "results.json").read_text())
     return {"proc": proc, "dir": report_dir, "doc": doc, "progress": progress,
             "password": admin["password"]}
+
+
+@pytest.mark.slow
+def test_a_server_that_handles_one_frame_at_a_time_fails_busy_and_interrupt(broken_run):
+    """The suite must show busy and interrupt as FAIL with the frame log as evidence, and keep
+    what does work as PASS."""
+    doc = broken_run["doc"]
+    live = verdicts(doc, "live-api")
+    assert broken_run["proc"].returncode == 1
+    for rid in ("LIVE-BUSY-001", "LIVE-BUSY-002", "LIVE-BUSY-003", "LIVE-INT-001"):
+        assert live[rid] == FAIL, (rid, live[rid])
+    for rid in ("LIVE-TURN-001", "LIVE-TURN-004", "LIVE-AUTH-001", "LIVE-INPUT-001",
+                "LIVE-CONN-004"):  # each connection is its own sequential session
+        assert live[rid] == PASS, (rid, live[rid])
+    busy = next(r for r in doc["requirements"] if r["id"] == "LIVE-BUSY-001")
+    assert "no busy error" in busy["reason"]
+    sent = [e["data"] for ev in busy["checks"][0]["evidence"] for e in ev["log"]
+            if e["dir"] == ">>"]
+    assert {"t": "text_input", "text": "A second question"} in sent, "the evidence lacks the race"
 
 
 @pytest.mark.slow

@@ -1,11 +1,11 @@
-"""The suite end to end, as a user runs it (`astrbot-conformance run`, a real process): all
-PASS against the simulator; against broken targets, the broken requirements FAIL or are
-UNIMPLEMENTED with a reason, never ERROR and never PASS, and the run stays within its bounds."""
+"""The suite end to end, as a user runs it (`astrbot-conformance run`, a real process): against
+broken targets, the broken requirements FAIL or are UNIMPLEMENTED with a reason, never ERROR
+and never PASS, and the run stays within its bounds (the conformant run against the simulator:
+tests/test_every_operation.py)."""
 
 from __future__ import annotations
 
 import json
-import re
 import socket
 import subprocess
 import sys
@@ -18,17 +18,17 @@ import pytest
 from conformance.launcher import free_port
 from conformance.outcomes import ERROR, EXIT_PREFLIGHT, FAIL, NON_STRICT, PASS, UNIMPLEMENTED
 
-from .broken_targets import FAULTS
+from .broken_targets import FAULTS, FUZZED
 
 ROOT = Path(__file__).resolve().parent.parent
-RUN_TIMEOUT = 240
+RUN_TIMEOUT = 240  # a hang guard, never a timing assertion
 
 
-def run_suite(tmp_path: Path, *args: str) -> tuple[int, dict]:
+def run_suite(tmp_path: Path, *args: str, hang_guard: float = RUN_TIMEOUT) -> tuple[int, dict]:
     report_dir = tmp_path / "report"
     proc = subprocess.run(
         [sys.executable, "-m", "conformance.cli", "run", "--report-dir", str(report_dir),
-         "-q", *args], cwd=tmp_path, capture_output=True, text=True, timeout=RUN_TIMEOUT)
+         "-q", *args], cwd=tmp_path, capture_output=True, text=True, timeout=hang_guard)
     results = report_dir / "results.json"
     assert results.exists(), f"no report; exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc.returncode, json.loads(results.read_text())
@@ -62,27 +62,13 @@ def broken_target(mode: str, tmp_path: Path):
 
 
 @pytest.mark.slow
-def test_simulator_is_conformant_and_the_report_keeps_no_secret(tmp_path):
-    code, doc = run_suite(tmp_path, "--simulator")
-    bad = {k: v for k, v in verdicts(doc).items() if v != PASS}
-    assert code == 0 and not bad, bad  # no NON-STRICT either (issue 10)
-    ops = doc["operations"]
-    assert len(ops) == 304 + 7 and doc["summary"]["operations"]["total"] == 311
-    assert not [op for op in ops if op["verdict"] in (FAIL, ERROR, UNIMPLEMENTED)]
-    assert doc["summary"]["conformant"] is True
-    text = (tmp_path / "report" / "results.json").read_text()
-    assert not re.search(r"abk_[A-Za-z0-9_\-]{8,}", text), "an API key reached the report"
-    assert not re.search(r"eyJ[A-Za-z0-9_\-]+\.", text), "a JWT reached the report"
-    assert (tmp_path / "report" / "junit.xml").exists()
-
-
-@pytest.mark.slow
 @pytest.mark.parametrize("mode, expected", [("no-live", UNIMPLEMENTED), ("closes", FAIL),
                                             ("silent", FAIL)])
 def test_broken_live_endpoint_is_reported_not_blamed_on_the_suite(tmp_path, mode, expected):
     with broken_target(mode, tmp_path) as url:
         code, doc = run_suite(tmp_path, "--base-url", url, "--timeout", "1", "--setup-admin",
                               "--allow-writes",  # a throw-away target this test started
+                              "--profile", "live-api,openapi-v1",  # the two judged below
                               "-k", "not openapi_fuzz")  # the spec fuzzing has its own tests
     live = verdicts(doc, "live-api")
     if mode == "silent":  # it does accept and keep the connection: that requirement holds
@@ -98,27 +84,6 @@ def test_broken_live_endpoint_is_reported_not_blamed_on_the_suite(tmp_path, mode
     others = {rid: v for rid, v in verdicts(doc, "openapi-v1").items()
               if "-FUZZ-" not in rid}  # deselected here: tested on their own below
     assert set(others.values()) == {PASS}, others  # the rest of the simulator is intact
-
-
-@pytest.mark.slow
-def test_a_server_that_handles_one_frame_at_a_time_fails_busy_and_interrupt(tmp_path):
-    """The way real AstrBot 4.26.2 runs a live session: the suite must show busy and interrupt
-    as FAIL with the frame log as evidence, and keep what does work as PASS."""
-    with broken_target("sequential", tmp_path) as url:
-        code, doc = run_suite(tmp_path, "--base-url", url, "--profile", "live-api",
-                              "--setup-admin")
-    live = verdicts(doc, "live-api")
-    assert code == 1
-    for rid in ("LIVE-BUSY-001", "LIVE-BUSY-002", "LIVE-BUSY-003", "LIVE-INT-001"):
-        assert live[rid] == FAIL, (rid, live[rid])
-    for rid in ("LIVE-TURN-001", "LIVE-TURN-004", "LIVE-AUTH-001", "LIVE-INPUT-001",
-                "LIVE-CONN-004"):  # each connection is its own sequential session
-        assert live[rid] == PASS, (rid, live[rid])
-    busy = next(r for r in doc["requirements"] if r["id"] == "LIVE-BUSY-001")
-    assert "no busy error" in busy["reason"]
-    sent = [e["data"] for ev in busy["checks"][0]["evidence"] for e in ev["log"]
-            if e["dir"] == ">>"]
-    assert {"t": "text_input", "text": "A second question"} in sent, "the evidence lacks the race"
 
 
 @pytest.mark.slow
@@ -176,12 +141,14 @@ def test_a_planted_schema_fault_fails_its_requirement_on_its_operation(tmp_path,
     label, rid = FAULTS[mode]
     with broken_target(mode, tmp_path) as url:
         code, doc = run_suite(tmp_path, "--base-url", url, "--profile", "openapi-v1",
-                              "--allow-writes", "--setup-admin", "-k", "test_v1_document")
+                              "--allow-writes", "--setup-admin", "-k", "test_v1_document",
+                              "--operations", FUZZED)  # its operation and neighbours
     assert code == 1
     assert verdicts(doc)[rid] == FAIL
-    failing = {f"{op['method']} {op['path']}" for op in doc["operations"]
-               if op["document"] == "v1" and op["requirements"].get(rid) == FAIL}
-    assert failing == {label}
+    judged = {f"{op['method']} {op['path']}": op["requirements"].get(rid)
+              for op in doc["operations"] if op["document"] == "v1"}
+    assert {label for label, verdict in judged.items() if verdict == FAIL} == {label}
+    assert list(judged.values()).count(PASS) >= 2, judged  # unfaulted neighbours, judged
     evidence = [e for c in next(r for r in doc["requirements"] if r["id"] == rid)["checks"]
                 if c["verdict"] == FAIL for e in c["evidence"]]  # the failing part's
     assert any("curl" in str(entry.get("data")) for e in evidence for entry in e["log"])
