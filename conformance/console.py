@@ -120,8 +120,13 @@ class Console:
         if not first and done >= total and self._last_progress[key] < 0:
             return  # the complete line was printed already
         self._last_progress[key] = -1.0 if done >= total else now
-        self.line(f"  schemathesis {document} {phase}: {done} of {total} operations "
-                  f"[{self._elapsed()}]")
+        text = f"  schemathesis {document} {phase}: {done} of {total} operations"
+        worker = os.environ.get("PYTEST_XDIST_WORKER")
+        if worker:  # an xdist worker's stdout is its channel to the controller: its stderr is
+            # the user's terminal (the controller prints the phase lines, conformance/parallel)
+            print(f"{text} [{worker}, {self._elapsed()}]", file=sys.__stderr__, flush=True)
+        else:
+            self.line(f"{text} [{self._elapsed()}]")
 
     def _elapsed(self) -> str:
         s = int(time.monotonic() - self.started)
