@@ -54,3 +54,9 @@ def test_the_turn_frames_are_the_encoder_s():
                   frames.bot_delta(" hello\n"), frames.bot_text_chunk("Hi. ")):
         assert outbox.encode(frame) == expected(frame), frame
         assert json.loads(outbox.frame_json(frame)) == frame
+
+
+def test_the_engine_s_sentence_endings_are_its_pattern_s_characters():
+    """llm_delta tests a delta against the set; the sentences are cut with the pattern."""
+    from simulator.live.engine import SENTENCE_END, SENTENCE_ENDINGS
+    assert {c for c in map(chr, range(0x10000)) if SENTENCE_END.search(c)} == SENTENCE_ENDINGS
