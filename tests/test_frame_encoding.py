@@ -60,3 +60,18 @@ def test_the_engine_s_sentence_endings_are_its_pattern_s_characters():
     """llm_delta tests a delta against the set; the sentences are cut with the pattern."""
     from simulator.live.engine import SENTENCE_END, SENTENCE_ENDINGS
     assert {c for c in map(chr, range(0x10000)) if SENTENCE_END.search(c)} == SENTENCE_ENDINGS
+
+
+async def test_the_outbox_hands_over_everything_queued_or_up_to_a_drop():
+    box = outbox.Outbox()
+    first, second = frames.user_msg("a", 1), frames.end()
+    box.put(first)
+    box.put(second)
+    assert box.bytes == len(outbox.encode(first)) + len(outbox.encode(second))
+    assert box.take() == (outbox.encode(first) + outbox.encode(second), False)
+    assert (box.bytes, box.ready.is_set(), box.take()) == (0, False, (b"", False))
+    box.put(first)
+    box.put(outbox.DROP)
+    box.put(second)
+    assert box.take() == (outbox.encode(first), True)
+    assert box.bytes == len(outbox.encode(second)) and box.ready.is_set()

@@ -182,6 +182,13 @@ class Outbox:
 
     def take(self) -> tuple[bytes, bool]:
         """Everything queued, joined; and whether a DROP came (what follows it is left)."""
+        items = self.items
+        if DROP not in items:  # the usual case: every frame, in one join
+            joined = b"".join(items)
+            items.clear()
+            self.bytes = 0
+            self.ready.clear()
+            return joined, False
         batch, dropped = [], False
         while self.items:
             data = self.items.popleft()
