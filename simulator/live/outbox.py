@@ -152,12 +152,21 @@ def _response_frame(data: str) -> bytes | None:
 
 
 def encode(frame: dict) -> bytes:
-    """`text_frame(frame_json(frame))`; a `response` frame without re-encoding its audio."""
-    if frame.get("t") == "response" and len(frame) == 2 and next(iter(frame)) == "t" \
-            and type(frame.get("data")) is str:
-        framed = _response_frame(frame["data"])
-        if framed is not None:
-            return framed
+    """`text_frame(frame_json(frame))`; a `response` frame without re-encoding its audio, and
+    the text chunks (most frames of a turn) without going through `frame_json`."""
+    t = frame.get("t")
+    if type(t) is str and len(frame) == 2 and next(iter(frame)) == "t":
+        data = frame.get("data")
+        if t == "response":
+            if type(data) is str:
+                framed = _response_frame(data)
+                if framed is not None:
+                    return framed
+        elif type(data) is dict and len(data) == 1:
+            head = _TEXT_FRAMES.get(t)
+            text = data.get("text")
+            if head is not None and type(text) is str:
+                return text_frame(head + _escape(text) + "}}")
     return text_frame(frame_json(frame))
 
 
