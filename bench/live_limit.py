@@ -8,9 +8,11 @@ in the same run.
 2. Start the limit server (this file with `--serve`) as its own process on 127.0.0.1: for each
    message it receives it writes the recorded frames, ready-made, in one socket write.
 3. Closed loop, `--rounds` times in turn: N sessions x T turns against the limit, then the
-   simulator; the ratio is of the best round of each. Lost turns (timeouts, closes, error
-   frames) and ordering violations (bench/live_bench.py's checks, which include the suite's
-   frame-order invariants, conformance/invariants.py) are counted.
+   simulator; the ratio is of the best round of each, and the median of the rounds' own
+   ratios (alternated pairs: on a shared machine the load changes from round to round).
+   Lost turns (timeouts, closes, error frames) and ordering violations (bench/live_bench.py's
+   checks, which include the suite's frame-order invariants, conformance/invariants.py) are
+   counted.
 4. Paced: N sessions, one turn per session per second, against both; p99 reported.
 5. `--profile PATH`: one more closed-loop round, profiled. With py-spy (on PATH, beside this
    Python, or `--py-spy EXE`; `pip install py-spy`) the simulator is sampled during the turn
@@ -38,6 +40,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import struct
 import subprocess
 import sys
@@ -345,6 +348,11 @@ def main(argv: list[str] | None = None) -> int:
                      key=lambda r: r["turns_per_s"]) for n in ("limit", "simulator")}
     ratio = closed["simulator"]["turns_per_s"] / closed["limit"]["turns_per_s"] \
         if closed["limit"]["turns_per_s"] else None
+    pairs = [s["turns_per_s"] / lim["turns_per_s"] for lim, s in zip(
+        [r for r in rows if r["target"] == "limit" and r["mode"] == "closed loop"],
+        [r for r in rows if r["target"] == "simulator" and r["mode"] == "closed loop"],
+        strict=True) if lim["turns_per_s"]]  # each round: the limit, then the simulator
+    median = statistics.median(pairs) if pairs else None
     sim_rows = [r for r in rows if r["target"] == "simulator"]
     paced = next((r for r in sim_rows if r["mode"] != "closed loop"), None)
     goals = {
@@ -360,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  ratio (best closed-loop round): simulator {closed['simulator']['turns_per_s']} / "
           f"limit {closed['limit']['turns_per_s']} turns/s = "
           + ("n/a" if ratio is None else f"{ratio:.0%}"))
+    print("  ratio per round (alternated pairs): " + ", ".join(f"{p:.0%}" for p in pairs)
+          + ("" if median is None else f"; median {median:.0%}"))
     print("  goals (info only): " + ", ".join(
         f"{k} {'n/a' if v is None else 'met' if v else 'MISSED'}" for k, v in goals.items()))
     for r in rows:
@@ -370,7 +380,9 @@ def main(argv: list[str] | None = None) -> int:
               f", {args.profile}):\n{profile_table}")
     print("BENCH_JSON " + json.dumps({"bench": "live_limit", "sessions": args.sessions,
                                       "rows": rows, "ratio": None if ratio is None
-                                      else round(ratio, 3), "goals": goals},
+                                      else round(ratio, 3), "ratio_median": None
+                                      if median is None else round(median, 3),
+                                      "goals": goals},
                                      separators=(",", ":")), flush=True)
     return 0
 

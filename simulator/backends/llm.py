@@ -21,6 +21,7 @@ for one turn and the floors still apply, so no turn is ever over in one step of 
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import re
 from collections.abc import AsyncIterator
@@ -31,6 +32,7 @@ from .timing import GROUP_BELOW_S, QUANTUM_S, Timing
 DIRECTIVE = re.compile(r"\[\[sim:([a-z_]+)(?:=([^\]]*))?\]\]")
 MAX_SENTENCES = 500
 MAX_DELAY_MS = 60_000
+CACHED_TEXT = 1024
 
 
 class LLMFailure(Exception):
@@ -57,6 +59,13 @@ def _int(value: str | None, lo: int, hi: int, default: int) -> int:
 
 
 def parse(text: str) -> tuple[str, Directives]:
+    """The text without its directives, and the directives (both immutable). A turn's text is
+    parsed by the engine and again by the stream, and clients repeat texts: texts of up to
+    `CACHED_TEXT` characters are parsed once (at most 1,024 of them kept: a few MiB)."""
+    return _parse_cached(text) if len(text) <= CACHED_TEXT else _parse(text)
+
+
+def _parse(text: str) -> tuple[str, Directives]:
     fields: dict = {}
     for name, value in DIRECTIVE.findall(text):
         if name == "reply":
@@ -75,6 +84,9 @@ def parse(text: str) -> tuple[str, Directives]:
             fields["tts"] = value.lower() not in ("off", "0", "false", "no")
     clean = " ".join(DIRECTIVE.sub(" ", text).split())
     return clean, Directives(**fields)
+
+
+_parse_cached = functools.lru_cache(maxsize=1024)(_parse)
 
 
 def reply_for(clean_text: str, d: Directives) -> str:

@@ -94,6 +94,8 @@ class Timing:
 
     def delta_seconds(self, delta: str, rng: random.Random | None = None,
                       override_ms: float | None = None) -> float:
+        if override_ms is None and self.llm_delay_ms is None and self.llm_tokens_per_s <= 0:
+            return DELTA_FLOOR_MS / 1000  # no pace but the floor (`instant`): nothing to scale
         if override_ms is not None:
             ms = override_ms
         elif self.llm_delay_ms is not None:

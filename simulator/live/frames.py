@@ -8,6 +8,7 @@ spelling dictionaries, so a frame's shape is read (and changed) here only.
 from __future__ import annotations
 
 import base64
+import functools
 
 # live mode -----------------------------------------------------------------------------------
 
@@ -52,7 +53,15 @@ def bot_text_chunk(text: str) -> dict:
 
 def response(wav: bytes) -> dict:
     """One sentence's audio: a WAV file, standard Base64."""
-    return {"t": "response", "data": base64.b64encode(wav).decode("ascii")}
+    return {"t": "response", "data": _base64(wav)}
+
+
+@functools.lru_cache(maxsize=128)
+def _base64(wav: bytes) -> str:
+    """The same sentence is synthesized to the same (cached) WAV object again and again: its
+    Base64, about 9 KiB for a sentence, is made once (a bytes object keeps its hash, so a hit
+    costs a lookup; 128 entries of at most 2 s of audio are at most 11 MiB)."""
+    return base64.b64encode(wav).decode("ascii")
 
 
 def bot_msg(text: str, ts_ms: int) -> dict:

@@ -21,6 +21,7 @@ connection with 1011.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import struct
@@ -46,13 +47,17 @@ def text_frame(payload: str) -> bytes:
     except UnicodeEncodeError:
         log.warning("a frame carried a lone surrogate: sent with U+FFFD in its place")
         data = _SURROGATE.sub("\ufffd", payload).encode("utf-8")
-    return _framed(data)
+    n = len(data)
+    return _SHORT_HEADERS[n] + data if n < 126 else _framed(data)
+
+
+_SHORT_HEADERS = [bytes((0x81, n)) for n in range(126)]  # FIN + text, 7-bit length, no mask
 
 
 def _framed(data: bytes) -> bytes:
     n = len(data)
     if n < 126:
-        return bytes((0x81, n)) + data
+        return _SHORT_HEADERS[n] + data
     if n < 1 << 16:
         return struct.pack("!BBH", 0x81, 126, n) + data
     return struct.pack("!BBQ", 0x81, 127, n) + data
@@ -71,10 +76,41 @@ def _plain_ascii(data: str) -> bytes | None:
     return None if raw.translate(None, _AS_IS) else raw
 
 
-# the hot text frames: {"t": T, "data": {"text": str}}, a few per turn each
+# the hot frames: {"t": T, "data": {"text": str}}, a few per turn each; {"t": T, "data": {...}}
+# with a few numbers or strings (metrics, user_msg, bot_msg); constants
 _TEXT_FRAMES = {t: '{"t":"' + t + '","data":{"text":'
                 for t in ("bot_delta_chunk", "bot_text_chunk")}
+_DATA_FRAMES = {t: '{"t":"' + t + '","data":{' for t in ("metrics", "user_msg", "bot_msg")}
 _CONSTANT = {"end": '{"t":"end"}', "stop_play": '{"t":"stop_play"}'}
+_INFINITY = float("inf")
+_PLAIN_KEYS: set[str] = set()  # member names seen that JSON spells as they are (a few dozen)
+_SCALAR = {True: "true", False: "false", None: "null"}
+
+
+def _members(data: dict) -> str | None:
+    """The members of `data` as the shared encoder spells them, or None when one of them is
+    not a plain name with a str, int, float, bool or None value (then `dumps` does it)."""
+    parts = []
+    for key, value in data.items():
+        if key not in _PLAIN_KEYS:
+            if type(key) is not str or _plain_ascii(key) is None:
+                return None
+            if len(_PLAIN_KEYS) < 256:
+                _PLAIN_KEYS.add(key)
+        kind = type(value)
+        if kind is str:
+            parts.append('"' + key + '":' + _escape(value))
+        elif kind is float:
+            if value != value or value == _INFINITY or value == -_INFINITY:
+                return None  # NaN, Infinity: the encoder's own spelling
+            parts.append('"' + key + '":' + float.__repr__(value))
+        elif kind is int:
+            parts.append('"' + key + '":' + int.__repr__(value))
+        elif value is None or kind is bool:
+            parts.append('"' + key + '":' + _SCALAR[value])
+        else:
+            return None
+    return ",".join(parts)
 
 
 def frame_json(frame: dict) -> str:
@@ -82,26 +118,55 @@ def frame_json(frame: dict) -> str:
     of every turn are spelt out directly: a `response` frame's data is Base64 (nothing in it
     needs escaping) and is most of the bytes of a turn, so running it through the JSON encoder
     was the simulator's largest single cost under load; a text chunk needs only its text
-    escaped (the encoder's own string escaper); `end` is a constant."""
+    escaped (the encoder's own string escaper); metrics, user_msg and bot_msg hold a few
+    names with numbers or strings (the encoder's own float and int spelling); `end` is a
+    constant. Anything else, or in another key order, goes to `dumps`."""
     t = frame.get("t")
-    if t == "response" and len(frame) == 2 and isinstance(frame.get("data"), str):
-        if _plain_ascii(frame["data"]) is not None:
-            return '{"t":"response","data":"' + frame["data"] + '"}'
-    elif t in _TEXT_FRAMES and len(frame) == 2:
+    if type(t) is not str:
+        pass
+    elif len(frame) == 2 and next(iter(frame)) == "t":
         data = frame.get("data")
-        if type(data) is dict and len(data) == 1 and type(data.get("text")) is str:
-            return _TEXT_FRAMES[t] + _escape(data["text"]) + "}}"
+        if t == "response" and type(data) is str:
+            if _plain_ascii(data) is not None:
+                return '{"t":"response","data":"' + data + '"}'
+        elif t in _TEXT_FRAMES:
+            if type(data) is dict and len(data) == 1 and type(data.get("text")) is str:
+                return _TEXT_FRAMES[t] + _escape(data["text"]) + "}}"
+        elif t in _DATA_FRAMES and type(data) is dict:
+            members = _members(data)
+            if members is not None:
+                return _DATA_FRAMES[t] + members + "}}"
     elif t in _CONSTANT and len(frame) == 1:
         return _CONSTANT[t]
     return dumps(frame)
 
 
+@functools.lru_cache(maxsize=128)
+def _response_frame(data: str) -> bytes | None:
+    """A `response` frame's text frame for its Base64 `data` (None if JSON would escape some
+    of it). The same sentence's audio comes as the same string object again and again
+    (`frames.response` caches its Base64): a hit costs a lookup, not a scan and two copies of
+    about 9 KiB; 128 entries of at most 2 s of audio are at most 11 MiB."""
+    raw = _plain_ascii(data)
+    return None if raw is None else _framed(b'{"t":"response","data":"' + raw + b'"}')
+
+
 def encode(frame: dict) -> bytes:
-    """`text_frame(frame_json(frame))`; a `response` frame without re-encoding its audio."""
-    if frame.get("t") == "response" and len(frame) == 2 and type(frame.get("data")) is str:
-        raw = _plain_ascii(frame["data"])
-        if raw is not None:
-            return _framed(b'{"t":"response","data":"' + raw + b'"}')
+    """`text_frame(frame_json(frame))`; a `response` frame without re-encoding its audio, and
+    the text chunks (most frames of a turn) without going through `frame_json`."""
+    t = frame.get("t")
+    if type(t) is str and len(frame) == 2 and next(iter(frame)) == "t":
+        data = frame.get("data")
+        if t == "response":
+            if type(data) is str:
+                framed = _response_frame(data)
+                if framed is not None:
+                    return framed
+        elif type(data) is dict and len(data) == 1:
+            head = _TEXT_FRAMES.get(t)
+            text = data.get("text")
+            if head is not None and type(text) is str:
+                return text_frame(head + _escape(text) + "}}")
     return text_frame(frame_json(frame))
 
 
@@ -126,6 +191,13 @@ class Outbox:
 
     def take(self) -> tuple[bytes, bool]:
         """Everything queued, joined; and whether a DROP came (what follows it is left)."""
+        items = self.items
+        if DROP not in items:  # the usual case: every frame, in one join
+            joined = b"".join(items)
+            items.clear()
+            self.bytes = 0
+            self.ready.clear()
+            return joined, False
         batch, dropped = [], False
         while self.items:
             data = self.items.popleft()
