@@ -62,11 +62,13 @@ class Console:
             self._sink.close()
             self._sink = None
 
+    def _uncaptured(self):
+        capman = self.config.pluginmanager.getplugin("capturemanager")
+        return capman.global_and_fixture_disabled() if capman is not None else nullcontext()
+
     def line(self, text: str = "", **markup) -> None:
         """One line to the user's terminal, even while pytest captures a check's output."""
-        capman = self.config.pluginmanager.getplugin("capturemanager")
-        guard = capman.global_and_fixture_disabled() if capman is not None else nullcontext()
-        with guard:
+        with self._uncaptured():
             self.out.line(text, **markup)
             self.out.flush()
 
@@ -124,7 +126,8 @@ class Console:
         worker = os.environ.get("PYTEST_XDIST_WORKER")
         if worker:  # an xdist worker's stdout is its channel to the controller: its stderr is
             # the user's terminal (the controller prints the phase lines, conformance/parallel)
-            print(f"{text} [{worker}, {self._elapsed()}]", file=sys.__stderr__, flush=True)
+            with self._uncaptured():
+                print(f"{text} [{worker}, {self._elapsed()}]", file=sys.__stderr__, flush=True)
         else:
             self.line(f"{text} [{self._elapsed()}]")
 

@@ -92,7 +92,8 @@ class Controller:
             self.collected = True
             run = self.run
             run.console.collected(len(ids), len(run.results),
-                                  sorted(run.profiles or run.catalogue.profiles))
+                                  sorted(run.profiles or run.catalogue.profiles),
+                                  run.settings.selection.describe() if run.settings else "")
 
     def pytest_runtest_logreport(self, report) -> None:
         """Provisional records, for the progress lines only: replaced by the workers' own."""
