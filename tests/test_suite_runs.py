@@ -137,7 +137,8 @@ def test_env_and_toml_configuration(tmp_path):
 @pytest.mark.parametrize("mode", sorted(FAULTS))
 def test_a_planted_schema_fault_fails_its_requirement_on_its_operation(tmp_path, mode):
     """Schemathesis finds the one planted fault and the report names it: the right requirement
-    FAILs, on that operation and on no other (the rest of the simulator is clean)."""
+    FAILs, on that operation and on no other of those fuzzed (its unfaulted neighbours,
+    broken_targets.FUZZED: the rest of the simulator is clean)."""
     label, rid = FAULTS[mode]
     with broken_target(mode, tmp_path) as url:
         code, doc = run_suite(tmp_path, "--base-url", url, "--profile", "openapi-v1",
