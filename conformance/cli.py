@@ -54,6 +54,11 @@ from .outcomes import EXIT_NOT_JUDGED, EXIT_USAGE, ConfigurationError, SuiteErro
 from .target import ENV_PREFIX, TargetSettings
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+# the pytest plugins a run loads (autoloading the installed ones is off for the run): the
+# suite's own, Allure's (allure-results/), pytest-xdist's (--workers), pytest-asyncio's (the
+# scenarios' pytest.ini sets its loop scope, for a user running them with it)
+RUN_PLUGINS = ("conformance.plugin", "allure_pytest.plugin", "xdist.plugin",
+               "pytest_asyncio.plugin")
 # run options that are target settings (conformance/target.py), passed on to the plugin
 SETTINGS = ("base_url", "config", "api_key", "jwt", "username", "password", "name", "timeout",
             "slow_text", "operations")
@@ -255,16 +260,35 @@ def run_pytest(args, base_url: str | None, run_id: str, report_dir: Path) -> int
     else:  # every worker would clean it at its start, while others write: cleaned here once
         shutil.rmtree(report_dir / "allure-results", ignore_errors=True)
         pytest_args += ["-n", str(args.workers)]
+    # only the plugins a run uses, not every pytest plugin installed beside the suite (their
+    # imports cost ~1.5 s of CPU per run, and per xdist worker: schemathesis', hypothesis',
+    # locust's); the workers inherit the environment and these -p options
+    pytest_args += [arg for name in RUN_PLUGINS for arg in ("-p", name)]
     collector = _Collector()
     # the plugin reads ASTRBOT_CONFORMANCE_* for what the command line lacks; a simulator the
     # suite starts itself takes nothing from them (a key there would be foreign to it)
-    with _environment_without(ENV_PREFIX) if args.simulator else nullcontext():
+    with _environment_without(ENV_PREFIX) if args.simulator else nullcontext(), \
+            _environment_with(PYTEST_DISABLE_PLUGIN_AUTOLOAD="1"):
         code = pytest.main(pytest_args, plugins=[collector])
     status = collector.exit_status()
     if status is not None:
         return status
     # pytest stopped before the plugin judged anything: its usage error, or a crash
     return EXIT_USAGE if code == pytest.ExitCode.USAGE_ERROR else EXIT_NOT_JUDGED
+
+
+@contextmanager
+def _environment_with(**values: str):
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 @contextmanager
