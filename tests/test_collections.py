@@ -87,3 +87,19 @@ async def test_bots_feed_the_im_bot_list_and_survive_a_restart(tmp_path):
         assert status == 200 and bot["data"]["type"] == "aiocqhttp"
     finally:
         await stop_sim(second)
+
+
+async def test_an_id_is_kept_exactly_as_the_client_sent_it(sim):
+    """Full-depth fuzzing found it: an id ending in a form feed was stored stripped, so the
+    client's own id then read as 404 on the /by-id variant."""
+    headers = await jwt_headers(sim)
+    rid = "qq-\\ \x0c"
+    status, made = await sim.call("POST", "/api/v1/bots", headers=headers,
+                                  json={"id": rid, "type": "aiocqhttp", "config": {}})
+    assert status == 200 and made["data"]["id"] == rid, made
+    status, read = await sim.call("GET", "/api/v1/bots/by-id", headers=headers,
+                                  params={"bot_id": rid})
+    assert status == 200 and read["data"]["id"] == rid, read
+    status, blank = await sim.call("POST", "/api/v1/bots", headers=headers,
+                                   json={"id": " \t", "type": "aiocqhttp", "config": {}})
+    assert status == 200 and blank["data"]["id"].strip(), blank  # blank: a new id

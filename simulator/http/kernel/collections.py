@@ -41,9 +41,11 @@ class Collection:
 
     async def create(self, ctx: Ctx):
         body = dict(ctx.body or {})
-        # an empty id names nothing: a new id, as for an absent one (research FILE-003 does
-        # the same for empty file names)
-        rid = str(body.get(self.id_field) or "").strip() or uuid.uuid4().hex
+        # an empty (or blank) id names nothing: a new id, as for an absent one (research
+        # FILE-003 does the same for empty file names); any other id is kept exactly as the
+        # client sent it, so the id it created is the id it reads back by
+        rid = str(body.get(self.id_field) or "")
+        rid = rid if rid.strip() else uuid.uuid4().hex
         if ctx.sim.store.get_resource(self.kind, rid) is not None:
             raise ApiError(409, f"{self.kind} {rid} already exists")
         for field, default in self.defaults:
