@@ -277,6 +277,9 @@ def _query_text(query: dict) -> str:
     return "&".join(f"{quote(k)}={quote(text(v))}" for k, v in query.items())
 
 
+STREAM_CAP, JSON_CAP = 4000, 1 << 20  # bytes of an answer read
+
+
 def accepted(status: int, body: str) -> bool:
     """A 2xx that is not AstrBot's 200 error envelope (research REST-003)."""
     if not 200 <= status < 300:
@@ -301,11 +304,14 @@ async def _send(session, base_url: str, op: Operation, case: Case | None, header
         async with session.request(method, url, headers=headers,
                                    json=body if body is not None else None,
                                    timeout=aiohttp.ClientTimeout(total=timeout)) as resp:
+            # a JSON answer is read whole (an envelope cut short is no longer JSON, and would
+            # be judged as no envelope); a stream only as far as the judging needs
+            cap = JSON_CAP if "json" in resp.content_type else STREAM_CAP
             data = b""
-            while len(data) < 4000 and (chunk := await resp.content.read(4000 - len(data))):
-                data += chunk  # read() gives what is buffered: up to 4000 bytes, or the end
+            while len(data) < cap and (chunk := await resp.content.read(cap - len(data))):
+                data += chunk  # read() gives what is buffered: up to the cap, or the end
             status, length = resp.status, resp.content_length
-        if length is not None and len(data) < min(length, 4000):  # the wire rule: cut short
+        if length is not None and len(data) < min(length, cap):  # the wire rule: cut short
             return Outcome(case, 0, repr(data), False, curl, cut_off(
                 f"{method} {op.path}", f"{len(data)} of its {length} bytes came"))
         text = data.decode("utf-8", "replace")

@@ -185,8 +185,17 @@ def _config(key: str, base_url: str, headers: dict, seed: int, depth: str, timeo
                                 "max-steps": 10 if quick else 50}},
         "checks": checks,
         "suppress-health-check": ["all"],
-        "output": {"sanitization": {"enabled": True}},
+        # the credentials are filtered out of the reproducers; generated values stay, so the
+        # evidence shows what was sent (schemathesis' markers would hide `rule_key`,
+        # `session_id`, `provider_key`, ... as "[Filtered]")
+        "output": {"sanitization": {"enabled": True, "keys-to-sanitize": list(SANITIZED),
+                                    "sensitive-markers": list(SENSITIVE_MARKERS)}},
     })
+
+
+SANITIZED = ("authorization", "cookie", "set-cookie", "x-api-key", "api_key", "password",
+             "token", "access_token", "refresh_token", "jwt")
+SENSITIVE_MARKERS = ("password", "secret", "authorization", "api_key", "passwd")
 
 
 def run(key: str, base_url: str, headers: dict, *, seed: int, depth: str, timeout: float,
@@ -276,8 +285,10 @@ def _record(result: FuzzResult, recorder) -> None:
         response = interaction.response if interaction is not None else None
         if response is not None:
             result.statuses.setdefault(label, []).append(_answer(response))
+            # the whole body is judged (a long envelope cut short is no longer JSON); the
+            # evidence is shortened where it is written
             _judge_documented(result, label, response.status_code,
-                              response.content[:2000].decode("utf-8", "replace"),
+                              (response.content or b"").decode("utf-8", "replace"),
                               info_curl(recorder, case_id))
         for check in recorder.checks.get(case_id, []):
             suffix = CHECKS.get(check.name)

@@ -114,6 +114,49 @@ def test_an_answer_is_documented_by_a_declared_status_or_the_error_envelope():
     assert not fuzz.documented("legacy", legacy, 422, '{"detail":"x"}')
 
 
+def test_reproducers_hide_credentials_but_not_generated_values():
+    """schemathesis' default markers filter any key holding "key" or "session": a reproducer
+    of a refused `rule_key` read `"rule_key": "[Filtered]"`. The credentials stay filtered."""
+    from schemathesis.core.output.sanitization import is_sensitive_key
+
+    cfg = fuzz._config("v1", "http://127.0.0.1:1", {}, 0, "quick", 1.0, None)
+    sanitization = cfg.output.sanitization
+    def hidden(name):
+        return is_sensitive_key(name, sanitization.keys_to_sanitize,
+                                sanitization.sensitive_markers)
+    assert not [k for k in ("rule_key", "session_id", "provider_key", "key_id", "max_tokens",
+                            "umo") if hidden(k)]
+    assert all(hidden(k) for k in ("Authorization", "password", "api_key", "jwt_secret",
+                                   "new_password", "Cookie"))
+
+
+def test_a_long_error_envelope_is_judged_whole_not_cut_short():
+    """A 400 whose envelope echoes a long rejected body (the simulator's "Invalid request body
+    at message: [...]") was judged on its first 2,000 bytes, no longer JSON: a false
+    V1-FUZZ-007 on a conformant target (full depth). The answer is judged whole; the evidence
+    stays short."""
+    import json
+    from types import SimpleNamespace as NS
+
+    def recorded(body: bytes):
+        response = NS(status_code=400, content=body)
+        case = NS(value=NS(operation=NS(label="GET /api/v1/bots"),
+                           as_curl_command=lambda headers: "curl ..."))
+        return NS(cases={"c1": case}, interactions={"c1": NS(response=response)}, checks={})
+
+    rid = fuzz.requirement_id("v1", fuzz.UNDOCUMENTED)
+    long_envelope = json.dumps({"status": "error", "message": "Invalid request body at message: "
+                                + "x" * 5000}).encode()
+    result = fuzz.FuzzResult("v1", 0, {})
+    fuzz._record(result, recorded(long_envelope))
+    judged = result.judged[("GET /api/v1/bots", rid)]
+    assert judged.passed == 1 and not judged.failures
+    result = fuzz.FuzzResult("v1", 0, {})
+    fuzz._record(result, recorded(b'{"detail": "' + b"x" * 5000 + b'"}'))
+    (failure,) = result.judged[("GET /api/v1/bots", rid)].failures
+    assert len(failure.response) <= 600 and len(failure.message) < 400  # evidence stays short
+
+
 def test_platform_webhooks_answer_in_the_platform_format():
     """Seed 004's webhooks are public and declare no body: a platform's own error body on a
     4xx is documented there (AstrBot 4.27+: `{"error": ...}`), and nowhere else."""
