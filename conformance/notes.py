@@ -138,6 +138,8 @@ def _covers(note: Note, request: Request) -> bool:
             return True
     if any(_blank(v) for name in when.get("empty", ()) for v in request.values(name)):
         return True
+    if any(v == [] for name in when.get("empty_list", ()) for v in request.values(name)):
+        return True
     if any(_bad_umo(v) for name in when.get("umo", ()) for v in request.values(name)):
         return True
     for name in when.get("umo_keys", ()):

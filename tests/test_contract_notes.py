@@ -42,6 +42,14 @@ def test_each_rule_covers_what_it_says_and_nothing_else():
     assert notes.excusing("POST /api/v1/file", R(body={"file": b"\x89PNG"})) is None
 
 
+def test_an_api_key_with_no_scope_may_be_refused_only_there():
+    keys = "POST /api/v1/api-keys"
+    assert notes.excusing(keys, R(body={"name": "k", "scopes": []})).id == "NOTE-KEY-SCOPES"
+    assert notes.excusing(keys, R(body={"name": "k", "scopes": ["bot"]})) is None
+    assert notes.excusing(keys, R(body={"name": "k"})) is None
+    assert notes.excusing("POST /api/v1/personas", R(body={"scopes": []})) is None
+
+
 def test_the_page_size_conflict_allows_refusing_only_what_seed_002_forbids():
     label = "GET /api/v1/chat/sessions"
     assert notes.excusing(label, R({"page_size": 150})).id == "NOTE-PAGE-SIZE"
