@@ -349,10 +349,21 @@ async def test_conversation_export_and_batch_delete(sim):
 async def test_session_rules_round_trip(sim):
     h = await key(sim, "data", "chat")
     await stream(sim, "/api/v1/chat", {"message": "hi", "username": "al"}, h)
-    for body in ({"umo": "not-an-umo", "rule_key": "kb_config"},
-                 {"umo": UMO, "rule_key": "nonsense"}, {"umo": UMO, "rule_key": ""}):
+    for body in ({"umo": "not-an-umo", "rule_key": "kb_config"}, {"umo": UMO, "rule_key": ""}):
         status, answer = await sim.call("POST", "/api/v1/sessions/rules", headers=h, json=body)
         assert status == 400 and answer["status"] == "error", body
+    _, rules = await sim.call("GET", "/api/v1/sessions/rules", headers=h)
+    assert rules["data"]["rules"] == []
+    # a key outside the dashboard's own (seed 004: rule_key is any text) is kept and deleted
+    status, _ = await sim.call("POST", "/api/v1/sessions/rules", headers=h,
+                               json={"umo": UMO, "rule_key": "nonsense", "rule_value": {"a": 1}})
+    assert status == 200
+    status, _ = await sim.call("POST", "/api/v1/sessions/rules/delete", headers=h,
+                               json={"umo": UMO, "rule_key": "nonsense"})
+    assert status == 200
+    status, _ = await sim.call("POST", "/api/v1/sessions/rules/delete", headers=h,
+                               json={"scope": "all", "rule_key": "never-set"})
+    assert status == 200  # nothing to delete is no error
     _, rules = await sim.call("GET", "/api/v1/sessions/rules", headers=h)
     assert rules["data"]["rules"] == []
     status, put = await sim.call("POST", "/api/v1/sessions/rules", headers=h, json={

@@ -475,19 +475,28 @@ async def test_plugin_sources_crud(api):
     assert status == 200 and made["data"]["source"]["name"] == "mirror.example"
     for body, code in (({"id": "mirror", "url": "https://other.example/r.json"}, 409),
                        ({"url": "https://mirror.example/r.json"}, 409),
-                       ({"url": "mirror.example"}, 400), ({"id": "a/b", "url": "http://x.y"}, 400)):
+                       ({"url": "mirror.example"}, 400)):
         assert (await api("POST", "/plugin-sources", json=body))[0] == code, body
+    # an id is kept as sent, a separator or a control character too (seed 004: any text);
+    # the /by-id variant names it in the query
+    odd = "a/b\x0c"
+    assert (await api("POST", "/plugin-sources", json={"id": odd, "url": "http://x.y"}))[0] == 200
     _, listed = await api("GET", "/plugin-sources")
-    assert [s["id"] for s in listed["data"]["sources"]] == ["mirror"]
+    assert [s["id"] for s in listed["data"]["sources"]] == ["mirror", odd]
+    status, left = await api("DELETE", "/plugin-sources/by-id", params={"source_id": odd})
+    assert status == 200 and [s["id"] for s in left["data"]["sources"]] == ["mirror"]
     replacement = [{"id": "z", "url": "https://z.example"}, {"id": "a", "url": "http://a.example",
                                                              "name": "A"}]
     status, replaced = await api("PUT", "/plugin-sources", json={"sources": replacement})
     assert status == 200
     assert [(s["id"], s["name"]) for s in replaced["data"]["sources"]] == [("z", "z.example"),
                                                                            ("a", "A")]
-    status, _ = await api("PUT", "/plugin-sources", json={"sources": replacement * 2})
-    assert status == 400  # duplicates: nothing replaced
-    assert (await api("GET", "/plugin-sources"))[1] == replaced
+    # repeats (the same id, or the same URL under another id): the first of each stays
+    repeated = [*replacement, {"id": "z", "url": "https://z2.example"},
+                {"id": "b", "url": "http://a.example"}]
+    status, again = await api("PUT", "/plugin-sources", json={"sources": repeated})
+    assert status == 200 and again["data"] == replaced["data"]
+    assert (await api("GET", "/plugin-sources"))[1]["data"] == replaced["data"]
     status, left = await api("DELETE", "/plugin-sources/z")
     assert status == 200 and [s["id"] for s in left["data"]["sources"]] == ["a"]
     status, left = await api("DELETE", "/plugin-sources/by-id?source_id=a")

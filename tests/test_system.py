@@ -138,7 +138,9 @@ async def test_core_update_task_completes_and_persists(tmp_path):
     ("/api/v1/updates/dashboard", {"reboot": "yes"}, 400),
     ("/api/v1/updates/core", {"unknown": 1}, 400),
     ("/api/v1/pip/install", {"package": "-r requirements.txt"}, 400),
-    ("/api/v1/pip/install", {"package": "pkg; rm -rf /"}, 400),
+    # no shell runs pip: shell syntax names no distribution (a schema-valid string, seed 004)
+    ("/api/v1/pip/install", {"package": "pkg; rm -rf /"}, 404),
+    ("/api/v1/pip/install", {"package": "i$t<x"}, 404),
     ("/api/v1/pip/install", {"package": "requests", "mirror": "not a url"}, 404),
     ("/api/v1/stats/ghproxy/test", {"proxy_url": "ghproxy.com"}, 400),
     ("/api/v1/stats/ghproxy/test", {"proxy_url": "https://gh.example:99999/"}, 400),
@@ -324,6 +326,15 @@ async def test_backup_filenames_cannot_escape(sim, raw, method, suffix, body):
                 json={"new_name": raw.replace("%2F", "/").replace("%5C", "\\")})
 
 
+async def test_a_backup_name_starting_with_a_tilde_is_a_name(sim):
+    """`~` expands nowhere here (no shell, no home directory): `~x.zip` names a backup like any
+    other, so an unknown one is a 404, not a 400 "escapes its folder" (full-depth V1-FUZZ-004:
+    `GET /api/v1/backups/~±=`)."""
+    h = await auth(sim)
+    for raw in ("~%C2%B1%3D", "~x.zip", "~"):
+        await error(sim, "GET", f"/api/v1/backups/{raw}", 404, headers=h)
+
+
 def chunk_form(upload_id: str, index: int, data: bytes) -> aiohttp.FormData:
     form = aiohttp.FormData()
     form.add_field("upload_id", upload_id)
@@ -359,8 +370,16 @@ async def test_chunked_upload_complete_and_abort(sim):
                 json={"upload_id": uid})
     await error(sim, "POST", "/api/v1/backups/upload/init", 409, headers=h,
                 json={"filename": "big.zip", "total_size": 10})
-    await error(sim, "POST", "/api/v1/backups/upload/init", 413, headers=h,
-                json={"filename": "huge.zip", "total_size": 2**40})
+    # any declared size is taken (seed 004 sets no maximum); the server's own limit holds
+    # where the bytes arrive
+    huge = await ok(sim, "POST", "/api/v1/backups/upload/init", headers=h,
+                    json={"filename": "huge.zip", "total_size": 2**40})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("simulator.http.handlers.backups.MAX_BACKUP_BYTES", 8)
+        await ok(sim, "POST", "/api/v1/backups/upload/chunk", headers=h,
+                 data=chunk_form(huge["upload_id"], 0, b"12345"))
+        await error(sim, "POST", "/api/v1/backups/upload/chunk", 413, headers=h,
+                    data=chunk_form(huge["upload_id"], 1, b"6789"))
     await error(sim, "POST", "/api/v1/backups/upload/init", 400, headers=h,
                 json={"filename": "..%2Fx.zip", "total_size": 10})
     other = await ok(sim, "POST", "/api/v1/backups/upload/init", headers=h,

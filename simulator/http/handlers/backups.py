@@ -93,9 +93,9 @@ async def init_backup_upload(ctx: Ctx):
         raw_name = raw_name.replace('"', "_") or f"upload_{uuid.uuid4().hex[:12]}"
         raw_name += "" if raw_name.lower().endswith(".zip") else ".zip"
     path = backup_path(ctx.sim, raw_name, must_exist=False)
+    # any declared size is taken (the contract sets no maximum); the simulator's own limit
+    # (MAX_BACKUP_BYTES) is held where the bytes arrive, in uploadBackupChunk
     total = ctx.body["total_size"]
-    if total > MAX_BACKUP_BYTES:
-        raise ApiError(413, f"total_size exceeds {MAX_BACKUP_BYTES} bytes")
     if path.exists():
         raise ApiError(409, f"Backup {path.name} already exists")
     session = {"upload_id": uuid.uuid4().hex, "filename": path.name, "total_size": total,
@@ -138,6 +138,9 @@ async def upload_backup_chunk(ctx: Ctx):
     others = sum(size for key, size in session["chunks"].items() if key != str(index))
     if others + len(chunk.data) > session["total_size"]:
         raise ApiError(413, f"Chunk {index} goes beyond total_size {session['total_size']}")
+    if others + len(chunk.data) > MAX_BACKUP_BYTES:
+        raise ApiError(413, f"Chunk {index}: the upload would pass {MAX_BACKUP_BYTES} bytes, "
+                            "the largest backup this server keeps")
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{index}.part").write_bytes(chunk.data)
     session["chunks"][str(index)] = len(chunk.data)

@@ -1,5 +1,6 @@
 """Seed 004 tag Plugin Sources: the custom plugin sources (list, create, replace all, delete;
-http(s) URLs; a duplicate is 409 on create, 400 inside one replacement)."""
+http(s) URLs; an id or URL already there is 409 on create; a replacement keeps the first of
+repeated ids or URLs, and answers with the list as stored)."""
 
 from __future__ import annotations
 
@@ -15,18 +16,12 @@ operation = Operations()
 
 
 # plugin sources ----------------------------------------------------------------------------
-def source_of(raw: dict, taken_ids: set, taken_urls: set, status: int) -> dict:
+def source_of(raw: dict) -> dict:
     url = http_url(raw["url"], "url")
-    # an id is kept printable (as AstrBot does with names, FILE-003); a separator is refused
-    sid = "".join(ch for ch in str(raw.get("id") or "") if ch.isprintable()).strip()[:128] \
-        or uuid.uuid4().hex
-    if any(ch in "/\\" for ch in sid):
-        raise ApiError(400, f"Invalid source id: {sid!r} must not contain a separator")
-    if sid in taken_ids or url in taken_urls:
-        raise ApiError(status, f"Plugin source {sid if sid in taken_ids else url} "
-                               "already exists")
-    taken_ids.add(sid)
-    taken_urls.add(url)
+    # the id as the client sent it (only a blank one is made up): the client names it again
+    # in /plugin-sources/by-id?source_id=..., as in the configured collections
+    sid = raw.get("id") if isinstance(raw.get("id"), str) and raw["id"].strip() \
+        else uuid.uuid4().hex
     return {"id": sid, "name": raw.get("name") or urlsplit(url).hostname, "url": url}
 
 
@@ -42,16 +37,23 @@ async def list_plugin_sources(ctx: Ctx):
 @operation("createPluginSource")
 async def create_plugin_source(ctx: Ctx):
     existing = ctx.sim.store.list_resources(SOURCE)
-    source = source_of(ctx.body, {s["id"] for s in existing}, {s["url"] for s in existing}, 409)
+    source = source_of(ctx.body)
+    for old in existing:
+        if source["id"] == old["id"] or source["url"] == old["url"]:
+            raise ApiError(409, f"Plugin source {old['id']} already has this "
+                                f"{'id' if source['id'] == old['id'] else 'URL'}")
     ctx.sim.store.put_resource(SOURCE, source["id"], source, now_iso())
     return {"source": source, **sources(ctx)}
 
 
 @operation("replacePluginSources")
 async def replace_plugin_sources(ctx: Ctx):
-    ids: set = set()
-    urls: set = set()
-    new = [source_of(raw, ids, urls, 400) for raw in ctx.body["sources"]]
+    new, ids, urls = [], set(), set()
+    for source in map(source_of, ctx.body["sources"]):
+        if source["id"] not in ids and source["url"] not in urls:  # a repeat: the first stays
+            new.append(source)
+            ids.add(source["id"])
+            urls.add(source["url"])
     for old in ctx.sim.store.list_resources(SOURCE):
         ctx.sim.store.delete_resource(SOURCE, old["id"])
     stamp = now_iso()

@@ -20,6 +20,8 @@ operation.crud(SESSION_GROUPS, {
 
 
 RULE = "session rule"
+# the keys AstrBot's dashboard knows, listed as `available_rule_keys`; seed 004's rule_key is
+# any text, so another key is stored and deleted like these
 RULE_KEYS = ("session_service_config", "session_plugin_config", "kb_config",
              "provider_perf_chat_completion", "provider_perf_speech_to_text",
              "provider_perf_text_to_speech")
@@ -106,11 +108,6 @@ async def list_session_rules(ctx: Ctx):
             "available_rule_keys": list(RULE_KEYS), **_available(store)}
 
 
-def _check_rule_key(key) -> None:
-    if key and key not in RULE_KEYS:
-        raise ApiError(400, f"Unsupported rule_key: {key} (one of {', '.join(RULE_KEYS)})")
-
-
 def _put_rules(store, umo: str, change) -> dict:
     record = store.get_resource(RULE, umo) or {"umo": umo, "rules": {}}
     change(record["rules"])
@@ -124,7 +121,6 @@ async def upsert_session_rule(ctx: Ctx):
     parse_umo(body["umo"])
     if not body["rule_key"]:
         raise ApiError(400, "Missing key: rule_key")
-    _check_rule_key(body["rule_key"])
     value = body.get("rule_value", {})
     rules = _put_rules(ctx.sim.store, body["umo"],
                        lambda r: r.__setitem__(body["rule_key"], value))
@@ -157,8 +153,7 @@ def target_umos(store, body: dict) -> list[str]:
 @operation("deleteSessionRules")
 async def delete_session_rules(ctx: Ctx):
     store, body = ctx.sim.store, ctx.body or {}
-    key = body.get("rule_key")
-    _check_rule_key(key)
+    key = body.get("rule_key")  # any text (seed 004): a key no rule has deletes nothing
     umos = target_umos(store, body)
     single = body.get("umo") and not body.get("umos") and not body.get("scope")
     deleted = []

@@ -97,11 +97,10 @@ async def update_dashboard(ctx: Ctx):
 async def install_pip_package(ctx: Ctx):
     package = ctx.body["package"].strip()
     match = PIP_REQUIREMENT.match(package)
-    if match is None and not re.search(r"[ \t\n\r;|&$`<>]|^-", package):
-        # not a name any index has (options and shell syntax stay refused below)
-        raise ApiError(404, f"No matching distribution found for {package!r}")
-    if match is None:
+    if match is None and package.startswith("-"):  # a pip option, not a package
         raise ApiError(400, f"Invalid package requirement: {ctx.body['package']!r}")
+    if match is None:  # not a name any index has (pip runs without a shell: `$` is a letter)
+        raise ApiError(404, f"No matching distribution found for {package!r}")
     if ctx.body.get("mirror"):
         reachable(ctx.body["mirror"], "mirror")
     pinned = re.fullmatch(r"\s*===?\s*(\S+)", match["spec"] or "")

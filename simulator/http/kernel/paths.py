@@ -20,7 +20,7 @@ def safe_relative(raw: str, what: str = "path") -> PurePosixPath:
         if "\x00" in candidate or "\\" in candidate:
             raise ApiError(400, f"Invalid {what}: {raw!r}")
         pure = PurePosixPath(candidate)
-        if pure.is_absolute() or candidate.startswith("~") or ".." in pure.parts:
+        if pure.is_absolute() or ".." in pure.parts:  # `~x` is a name: nothing expands it
             raise ApiError(400, f"Invalid {what}: {raw!r} escapes its folder")
         if unquote(candidate) != candidate and "/" in unquote(candidate):
             raise ApiError(400, f"Invalid {what}: {raw!r} has an encoded separator")
@@ -50,14 +50,14 @@ def inside(root: Path, raw: str, what: str = "path") -> Path:
 
 def escapes(raw) -> bool:
     """Whether a client-named path tries to leave its folder or hide a separator (refused
-    with 400 everywhere, specs/contract-notes.yaml NOTE-PATH-SEGMENT): `..`, `/`, NUL, `~`,
-    absolute, also once or twice percent-decoded."""
+    with 400 everywhere, specs/contract-notes.yaml NOTE-PATH-SEGMENT): `..`, `/`, NUL,
+    absolute, also once or twice percent-decoded (`~` is a plain character: no shell here)."""
     candidates = [str(raw)]
     while len(candidates) < 4 and unquote(candidates[-1]) != candidates[-1]:
         candidates.append(unquote(candidates[-1]))  # %252e%252e%252f is still a way out
     for candidate in candidates:
         posix = candidate.replace("\\", "/")
-        if "\x00" in candidate or "/" in candidate or candidate.startswith("~"):
+        if "\x00" in candidate or "/" in candidate:
             return True
         if ".." in PurePosixPath(posix).parts or posix.startswith("/"):
             return True
