@@ -34,6 +34,16 @@ def document(key: str) -> dict:
 
 
 def operations(key: str) -> list[DocOperation]:
+    return list(_operations(key))
+
+
+@functools.cache
+def labels(key: str) -> frozenset[str]:
+    return frozenset(op.label for op in _operations(key))
+
+
+@functools.cache
+def _operations(key: str) -> tuple[DocOperation, ...]:
     found = []
     for path, item in document(key)["paths"].items():
         for method, op in item.items():
@@ -41,7 +51,7 @@ def operations(key: str) -> list[DocOperation]:
                 found.append(DocOperation(key, method.upper(), path,
                                           op.get("operationId") or f"{method.upper()} {path}",
                                           bool(op.get("x-websocket"))))
-    return found
+    return tuple(found)
 
 
 def requirement_id(key: str, suffix: str) -> str:
@@ -80,7 +90,7 @@ def documented(key: str, label: str, status: int, body: str) -> bool:
     declared = declared_statuses(key, label)
     if str(status) in declared or f"{str(status)[0]}XX" in declared or "DEFAULT" in declared:
         return True
-    if status >= 500 or label not in {op.label for op in operations(key)}:
+    if status >= 500 or label not in labels(key):
         return True
     if not 400 <= status < 500:
         return False

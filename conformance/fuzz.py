@@ -289,7 +289,7 @@ def _record(result: FuzzResult, recorder) -> None:
             # evidence is shortened where it is written
             _judge_documented(result, label, response.status_code,
                               (response.content or b"").decode("utf-8", "replace"),
-                              info_curl(recorder, case_id))
+                              lambda: info_curl(recorder, case_id))  # built for a failure
         for check in recorder.checks.get(case_id, []):
             suffix = CHECKS.get(check.name)
             if suffix is None or (result.key != "v1" and suffix not in LEGACY_SUFFIXES):
@@ -343,7 +343,8 @@ def info_curl(recorder, case_id) -> str:
         return ""
 
 
-def _judge_documented(result: FuzzResult, label: str, status: int, body: str, curl: str):
+def _judge_documented(result: FuzzResult, label: str, status: int, body: str, curl):
+    """`curl`: the reproducer, or a function making it (only a failure needs one)."""
     judged = result.judged.setdefault((label, requirement_id(result.key, UNDOCUMENTED)),
                                       Judged())
     if documented(result.key, label, status, body):
@@ -352,8 +353,8 @@ def _judge_documented(result: FuzzResult, label: str, status: int, body: str, cu
         judged.failures.append(Failure(
             "undocumented_response", f"Undocumented HTTP {status}",
             f"HTTP {status} is not a response {label} declares, and its body is not the "
-            f"document's error envelope: {' '.join(body.split())[:200]}", curl, status,
-            body[:600]))
+            f"document's error envelope: {' '.join(body.split())[:200]}",
+            curl() if callable(curl) else curl, status, body[:600]))
 
 
 def record_boundaries(result: FuzzResult, outcomes: dict) -> None:
