@@ -24,6 +24,7 @@ What is not sent to the engine, and why (each such operation still gets a verdic
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass, field
@@ -289,7 +290,7 @@ def _record(result: FuzzResult, recorder) -> None:
             # evidence is shortened where it is written
             _judge_documented(result, label, response.status_code,
                               (response.content or b"").decode("utf-8", "replace"),
-                              lambda: info_curl(recorder, case_id))  # built for a failure
+                              functools.partial(info_curl, recorder, case_id))  # for a failure
         for check in recorder.checks.get(case_id, []):
             suffix = CHECKS.get(check.name)
             if suffix is None or (result.key != "v1" and suffix not in LEGACY_SUFFIXES):
