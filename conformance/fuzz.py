@@ -289,7 +289,7 @@ def _record(result: FuzzResult, recorder) -> None:
             # evidence is shortened where it is written
             _judge_documented(result, label, response.status_code,
                               (response.content or b"").decode("utf-8", "replace"),
-                              lambda: info_curl(recorder, case_id))  # built for a failure
+                              lambda case_id=case_id: info_curl(recorder, case_id))  # for a failure
         for check in recorder.checks.get(case_id, []):
             suffix = CHECKS.get(check.name)
             if suffix is None or (result.key != "v1" and suffix not in LEGACY_SUFFIXES):
