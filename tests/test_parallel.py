@@ -3,10 +3,12 @@
 - The scheduler, driven the way xdist drives it, by workers that behave as xdist's do (a worker
   runs a check only once it knows the next one, or is told to shut down): every check runs
   once, a scenario file stays on one worker, no check of a LAST file starts before every other
-  check has ended, and no worker is left waiting.
-- The suite end to end, serially and with --workers 2, against one fresh simulator each: the
-  same verdict for every requirement, the same checks, results.json valid against its schema,
-  the fuzzing started only after every other check had ended (Allure's timestamps).
+  check has ended, and no worker is left waiting; with an isolated fuzz target, no barrier and
+  the LAST units first.
+- The suite end to end, serially and with --workers 2, against fresh simulators: the same
+  verdict for every requirement, the same checks, results.json valid against its schema; on
+  workers the fuzzing ran on a second simulator of its own (the ports its wire logs name),
+  beside the other checks (Allure's timestamps), and both simulators are gone after the run.
 """
 
 from __future__ import annotations
