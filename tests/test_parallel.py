@@ -149,9 +149,9 @@ def test_the_last_files_run_after_every_other_check(workers, files, per_file, fu
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_with_an_isolated_fuzz_target_the_last_files_go_first(workers, files, per_file, fuzz,
                                                               seed):
-    """No barrier: every check runs once, a unit on one worker, no worker left waiting; and
-    the LAST units are the first in the queue, so the first check each worker runs is one of
-    them while they last (7 units here)."""
+    """No barrier: every check runs once, a unit on one worker, no worker left waiting; the
+    LAST units are the first in the queue, but at most half the workers (at least one) start
+    with one while scenario files are left: the others overlap the fuzzing from the start."""
     ids = collection(files, per_file, fuzz)
     outcome = simulate(PhasedScheduling, ids, workers, seed, isolated=True)
     problems = order_problems(ids, outcome)
@@ -161,9 +161,13 @@ def test_with_an_isolated_fuzz_target_the_last_files_go_first(workers, files, pe
         node, start = runs[0]["node"], runs[0]["start"]
         if node not in firsts or start < firsts[node][1]:
             firsts[node] = (index, start)
-    if fuzz:
-        assert all("openapi_fuzz" in ids[i] for i, _ in firsts.values()), \
-            {n: ids[i] for n, (i, _) in firsts.items()}
+    shown = {n: ids[i] for n, (i, _) in firsts.items()}
+    fuzzing = [n for n, (i, _) in firsts.items() if "openapi_fuzz" in ids[i]]
+    if fuzz:  # the head of the queue went to the first worker
+        assert "gw0" in fuzzing, shown
+        assert len(fuzzing) <= max(max(1, workers // 2), workers - files), shown
+    if fuzz and files:
+        assert len(fuzzing) < len(firsts), shown
     if fuzz and files:  # the fuzzing overlaps the other checks: the barrier's check sees it
         assert any("LAST check started" in p for p in problems), problems
 
@@ -183,7 +187,8 @@ def test_the_queue_holds_the_last_units_first_only_with_an_isolated_fuzz_target(
         sent = [ids[i] for node in nodes for i in node.queue]
         if isolated:  # no barrier: nothing held, the fuzzing sent first to every worker
             assert not sched.held and sched.released
-            assert all("openapi_fuzz" in ids[node.queue[0]] for node in nodes), sent
+            # one of the two workers fuzzes, the other takes a scenario file meanwhile
+            assert ["openapi_fuzz" in ids[node.queue[0]] for node in nodes] == [True, False]
             queued = list(sched.workqueue)
             fuzzing = [n for n, scope in enumerate(queued) if "openapi_fuzz" in scope]
             assert fuzzing == list(range(len(fuzzing)))  # the rest queued after them
