@@ -42,7 +42,7 @@ import shutil
 import sys
 import time
 import uuid
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager, nullcontext
 from pathlib import Path
 
 import pytest
@@ -172,9 +172,16 @@ def main(argv: list[str] | None = None) -> int:
     run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
     report_dir = Path(args.report_dir or Path("reports") / run_id)
     try:
-        with launcher.simulator() if args.simulator else nullcontext() as launched:
+        with ExitStack() as stack:  # every simulator started is stopped by its PID, whatever
+            launched = stack.enter_context(launcher.simulator()) if args.simulator else None
             base_url = launched.url if launched else settings.base_url
-            return run_pytest(args, base_url, run_id, report_dir)
+            # a second throw-away simulator for the files that fuzz (conftest.LAST), so they
+            # need not wait behind a barrier for the scenarios (parallel.py); only with
+            # workers: serially they run last anyway, and a given target is the user's one
+            fuzz = stack.enter_context(launcher.simulator()) \
+                if args.simulator and args.workers != 1 else None
+            return run_pytest(args, base_url, run_id, report_dir,
+                              fuzz_url=fuzz.url if fuzz else None)
     except SuiteError as exc:  # the simulator we start did not come up
         print(f"astrbot-conformance: {exc}", file=sys.stderr)
         return EXIT_NOT_JUDGED
@@ -223,7 +230,8 @@ def print_baseline(results: str) -> int:
     return 0
 
 
-def run_pytest(args, base_url: str | None, run_id: str, report_dir: Path) -> int:
+def run_pytest(args, base_url: str | None, run_id: str, report_dir: Path,
+               fuzz_url: str | None = None) -> int:
     pytest_args = [str(SCENARIOS), "-c", str(SCENARIOS / "pytest.ini"),
                    "--rootdir", str(SCENARIOS), "-p", "no:cacheprovider",
                    "-W", "ignore::pytest.PytestAssertRewriteWarning",
@@ -242,6 +250,8 @@ def run_pytest(args, base_url: str | None, run_id: str, report_dir: Path) -> int
                         "--astrbot-timing-profile", launcher.DEFAULT_TIMING_PROFILE]
     elif args.setup_admin:
         pytest_args += ["--astrbot-setup-admin", "1"]
+    if fuzz_url:  # the LAST files' checks go there (plugin.fuzz_target)
+        pytest_args += ["--astrbot-fuzz-base-url", fuzz_url]
     if args.seed is not None:
         pytest_args += ["--astrbot-seed", str(args.seed)]
     if args.keyword:

@@ -17,7 +17,13 @@ the checks:
   document one per part: test_openapi_fuzz.py V1_PARTS, judged as one by
   report.combine_parts); the files
   the scenarios' conftest orders LAST (the fuzzing may write) run only once every other check
-  has reported, on any worker.
+  has reported, on any worker;
+- unless the fuzzing has a target of its own (`run --simulator --workers N` starts a second
+  throw-away simulator, `--astrbot-fuzz-base-url`, bootstrapped in the controller beside the
+  first and handed to the workers with it; the LAST files use it through the `fuzz_target` and
+  `fuzz_creds` fixtures): what it writes cannot reach a scenario's target, so there is no
+  barrier and the LAST units go FIRST in the queue, the CPU-bound fuzzing overlapping the
+  scenarios' waits (live turns, quiet periods).
 """
 
 from __future__ import annotations
@@ -85,7 +91,8 @@ class Controller:
         node.workerinput[HANDOFF] = handoff(self.run)
 
     def pytest_xdist_make_scheduler(self, config, log):
-        return PhasedScheduling(config, log, last_files(config))
+        return PhasedScheduling(config, log, last_files(config),
+                                isolated=self.run.fuzz_settings is not None)
 
     def pytest_xdist_node_collection_finished(self, node, ids) -> None:
         if not self.collected:  # every worker collects the same checks: count them once
@@ -113,13 +120,29 @@ def _provisional(nodeid: str, verdict: str) -> report.CheckRecord:
 
 
 def handoff(run) -> dict:
-    """What a worker needs of the preflight: plain values (execnet sends no objects)."""
+    """What a worker needs of the preflight: plain values (execnet sends no objects); the
+    fuzz target's credentials under "fuzz" (None: the run has no fuzz target)."""
     creds = run.credentials
     if run.preflight_error is not None or not isinstance(creds, Credentials):
         return {"ok": False}
-    return {"ok": True, "jwt": creds.jwt, "keys": dict(creds.keys),
-            "key_ids": dict(creds.key_ids), "setup_status": creds.setup_status,
+    fuzz = run.fuzz_credentials
+    return {"ok": True, **_plain(creds),
+            "fuzz": _plain(fuzz) if isinstance(fuzz, Credentials) else None}
+
+
+def _plain(creds: Credentials) -> dict:
+    return {"jwt": creds.jwt, "keys": dict(creds.keys), "key_ids": dict(creds.key_ids),
+            "setup_status": creds.setup_status,
             "login": list(creds.login) if creds.login else None}
+
+
+def _credentials(settings, given: dict, redactor) -> Credentials:
+    creds = Credentials(settings, jwt=given["jwt"], keys=given["keys"],
+                        key_ids=given["key_ids"], setup_status=given["setup_status"],
+                        login=tuple(given["login"]) if given["login"] else None,
+                        redactor=redactor)
+    redactor.add(creds.jwt, *creds.keys.values(), *(creds.login or ())[1:])
+    return creds
 
 
 def merge(run) -> None:
@@ -182,12 +205,9 @@ class Worker:
         if not given["ok"]:  # the controller reports it: this worker judges nothing
             run.preflight_error = PreflightError("the preflight failed (in the controller)")
             return
-        creds = Credentials(run.settings, jwt=given["jwt"], keys=given["keys"],
-                            key_ids=given["key_ids"], setup_status=given["setup_status"],
-                            login=tuple(given["login"]) if given["login"] else None,
-                            redactor=run.redactor)
-        run.redactor.add(creds.jwt, *creds.keys.values(), *(creds.login or ())[1:])
-        run.credentials = creds
+        run.credentials = _credentials(run.settings, given, run.redactor)
+        if run.fuzz_settings is not None and given.get("fuzz"):
+            run.fuzz_credentials = _credentials(run.fuzz_settings, given["fuzz"], run.redactor)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection(self, session):
@@ -241,7 +261,12 @@ def _scheduler_base():
 
 class PhasedScheduling(_scheduler_base()):
     """xdist's load-scope scheduling with a barrier: the units of the LAST files are held back
-    until every other check has reported.
+    until every other check has reported. With `isolated` (the LAST files have a target of
+    their own) there is no barrier: their units go first in the queue, then the rest, but at
+    most half the workers (at least one: `_fuzzer_cap`) fuzz at once: the others take the
+    scenario files meanwhile, whose waits the CPU-bound fuzzing then overlaps (measured on 2
+    cores: with every worker fuzzing first, the scenarios only started once the fuzzing was
+    done, and the run took as long as with the barrier).
 
     An xdist worker runs a check only once it knows the next one (pytest's `nextitem`) or is
     told to shut down: the last check of a worker's queue waits. So when a worker is down to
@@ -249,9 +274,10 @@ class PhasedScheduling(_scheduler_base()):
     (its waiting check runs; the held check now waits in its place), and nothing more until the
     barrier; the rest of that unit goes to the same worker once every other check is done."""
 
-    def __init__(self, config, log, last: tuple[str, ...]):
+    def __init__(self, config, log, last: tuple[str, ...], isolated: bool = False):
         super().__init__(config, log)
         self.last = last
+        self.isolated = isolated
         self.held: OrderedDict[str, dict[str, bool]] = OrderedDict()  # LAST units, not sent
         self.unsent: dict = {}  # node -> (scope, [nodeids of its LAST unit not sent yet])
         self.released = False
@@ -285,8 +311,12 @@ class PhasedScheduling(_scheduler_base()):
             units.setdefault(self._split_scope(nodeid), {})[nodeid] = False
         order = sorted(units, key=lambda s: -len(units[s])) \
             if getattr(self.config.option, "loadscopereorder", False) else list(units)
+        if self.isolated:  # the longest, CPU-bound units first: they overlap the waits
+            order = [s for s in order if self._is_last(s)] \
+                + [s for s in order if not self._is_last(s)]
         for scope in order:  # the biggest files first when reordering (xdist's default)
-            (self.held if self._is_last(scope) else self.workqueue)[scope] = units[scope]
+            held = self._is_last(scope) and not self.isolated
+            (self.held if held else self.workqueue)[scope] = units[scope]
         self.released = not self.held
         for node in self.nodes:
             if self.workqueue:
@@ -329,6 +359,24 @@ class PhasedScheduling(_scheduler_base()):
         self.held.clear()
         for node in self.nodes:
             super()._reschedule(node)
+
+    def _assign_work_unit(self, node) -> None:
+        if self.isolated:  # the unit this node takes goes to the head of the queue
+            head = next(iter(self.workqueue))
+            if self._is_last(head) and not self._fuzzing(node) and \
+                    sum(self._fuzzing(n) for n in self.assigned_work) >= self._fuzzer_cap():
+                rest = next((s for s in self.workqueue if not self._is_last(s)), None)
+                if rest is not None:
+                    self.workqueue.move_to_end(rest, last=False)
+        return super()._assign_work_unit(node)
+
+    def _fuzzer_cap(self) -> int:
+        return max(1, len(self.nodes) // 2)
+
+    def _fuzzing(self, node) -> bool:
+        """Whether `node` has checks of a LAST unit not reported yet."""
+        return any(not done for scope, unit in self.assigned_work.get(node, {}).items()
+                   if self._is_last(scope) for done in unit.values())
 
     def remove_node(self, node):
         self.unsent.pop(node, None)  # its unit goes back to the queue with its workload

@@ -18,6 +18,7 @@ An `assert` that fails is the target's fault (FAIL, or NON-STRICT for SHOULD/MAY
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 import traceback
@@ -66,6 +67,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for opt in OPTIONS:
         group.addoption(f"--astrbot-{opt.replace('_', '-')}", dest=f"astrbot_{opt}",
                         default=None, help=f"target {opt.replace('_', ' ')}")
+    group.addoption("--astrbot-fuzz-base-url", dest="astrbot_fuzz_base_url", default=None,
+                    help="a second, disposable copy of the target for the files that fuzz "
+                    "(scenarios/conftest.py LAST): bootstrapped as the target is, with the "
+                    "target's settings; `run --simulator --workers N` starts one")
     group.addoption("--astrbot-env", action="store_true", default=False,
                     help="take the target from ASTRBOT_CONFORMANCE_* environment variables")
     group.addoption("--astrbot-profile", dest="astrbot_profile", default="all",
@@ -120,6 +125,28 @@ def target(request) -> TargetSettings:
 def creds(request) -> Credentials:
     """Credentials bootstrapped through the target's HTTP API (once per run)."""
     return _run(request).credentials_or_raise()
+
+
+@pytest.fixture(scope="session")
+def fuzz_target(request) -> TargetSettings:
+    """The target the files that fuzz write to (conftest.LAST, each overrides `target` with
+    it): the isolated copy (--astrbot-fuzz-base-url) when the run has one, else the target."""
+    run = _run(request)
+    if run.settings_error is not None:
+        raise run.settings_error
+    return run.fuzz_settings or run.settings
+
+
+@pytest.fixture(scope="session")
+def fuzz_creds(request) -> Credentials:
+    """The credentials of `fuzz_target` (bootstrapped on it, once per run)."""
+    run = _run(request)
+    creds = run.credentials_or_raise()
+    if run.fuzz_settings is None:
+        return creds
+    if run.fuzz_credentials is None:  # a suite bug: never fall back to the target's own keys
+        raise SuiteError(f"the fuzz target {run.fuzz_settings.base_url} was not bootstrapped")
+    return run.fuzz_credentials
 
 
 @pytest.fixture(scope="session")
@@ -197,6 +224,12 @@ class ConformanceRun:
             except SuiteError as exc:
                 self.usage_error = self.usage_error or str(exc)
         self.credentials: Credentials | SuiteError | None = None
+        # the isolated copy of the target the fuzzing files use (fixture fuzz_target), its
+        # settings those of the target but for the URL; bootstrapped with the target
+        fuzz_url = getattr(opt, "astrbot_fuzz_base_url", None)
+        self.fuzz_settings = dataclasses.replace(self.settings, base_url=fuzz_url.rstrip("/")) \
+            if fuzz_url and self.settings is not None else None
+        self.fuzz_credentials: Credentials | None = None
         self.transcripts: list[Transcript] = []
         self.load_errors: list[str] = []
         self.summary: dict | None = None
@@ -250,10 +283,29 @@ class ConformanceRun:
         return True if self.usage_error or self.preflight_error else None
 
     def _preflight(self) -> Credentials:
+        """The target's preflight, and the fuzz target's (when the run has one): a run judges
+        nothing unless both can be judged."""
         report_dir = self.report_dir.resolve()
-        return preflight.run(self.settings, self.redactor, self.profiles,
-                             credentials_file=report_dir.parent / f"{report_dir.name}-admin.toml",
-                             announce=self._announce)
+        creds = preflight.run(self.settings, self.redactor, self.profiles,
+                              credentials_file=report_dir.parent / f"{report_dir.name}-admin.toml",
+                              announce=self._announce)
+        if self.fuzz_settings is not None:
+            try:
+                self.fuzz_credentials = preflight.run(
+                    self.fuzz_settings, self.redactor, self.profiles,
+                    credentials_file=report_dir.parent / f"{report_dir.name}-fuzz-admin.toml",
+                    announce=self._announce)
+            except PreflightError as exc:
+                error = PreflightError(f"the fuzz target {self.fuzz_settings.base_url}: {exc}")
+                error.evidence = getattr(exc, "evidence", None)
+                cleanup(creds)  # the first target's keys: the run ends here
+                raise error from exc
+        return creds
+
+    def all_credentials(self) -> list[Credentials]:
+        """The credentials of every target the run bootstrapped (the cleanup, the sweep)."""
+        return [c for c in (self.credentials, self.fuzz_credentials)
+                if isinstance(c, Credentials)]
 
     def _announce(self, line: str) -> None:
         """A line for the user now (the generated admin password: shown once, never logged)."""
@@ -381,8 +433,8 @@ class ConformanceRun:
         # while the run's keys still exist
         version = target_info.detect_version(self.settings, self.credentials)
         served = target_info.fetch_served(self.settings, self.credentials)
-        if isinstance(self.credentials, Credentials):
-            cleanup(self.credentials)
+        for creds in self.all_credentials():
+            cleanup(creds)
         if self.preflight_error is not None:
             reason = self.redactor.scrub(f"not judged: preflight failed: {self.preflight_error}")
             for result in self.results.values():
@@ -390,7 +442,7 @@ class ConformanceRun:
         self.sweep_frame_logs()
         self.sweep_frame_schemas()
         self.sweep_undocumented_types()
-        secrets_sweep.sweep(self.results, self.transcripts, self.credentials)
+        secrets_sweep.sweep(self.results, self.transcripts, *self.all_credentials())
         if self.load_errors:  # checks that could not even be loaded decide nothing
             reason = "the suite could not load its checks: " + "; ".join(self.load_errors)
             for result in self.results.values():
@@ -412,6 +464,8 @@ class ConformanceRun:
             "bootstrap": (self.credentials.log.as_evidence()
                           if isinstance(self.credentials, Credentials)
                           else getattr(self.preflight_error, "evidence", None)),
+            # the fuzzing files ran on a throw-away copy of the target, not on run.target
+            "fuzz_isolated": self.fuzz_settings is not None,
         }
         baseline = None if self.preflight_error else self.baseline
         doc = report.build(list(self.results.values()), run, self.redactor, baseline,

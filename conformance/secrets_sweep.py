@@ -48,14 +48,16 @@ def findings(transcripts: list[Transcript], secrets: dict[str, str]) -> list[tup
     return found
 
 
-def sweep(results: dict, transcripts: list[Transcript], creds) -> None:
+def sweep(results: dict, transcripts: list[Transcript], *creds: Credentials) -> None:
     """Append one check to SEC-SECRET-001 (when it is in the run and there is something to
-    sweep: no vacuous PASS)."""
+    sweep: no vacuous PASS). `creds`: every target's the run bootstrapped (with an isolated
+    fuzz target, two), each swept for in every answer: a key is the run's wherever it leaks."""
     result = results.get(REQUIREMENT)
     logs = [t for t in transcripts if any(e["dir"] == "<<" for e in t.entries)]
-    if result is None or not isinstance(creds, Credentials) or not logs:
+    creds = tuple(c for c in creds if isinstance(c, Credentials))
+    if result is None or not creds or not logs:
         return
-    secrets = run_secrets(creds)
+    secrets = {s: kind for c in creds for s, kind in run_secrets(c).items()}
     if not secrets:
         return
     found = findings(logs, secrets)

@@ -3,19 +3,24 @@
 - The scheduler, driven the way xdist drives it, by workers that behave as xdist's do (a worker
   runs a check only once it knows the next one, or is told to shut down): every check runs
   once, a scenario file stays on one worker, no check of a LAST file starts before every other
-  check has ended, and no worker is left waiting.
-- The suite end to end, serially and with --workers 2, against one fresh simulator each: the
-  same verdict for every requirement, the same checks, results.json valid against its schema,
-  the fuzzing started only after every other check had ended (Allure's timestamps).
+  check has ended, and no worker is left waiting; with an isolated fuzz target, no barrier and
+  the LAST units first.
+- The suite end to end, serially and with --workers 2, against fresh simulators: the same
+  verdict for every requirement, the same checks, results.json valid against its schema; on
+  workers the fuzzing ran on a second simulator of its own (the ports its wire logs name),
+  beside the other checks (Allure's timestamps), and both simulators are gone after the run.
 """
 
 from __future__ import annotations
 
 import glob
 import json
+import os
 import random
+import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -27,6 +32,9 @@ from conformance.parallel import PhasedScheduling
 ROOT = Path(__file__).resolve().parent.parent
 LAST = ("test_openapi_fuzz.py",)
 RUN_TIMEOUT = 600  # seconds, per run (two runs; the machine may be shared)
+# the suite these tests sit beside, not the one installed (an editable install may point to
+# another checkout, e.g. from a git worktree)
+HERE = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
 # the scheduler --------------------------------------------------------------------------------
@@ -57,15 +65,16 @@ class Node:
         self.shutting_down = True
 
 
-def simulate(scheduler_class, ids: list[str], workers: int, seed: int) -> dict:
+def simulate(scheduler_class, ids: list[str], workers: int, seed: int,
+             isolated: bool = False) -> dict:
     """Drive a scheduler as xdist's DSession does, in simulated time; returns where and when
-    each check ran."""
+    each check ran (`isolated`: the LAST files have a fuzz target of their own)."""
     rng = random.Random(seed)
     duration = {i: rng.choice((0.1, 0.5, 2.0, 8.0)) for i in range(len(ids))}
     config = SimpleNamespace(getvalue=lambda name: ["popen"] * workers,
                              option=SimpleNamespace(loadscopereorder=bool(seed % 2)))
-    sched = scheduler_class(config, None, LAST) if scheduler_class is PhasedScheduling \
-        else scheduler_class(config, None)
+    sched = scheduler_class(config, None, LAST, isolated=isolated) \
+        if scheduler_class is PhasedScheduling else scheduler_class(config, None)
     nodes = [Node(f"gw{n}") for n in range(workers)]
     for node in nodes:
         sched.add_node(node)
@@ -134,6 +143,60 @@ def test_the_last_files_run_after_every_other_check(workers, files, per_file, fu
     assert order_problems(ids, simulate(PhasedScheduling, ids, workers, seed)) == []
 
 
+@pytest.mark.parametrize("workers", [2, 3, 5])
+@pytest.mark.parametrize("files,per_file,fuzz", [(6, 4, True), (1, 1, True), (0, 0, True),
+                                                 (7, 3, False), (3, 1, True)])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_with_an_isolated_fuzz_target_the_last_files_go_first(workers, files, per_file, fuzz,
+                                                              seed):
+    """No barrier: every check runs once, a unit on one worker, no worker left waiting; the
+    LAST units are the first in the queue, but at most half the workers (at least one) start
+    with one while scenario files are left: the others overlap the fuzzing from the start."""
+    ids = collection(files, per_file, fuzz)
+    outcome = simulate(PhasedScheduling, ids, workers, seed, isolated=True)
+    problems = order_problems(ids, outcome)
+    assert [p for p in problems if "LAST check started" not in p] == []
+    firsts = {}
+    for index, runs in outcome["ran"].items():
+        node, start = runs[0]["node"], runs[0]["start"]
+        if node not in firsts or start < firsts[node][1]:
+            firsts[node] = (index, start)
+    shown = {n: ids[i] for n, (i, _) in firsts.items()}
+    fuzzing = [n for n, (i, _) in firsts.items() if "openapi_fuzz" in ids[i]]
+    if fuzz:  # the head of the queue went to the first worker
+        assert "gw0" in fuzzing, shown
+        assert len(fuzzing) <= max(max(1, workers // 2), workers - files), shown
+    if fuzz and files:
+        assert len(fuzzing) < len(firsts), shown
+    if fuzz and files:  # the fuzzing overlaps the other checks: the barrier's check sees it
+        assert any("LAST check started" in p for p in problems), problems
+
+
+def test_the_queue_holds_the_last_units_first_only_with_an_isolated_fuzz_target():
+    ids = collection(6, 4, True)
+    for isolated in (True, False):
+        config = SimpleNamespace(getvalue=lambda name: ["popen"] * 2,
+                                 option=SimpleNamespace(loadscopereorder=True))
+        sched = PhasedScheduling(config, None, LAST, isolated=isolated)
+        nodes = [Node("gw0"), Node("gw1")]
+        for node in nodes:
+            sched.add_node(node)
+        for node in nodes:
+            sched.add_node_collection(node, ids)
+        sched.schedule()
+        sent = [ids[i] for node in nodes for i in node.queue]
+        if isolated:  # no barrier: nothing held, the fuzzing sent first to every worker
+            assert not sched.held and sched.released
+            # one of the two workers fuzzes, the other takes a scenario file meanwhile
+            assert ["openapi_fuzz" in ids[node.queue[0]] for node in nodes] == [True, False]
+            queued = list(sched.workqueue)
+            fuzzing = [n for n, scope in enumerate(queued) if "openapi_fuzz" in scope]
+            assert fuzzing == list(range(len(fuzzing)))  # the rest queued after them
+        else:  # the barrier: the fuzzing held back, only the scenario files sent
+            assert sched.held and not sched.released
+            assert not any("openapi_fuzz" in nodeid for nodeid in sent), sent
+
+
 def test_the_simulation_sees_a_scheduler_without_the_barrier():
     """xdist's own load-scope scheduling starts the fuzzing at once: the check above would
     fail on it (so it can fail)."""
@@ -148,7 +211,7 @@ def run_suite(report_dir: Path, *args: str) -> tuple[int, dict, str]:
     proc = subprocess.run(
         [sys.executable, "-m", "conformance.cli", "run", "--simulator", "-q",
          "--report-dir", str(report_dir), *args], cwd=report_dir.parent, capture_output=True,
-        text=True, timeout=RUN_TIMEOUT)
+        text=True, timeout=RUN_TIMEOUT, env=HERE)
     results = report_dir / "results.json"
     assert results.exists(), f"no report; exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
     return proc.returncode, json.loads(results.read_text()), proc.stdout + proc.stderr
@@ -191,8 +254,10 @@ def test_two_workers_give_the_serial_verdicts(tmp_path):
     validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     errors = [f"{list(e.absolute_path)}: {e.message}" for e in validator.iter_errors(doc)]
     assert not errors, errors[:10]
+    # the fuzzing had a simulator of its own (no barrier): it ran beside the other checks
+    assert doc["run"]["fuzz_isolated"] is True and serial["run"]["fuzz_isolated"] is False
     fuzz, others = allure_times(tmp_path / "parallel")
-    assert fuzz and others and min(fuzz) >= max(others), "a fuzzing check ran before the rest"
+    assert fuzz and others and min(fuzz) < max(others), "the fuzzing waited for the rest"
 
 
 # a sample of both documents' operations, so the v1 document's five parts are quick
@@ -222,6 +287,66 @@ def test_three_workers_give_the_serial_verdicts_of_the_v1_parts(tmp_path):
                                                                      o["requirements"])
                       for o in serial["operations"]}
     assert len(ledger) == doc["run"]["operations_filter"]["selected"]
+
+
+def simulators_of(pid: int) -> dict[int, int]:
+    """The simulators process `pid` started: {their PID: their port}, from /proc."""
+    found = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        try:
+            ppid = int(Path(stat).read_text().rsplit(")", 1)[1].split()[1])
+            argv = Path(stat).with_name("cmdline").read_bytes().split(b"\0")
+        except (OSError, ValueError, IndexError):
+            continue  # it ended meanwhile
+        if ppid == pid and b"simulator" in argv and b"--port" in argv:
+            found[int(Path(stat).parent.name)] = int(argv[argv.index(b"--port") + 1])
+    return found
+
+
+def ports_in(checks: list[dict]) -> set[int]:
+    """The ports of every URL in the checks' evidence (the wire logs' requests)."""
+    text = json.dumps([c.get("evidence") for c in checks])
+    return {int(port) for port in re.findall(r"127\.0\.0\.1:(\d+)", text)}
+
+
+@pytest.mark.slow
+def test_on_workers_the_fuzzing_files_run_on_a_second_simulator(tmp_path):
+    """`run --simulator --workers 2`: two simulators, the LAST files' checks (hostile bodies,
+    the legacy document's fuzzing) sent to the second only, the scenarios' to the first (the
+    report's target); both stopped, by PID, when the run ends."""
+    report_dir = tmp_path / "report"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "conformance.cli", "run", "--simulator", "-q", "--workers", "2",
+         "--report-dir", str(report_dir), "--profile", "open-api,robustness",
+         "-k", "test_open_api or test_http_hostile or test_legacy_document",
+         "--operations", "GET /api/v1/chat/sessions,GET /api/v1/im/bots,GET /api/v1/configs"],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=HERE)
+    try:
+        started: dict[int, int] = {}
+        deadline = time.monotonic() + 60  # both are up before pytest starts
+        while len(started) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            started.update(simulators_of(proc.pid))
+            time.sleep(0.05)
+        output, _ = proc.communicate(timeout=RUN_TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert len(started) == 2 and len(set(started.values())) == 2, (started, output)
+    assert proc.returncode == 0, output
+    assert [pid for pid in started if Path(f"/proc/{pid}").exists()] == [], "left running"
+    doc = json.loads((report_dir / "results.json").read_text())
+    assert doc["run"]["fuzz_isolated"] is True
+    port = int(doc["run"]["target"]["base_url"].rsplit(":", 1)[1])
+    assert port in started.values()
+    (fuzz_port,) = set(started.values()) - {port}
+    checks = [c for r in doc["requirements"] for c in r["checks"]]
+    last = [c for c in checks if "test_http_hostile" in c["nodeid"]
+            or "test_openapi_fuzz" in c["nodeid"]]
+    scenarios = [c for c in checks if "test_open_api.py" in c["nodeid"]]
+    assert any("test_http_hostile" in c["nodeid"] for c in last) and scenarios
+    assert ports_in(last) == {fuzz_port}
+    assert ports_in(scenarios) == {port}
 
 
 def test_workers_is_a_number_or_auto(tmp_path):

@@ -4,6 +4,8 @@ against a real simulator process (preflight needs a target that answers)."""
 from __future__ import annotations
 
 import json
+import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -98,3 +100,69 @@ def test_the_exit_status_is_the_clis(pytester):
     assert result.ret == 2
     result.stdout.fnmatch_lines(["*unknown profile(s) nope*"])
     assert not (pytester.path / "none").exists()
+
+
+FUZZ_CHECK = '''
+import json
+import urllib.request
+import urllib.request
+
+import pytest
+
+
+def keys_on(settings, jwt):
+    request = urllib.request.Request(settings.http_url("/api/v1/api-keys"),
+                                     headers={"Authorization": f"Bearer {jwt}"})
+    with urllib.request.urlopen(request, timeout=settings.timeout) as answer:
+        return json.loads(answer.read())["data"]
+
+
+@pytest.mark.requirement("LIVE-TURN-001")
+def test_two_targets(target, creds, fuzz_target, fuzz_creds):
+    assert fuzz_target.base_url == FUZZ_URL != target.base_url
+    assert fuzz_creds.keys["all"] != creds.keys["all"]
+    names = json.dumps(keys_on(fuzz_target, fuzz_creds.jwt))
+    assert "conformance-all" in names  # the bootstrap made the fuzz target's own keys
+'''
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]])
+def test_a_fuzz_target_is_bootstrapped_handed_to_the_checks_and_cleaned_up(pytester, workers,
+                                                                          monkeypatch):
+    """--astrbot-fuzz-base-url: a second target, bootstrapped once (by the controller with
+    workers), its credentials in the fuzz_target/fuzz_creds fixtures; its keys are deleted at
+    the end as the target's are."""
+    # a pytest of its own (xdist's workers): the suite beside this test, not an installed one
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
+    with launcher.simulator(env={"ASTRBOT_SIM_ADMIN_USERNAME": "admin",
+                                 "ASTRBOT_SIM_ADMIN_PASSWORD": "Plugin-passw0rd"}) as fuzz:
+        pytester.makepyfile(test_checks=FUZZ_CHECK.replace("FUZZ_URL", repr(fuzz.url)))
+        # the target is shared with this module's other checks (a usage error leaves its keys)
+        before = {url: run_keys(url) for url in (pytester.target_url, fuzz.url)}
+        report_dir = pytester.path / "report"
+        result = pytester.runpytest_subprocess(
+            "-p", "no:cacheprovider", "--astrbot-base-url", pytester.target_url, *ADMIN,
+            "--astrbot-fuzz-base-url", fuzz.url, "--astrbot-report-dir", str(report_dir),
+            *workers, timeout=120)
+        doc = json.loads((report_dir / "results.json").read_text())
+        assert verdict_of(doc, "LIVE-TURN-001") == "PASS", result.outlines[-20:]
+        assert doc["run"]["fuzz_isolated"] is True
+        assert doc["run"]["target"]["base_url"] == pytester.target_url
+        # no key of the run left on either (the check saw the fuzz target's own keys made)
+        assert {url: run_keys(url) for url in before} == before
+        assert before[fuzz.url] == set()
+
+
+def run_keys(url: str) -> set[str]:
+    """The ids of the keys named conformance-* on the simulator at `url`."""
+    login = urllib.request.Request(
+        url + "/api/v1/auth/login", method="POST",
+        data=json.dumps({"username": "admin", "password": "Plugin-passw0rd"}).encode(),
+        headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(login, timeout=10) as answer:
+        jwt = json.loads(answer.read())["data"]["token"]
+    listing = urllib.request.Request(url + "/api/v1/api-keys",
+                                     headers={"Authorization": f"Bearer {jwt}"})
+    with urllib.request.urlopen(listing, timeout=10) as answer:
+        keys = json.loads(answer.read())["data"]
+    return {str(k.get("key_id")) for k in keys if str(k.get("name", "")).startswith("conformance-")}

@@ -226,16 +226,20 @@ def _ids(key: str, catalogue) -> dict[str, bool]:
     return {rid: catalogue[rid].strict for rid in fuzz.requirements_of(key) if rid in catalogue}
 
 
+# the fuzzing writes: it goes to fuzz_target, an isolated copy of the target when the run has
+# one (run --simulator --workers N), else the target itself (then it runs after the rest)
 @pytest.fixture(scope="module")
-def v1_fuzz(request, target, creds, depth, seed, operation_ledger, catalogue, fuzz_progress):
+def v1_fuzz(request, fuzz_target, fuzz_creds, depth, seed, operation_ledger, catalogue,
+            fuzz_progress):
     """One part of the v1 document's run (V1_PARTS, the test's parameter)."""
-    return _fuzz("v1", target, creds, depth, seed, operation_ledger, _ids("v1", catalogue),
-                 fuzz_progress, part=request.param)
+    return _fuzz("v1", fuzz_target, fuzz_creds, depth, seed, operation_ledger,
+                 _ids("v1", catalogue), fuzz_progress, part=request.param)
 
 
 @pytest.fixture(scope="module")
-def legacy_fuzz(target, creds, depth, seed, operation_ledger, catalogue, fuzz_progress):
-    return _fuzz("legacy", target, creds, depth, seed, operation_ledger,
+def legacy_fuzz(fuzz_target, fuzz_creds, depth, seed, operation_ledger, catalogue,
+                fuzz_progress):
+    return _fuzz("legacy", fuzz_target, fuzz_creds, depth, seed, operation_ledger,
                  _ids("legacy", catalogue), fuzz_progress)
 
 

@@ -25,6 +25,18 @@ TIMING_ROUNDS = 3
 SLOW_FACTOR, SLOW_FLOOR_S = 5, 1.0
 
 
+# this file writes (refused creates, a backup upload, hostile bodies): every check here uses the
+# fuzzing's target, an isolated copy when the run has one (plugin.fuzz_target), else the target
+@pytest.fixture(scope="module")
+def target(fuzz_target):
+    return fuzz_target
+
+
+@pytest.fixture(scope="module")
+def creds(fuzz_creds):
+    return fuzz_creds
+
+
 def listed(bad: list[str], of: int, what: str) -> str:
     more = f" (and {len(bad) - SHOWN} more)" if len(bad) > SHOWN else ""
     return f"{len(bad)} of {of} {what}: {'; '.join(bad[:SHOWN])}{more}"
