@@ -87,8 +87,8 @@ def run_once(depth: str, workers: int, out: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--workers", type=int, nargs="+", default=[2],
-                        help="worker counts of the parallel runs (default 2)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[2, 4],
+                        help="worker counts of the parallel runs (default 2 and 4: auto on 2 cores)")
     parser.add_argument("--full", action="store_true", help="full-depth runs as well")
     parser.add_argument("--no-serial", action="store_true", help="skip the serial runs")
     args = parser.parse_args(argv)

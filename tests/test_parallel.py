@@ -429,3 +429,13 @@ def test_the_v1_parts_share_the_operations_evenly_and_in_turn():
     assert sorted(op.label for s in shares for op in s) == sorted(op.label for op in ops)
     assert max(map(len, shares)) - min(map(len, shares)) <= 1
     assert [op.label for op in shares[1][:2]] == [ops[1].label, ops[1 + V1_SHARES].label]
+
+
+def test_auto_is_two_workers_per_core():
+    """Most checks wait while the fuzzing needs the CPU: `auto` oversubscribes the cores."""
+    import os
+
+    from conformance.cli import worker_count
+
+    assert worker_count("auto") == 2 * (os.cpu_count() or 1)
+    assert worker_count(3) == 3
