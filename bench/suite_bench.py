@@ -13,8 +13,8 @@ asserted. The machine's load average is printed with them: on a shared machine t
 worth what the load lets them be. Exit status: 0 when the runs ran with the same verdicts, 1
 when a run gave no report or different verdicts, 2 for bad options.
 
-    python bench/suite_bench.py                   # quick: serial, then --workers 2
-    python bench/suite_bench.py --workers 2 4     # quick: serial, then 2 and 4 workers
+    python bench/suite_bench.py                   # quick: serial, then 2 and 4 workers
+    python bench/suite_bench.py --workers 3       # quick: serial, then 3 workers
     python bench/suite_bench.py --full            # quick and full depth
     python bench/suite_bench.py --no-serial       # only the parallel runs
 """
@@ -88,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, nargs="+", default=[2, 4],
-                        help="worker counts of the parallel runs (default 2 and 4: auto on 2 cores)")
+                        help="worker counts of the parallel runs (default 2 and 4: auto on 2 "
+                        "cores)")
     parser.add_argument("--full", action="store_true", help="full-depth runs as well")
     parser.add_argument("--no-serial", action="store_true", help="skip the serial runs")
     args = parser.parse_args(argv)
