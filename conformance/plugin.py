@@ -426,9 +426,11 @@ class ConformanceRun:
         parallel.merge(self)  # the workers' records, when the run had any
         self.console.finish_checks()
         if self.usage_error is not None or exitstatus == pytest.ExitCode.USAGE_ERROR:
-            self.exit_status = EXIT_USAGE  # nothing was sent or judged: no report
+            self.exit_status = EXIT_USAGE  # nothing was judged: no report
             if self.usage_error is not None:
                 session.exitstatus = EXIT_USAGE
+            for creds in self.all_credentials():  # a usage error after the preflight (a bad
+                cleanup(creds)  # -k expression): its keys must not stay on the target
             return
         # while the run's keys still exist
         version = target_info.detect_version(self.settings, self.credentials)

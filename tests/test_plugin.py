@@ -78,6 +78,20 @@ def test_x():
     result.stderr.fnmatch_lines(["*unknown requirement*NOPE-XXX-001*"])
 
 
+def test_a_usage_error_after_the_preflight_leaves_no_key_on_the_target(pytester):
+    """The preflight runs before the checks are collected, so a usage error found in them (an
+    unknown requirement, a bad -k expression) comes after the run's keys were made: they are
+    deleted all the same."""
+    pytester.makepyfile(test_checks=CHECK.format(verdict="True"))
+    before = run_keys(pytester.target_url)
+    for args in (["-k", "("], ["-k", "and or"]):
+        result = pytester.runpytest("-p", "no:cacheprovider", "--astrbot-base-url",
+                                    pytester.target_url, *ADMIN, "--astrbot-report-dir",
+                                    str(pytester.path / "r"), *args)
+        assert result.ret in (2, 4), result.outlines[-5:]
+        assert run_keys(pytester.target_url) == before, args
+
+
 def test_profile_selection_deselects_other_checks(pytester):
     doc = run_plugin(pytester, CHECK.format(verdict="True"), "--astrbot-profile", "openapi-v1")
     assert {r["profile"] for r in doc["requirements"]} == {"openapi-v1"}
