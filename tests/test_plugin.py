@@ -4,6 +4,8 @@ against a real simulator process (preflight needs a target that answers)."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -13,6 +15,7 @@ from conformance import launcher
 
 pytest_plugins = ["pytester"]
 ADMIN = ["--astrbot-username", "admin", "--astrbot-password", "Plugin-passw0rd"]
+ADMIN_CLI = ["--username", "admin", "--password", "Plugin-passw0rd"]
 
 
 @pytest.fixture(scope="module")
@@ -82,14 +85,16 @@ def test_a_usage_error_after_the_preflight_leaves_no_key_on_the_target(pytester)
     """The preflight runs before the checks are collected, so a usage error found in them (an
     unknown requirement, a bad -k expression) comes after the run's keys were made: they are
     deleted all the same."""
-    pytester.makepyfile(test_checks=CHECK.format(verdict="True"))
     before = run_keys(pytester.target_url)
-    for args in (["-k", "("], ["-k", "and or"]):
-        result = pytester.runpytest("-p", "no:cacheprovider", "--astrbot-base-url",
-                                    pytester.target_url, *ADMIN, "--astrbot-report-dir",
-                                    str(pytester.path / "r"), *args)
-        assert result.ret in (2, 4), result.outlines[-5:]
-        assert run_keys(pytester.target_url) == before, args
+    for expression in ("(", "and or"):  # as a user types it: the command, its own process
+        proc = subprocess.run(
+            [sys.executable, "-m", "conformance.cli", "run", "--base-url", pytester.target_url,
+             *ADMIN_CLI, "--profile", "live-api", "-k", expression,
+             "--report-dir", str(pytester.path / "r")],
+            cwd=pytester.path, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, proc.stderr[-2000:]
+        assert "Wrong expression passed to '-k'" in proc.stderr
+        assert run_keys(pytester.target_url) == before, (expression, proc.stderr[-2000:])
 
 
 def test_profile_selection_deselects_other_checks(pytester):
@@ -118,6 +123,8 @@ def test_the_exit_status_is_the_clis(pytester):
 
 FUZZ_CHECK = '''
 import json
+import subprocess
+import sys
 import urllib.request
 import urllib.request
 
