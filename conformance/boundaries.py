@@ -27,6 +27,7 @@ from urllib.parse import quote
 import aiohttp
 
 from . import notes
+from .clients.http import read_up_to
 from .outcomes import cut_off, no_answer, wire_failure
 
 PLACEHOLDER = "conformance-boundary"
@@ -307,9 +308,7 @@ async def _send(session, base_url: str, op: Operation, case: Case | None, header
             # a JSON answer is read whole (an envelope cut short is no longer JSON, and would
             # be judged as no envelope); a stream only as far as the judging needs
             cap = JSON_CAP if "json" in resp.content_type else STREAM_CAP
-            data = b""
-            while len(data) < cap and (chunk := await resp.content.read(cap - len(data))):
-                data += chunk  # read() gives what is buffered: up to the cap, or the end
+            data = await read_up_to(resp, cap)
             status, length = resp.status, resp.content_length
         if length is not None and len(data) < min(length, cap):  # the wire rule: cut short
             return Outcome(case, 0, repr(data), False, curl, cut_off(

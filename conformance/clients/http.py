@@ -31,6 +31,16 @@ STREAM_READ_LIMIT = 64 * 1024  # an event stream is sampled, never read to its (
 STREAM_READ_SECONDS = 1.0
 
 
+async def read_up_to(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    """The body to its end, or its first `cap` bytes. One `read(n)` gives only what is
+    buffered: a body in two TCP segments came back cut (and an envelope cut short is judged
+    as no JSON)."""
+    data = b""
+    while len(data) < cap and (chunk := await resp.content.read(cap - len(data))):
+        data += chunk
+    return data
+
+
 async def _body_text(resp: aiohttp.ClientResponse, timeout: float) -> str:
     if not resp.headers.get("Content-Type", "").startswith("text/event-stream"):
         return await resp.text(errors="replace")

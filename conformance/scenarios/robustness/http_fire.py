@@ -20,6 +20,7 @@ import aiohttp
 from yarl import URL
 
 from conformance import documents, fuzz, hostile
+from conformance.clients.http import read_up_to
 from conformance.clients.transcript import Transcript
 from conformance.openapi import envelope_problem
 from conformance.outcomes import SuiteError, wire_failure
@@ -126,15 +127,6 @@ def headers_for(op: HttpOp, creds) -> dict:
 BODY_CAP = 1 << 20  # bytes of an answer read: an error envelope is judged whole
 
 
-async def _read_up_to(resp, cap: int) -> bytes:
-    """The body to its end, or its first `cap` bytes. One `read(n)` gives only what is
-    buffered: a body in two TCP segments came back cut, and its envelope judged as no JSON."""
-    data = b""
-    while len(data) < cap and (chunk := await resp.content.read(cap - len(data))):
-        data += chunk
-    return data
-
-
 async def exchange(session: aiohttp.ClientSession, method: str, url: str, *, headers: dict,
                    body: bytes | None, content_type: str, timeout: float, op: str,
                    case: str) -> Exchange:
@@ -149,7 +141,7 @@ async def exchange(session: aiohttp.ClientSession, method: str, url: str, *, hea
                                                                  sock_read=timeout)) as resp:
             text = ""
             if not resp.headers.get("Content-Type", "").startswith("text/event-stream"):
-                raw = await asyncio.wait_for(_read_up_to(resp, BODY_CAP), timeout)
+                raw = await asyncio.wait_for(read_up_to(resp, BODY_CAP), timeout)
                 text = raw.decode("utf-8", "replace")
             return Exchange(op, case, resp.status, text, seconds=time.monotonic() - started)
     except (TimeoutError, aiohttp.ClientError, OSError) as exc:
