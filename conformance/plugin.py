@@ -307,6 +307,11 @@ class ConformanceRun:
         return [c for c in (self.credentials, self.fuzz_credentials)
                 if isinstance(c, Credentials)]
 
+    def delete_keys(self) -> None:
+        """The keys the run created, on every target it bootstrapped: none stays behind."""
+        for creds in self.all_credentials():
+            cleanup(creds)
+
     def _announce(self, line: str) -> None:
         """A line for the user now (the generated admin password: shown once, never logged)."""
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
@@ -429,14 +434,12 @@ class ConformanceRun:
             self.exit_status = EXIT_USAGE  # nothing was judged: no report
             if self.usage_error is not None:
                 session.exitstatus = EXIT_USAGE
-            for creds in self.all_credentials():  # a usage error after the preflight (a bad
-                cleanup(creds)  # -k expression): its keys must not stay on the target
+            self.delete_keys()  # a usage error after the preflight (a bad -k expression)
             return
         # while the run's keys still exist
         version = target_info.detect_version(self.settings, self.credentials)
         served = target_info.fetch_served(self.settings, self.credentials)
-        for creds in self.all_credentials():
-            cleanup(creds)
+        self.delete_keys()
         if self.preflight_error is not None:
             reason = self.redactor.scrub(f"not judged: preflight failed: {self.preflight_error}")
             for result in self.results.values():
