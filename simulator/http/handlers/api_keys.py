@@ -30,14 +30,19 @@ def key_view(rec: ApiKeyRecord) -> dict:
     }
 
 
+# the contract bounds a lifetime below only (`expires_in_days` minimum 1): one that ends past the
+# last instant a date-time can spell is valid until then
+LAST_INSTANT = datetime.max.replace(tzinfo=UTC)
+
+
 def _expiry(body: dict) -> str | None:
     if "expires_in_days" in body:
         if body["expires_in_days"] < 1:  # the schema's minimum, kept here too
             raise ApiError(400, "expires_in_days must be at least 1")
         try:
             return (datetime.now(UTC) + timedelta(days=body["expires_in_days"])).isoformat()
-        except OverflowError as exc:  # past year 9999
-            raise ApiError(400, "expires_in_days is too large") from exc
+        except OverflowError:  # past year 9999
+            return LAST_INSTANT.isoformat()
     if "expires_at" in body:
         try:
             when = datetime.fromisoformat(body["expires_at"].replace("Z", "+00:00"))
@@ -49,8 +54,8 @@ def _expiry(body: dict) -> str | None:
             raise ApiError(400, "expires_at must be in the future")
         try:
             return when.astimezone(UTC).isoformat()
-        except OverflowError as exc:  # past year 9999 once in UTC
-            raise ApiError(400, "expires_at is too far in the future") from exc
+        except OverflowError:  # past year 9999 once in UTC
+            return LAST_INSTANT.isoformat()
     return None
 
 
