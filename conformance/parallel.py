@@ -68,6 +68,18 @@ def last_files(config: pytest.Config) -> tuple[str, ...]:
     return LAST
 
 
+def per_parameter_files(config: pytest.Config) -> tuple[str, ...]:
+    from .scenarios.conftest import PER_PARAMETER
+
+    return PER_PARAMETER
+
+
+def long_files(config: pytest.Config) -> tuple[str, ...]:
+    from .scenarios.conftest import LONG
+
+    return LONG
+
+
 # the controller -------------------------------------------------------------------------------
 class Controller:
     def __init__(self, run):
@@ -92,7 +104,9 @@ class Controller:
 
     def pytest_xdist_make_scheduler(self, config, log):
         return PhasedScheduling(config, log, last_files(config),
-                                isolated=self.run.fuzz_settings is not None)
+                                isolated=self.run.fuzz_settings is not None,
+                                per_parameter=per_parameter_files(config),
+                                long=long_files(config))
 
     def pytest_xdist_node_collection_finished(self, node, ids) -> None:
         if not self.collected:  # every worker collects the same checks: count them once
@@ -268,16 +282,23 @@ class PhasedScheduling(_scheduler_base()):
     cores: with every worker fuzzing first, the scenarios only started once the fuzzing was
     done, and the run took as long as with the barrier).
 
+    A scenario file is one unit (its module fixtures made once), a PER_PARAMETER file one unit
+    per parameter of its module fixture; the LONG files' units go first among the scenario
+    units, the others biggest first (xdist's reordering, by number of checks).
+
     An xdist worker runs a check only once it knows the next one (pytest's `nextitem`) or is
     told to shut down: the last check of a worker's queue waits. So when a worker is down to
     that one waiting check and nothing else is left, it gets the FIRST check of a held unit
     (its waiting check runs; the held check now waits in its place), and nothing more until the
     barrier; the rest of that unit goes to the same worker once every other check is done."""
 
-    def __init__(self, config, log, last: tuple[str, ...], isolated: bool = False):
+    def __init__(self, config, log, last: tuple[str, ...], isolated: bool = False,
+                 per_parameter: tuple[str, ...] = (), long: tuple[str, ...] = ()):
         super().__init__(config, log)
+        self.long = long
         self.last = last
         self.isolated = isolated
+        self.per_parameter = per_parameter
         self.held: OrderedDict[str, dict[str, bool]] = OrderedDict()  # LAST units, not sent
         self.unsent: dict = {}  # node -> (scope, [nodeids of its LAST unit not sent yet])
         self.released = False
@@ -285,11 +306,17 @@ class PhasedScheduling(_scheduler_base()):
     def _is_last(self, nodeid: str) -> bool:
         return nodeid.split("::", 1)[0].rsplit("/", 1)[-1] in self.last
 
+    def _is_long(self, scope: str) -> bool:
+        return scope.split("[", 1)[0].rsplit("/", 1)[-1] in self.long
+
     def _split_scope(self, nodeid: str) -> str:
         if self._is_last(nodeid):  # one unit per fuzzed document, or per part of one
             part = PART.search(nodeid)  # (a module fixture per test, per part)
             return nodeid.split("[", 1)[0] + (f"[{part.group(1)}" if part else "")
-        return nodeid.split("::", 1)[0]  # a scenario file: its module fixtures, one worker
+        path = nodeid.split("::", 1)[0]
+        if path.rsplit("/", 1)[-1] in self.per_parameter and "[" in nodeid:
+            return f"{path}[{nodeid.split('[', 1)[1]}"  # a parameter of its module fixture
+        return path  # a scenario file: its module fixtures, one worker
 
     @property
     def tests_finished(self) -> bool:
@@ -311,6 +338,8 @@ class PhasedScheduling(_scheduler_base()):
             units.setdefault(self._split_scope(nodeid), {})[nodeid] = False
         order = sorted(units, key=lambda s: -len(units[s])) \
             if getattr(self.config.option, "loadscopereorder", False) else list(units)
+        order = [s for s in order if self._is_long(s)] \
+            + [s for s in order if not self._is_long(s)]
         if self.isolated:  # the longest, CPU-bound units first: they overlap the waits
             order = [s for s in order if self._is_last(s)] \
                 + [s for s in order if not self._is_last(s)]

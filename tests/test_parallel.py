@@ -28,6 +28,8 @@ import pytest
 from xdist.scheduler import LoadScopeScheduling
 
 from conformance.parallel import PhasedScheduling
+from conformance.scenarios.conftest import LONG as LONG_FILES
+from conformance.scenarios.conftest import PER_PARAMETER
 
 ROOT = Path(__file__).resolve().parent.parent
 LAST = ("test_openapi_fuzz.py",)
@@ -66,14 +68,16 @@ class Node:
 
 
 def simulate(scheduler_class, ids: list[str], workers: int, seed: int,
-             isolated: bool = False) -> dict:
+             isolated: bool = False, per_parameter: tuple[str, ...] = (),
+             long: tuple[str, ...] = ()) -> dict:
     """Drive a scheduler as xdist's DSession does, in simulated time; returns where and when
     each check ran (`isolated`: the LAST files have a fuzz target of their own)."""
     rng = random.Random(seed)
     duration = {i: rng.choice((0.1, 0.5, 2.0, 8.0)) for i in range(len(ids))}
     config = SimpleNamespace(getvalue=lambda name: ["popen"] * workers,
                              option=SimpleNamespace(loadscopereorder=bool(seed % 2)))
-    sched = scheduler_class(config, None, LAST, isolated=isolated) \
+    sched = scheduler_class(config, None, LAST, isolated=isolated, per_parameter=per_parameter,
+                            long=long) \
         if scheduler_class is PhasedScheduling else scheduler_class(config, None)
     nodes = [Node(f"gw{n}") for n in range(workers)]
     for node in nodes:
@@ -170,6 +174,41 @@ def test_with_an_isolated_fuzz_target_the_last_files_go_first(workers, files, pe
         assert len(fuzzing) < len(firsts), shown
     if fuzz and files:  # the fuzzing overlaps the other checks: the barrier's check sees it
         assert any("LAST check started" in p for p in problems), problems
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_per_parameter_file_spreads_one_unit_per_parameter(seed):
+    """A PER_PARAMETER file (its module fixture parametrized by socket): each parameter's checks
+    on one worker, the parameters over the workers; any other file stays on one worker."""
+    sockets = ["/api/v1/live/ws ct=live", "/api/v1/chat/ws", "/api/live_chat/ws"]
+    ids = [f"robustness/test_ws_hostile.py::test_{n}[{s}]" for s in sockets for n in range(3)]
+    ids += [f"live/test_f0.py::test_{n}[{s}]" for s in sockets for n in range(2)]
+    ran = simulate(PhasedScheduling, ids, 4, seed, per_parameter=PER_PARAMETER)["ran"]
+    where: dict[str, set] = {}
+    for index, runs in ran.items():
+        path, params = ids[index].split("::")[0], ids[index].split("[", 1)[1]
+        unit = f"{path}[{params}" if "ws_hostile" in path else path
+        where.setdefault(unit, set()).update(r["node"] for r in runs)
+    assert len(ran) == len(ids) and all(len(nodes) == 1 for nodes in where.values()), where
+    hostile = set().union(*(nodes for unit, nodes in where.items() if "ws_hostile" in unit))
+    assert len(hostile) == 3, where  # three parameters, three workers
+    alone = simulate(PhasedScheduling, ids, 4, seed)["ran"]
+    assert len({alone[i][0]["node"] for i in range(len(ids)) if "ws_hostile" in ids[i]}) == 1
+
+
+@pytest.mark.parametrize("isolated", [True, False])
+def test_the_long_files_start_first_among_the_scenario_files(isolated):
+    """A LONG file of one check (the random sequences) starts before the files of many checks
+    that xdist's reordering would send first."""
+    ids = collection(6, 4, True) + ["live/test_random_sequences.py::test_sequence"]
+    for seed in (1, 2, 3):
+        ran = simulate(PhasedScheduling, ids, 3, seed, isolated=isolated, long=LONG_FILES)["ran"]
+        starts = {ids[i]: r[0]["start"] for i, r in ran.items()}
+        long = starts["live/test_random_sequences.py::test_sequence"]
+        assert long == 0.0, starts  # sent with the first units
+        if seed % 2:  # reordering by size: without LONG it went last
+            ran = simulate(PhasedScheduling, ids, 3, seed, isolated=isolated)["ran"]
+            assert ran[len(ids) - 1][0]["start"] > 0.0
 
 
 def test_the_queue_holds_the_last_units_first_only_with_an_isolated_fuzz_target():

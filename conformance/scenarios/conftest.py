@@ -9,6 +9,18 @@ from __future__ import annotations
 # fuzzing, after every other check
 LAST = ("test_http_hostile.py", "test_openapi_fuzz.py")
 
+# on workers (`--workers`), a scenario file is one unit: its module fixtures made once. These
+# files' module fixture is parametrized instead (a firing per socket), so each parameter is a
+# unit of its own: the hostile WebSocket frames on seven sockets took 190 s in one unit at full
+# depth on 2 cores, most of the run's wall time.
+PER_PARAMETER = ("test_ws_hostile.py",)
+
+# on workers, these files' units go first among the scenario files: the longest at full depth
+# (2 cores: the random sequences 44 s in one check, the hostile frames ~27 s a socket, the JWT
+# paths 18 s). xdist orders the units by their number of checks, which sent the random
+# sequences, one check, last: the fuzzing it should have overlapped waited for it.
+LONG = ("test_random_sequences.py", "test_ws_hostile.py", "test_jwt_paths.py")
+
 
 def pytest_collection_modifyitems(items) -> None:
     # stable: the rest keeps its order, LAST's files in LAST's order at the end
