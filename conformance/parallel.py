@@ -62,22 +62,12 @@ def register(config: pytest.Config, run) -> None:
         config.pluginmanager.register(Controller(run), "astrbot-conformance-controller")
 
 
-def last_files(config: pytest.Config) -> tuple[str, ...]:
-    from .scenarios.conftest import LAST
+def scheduled_files() -> dict[str, tuple[str, ...]]:
+    """The scenarios' conftest file lists the scheduler needs (PhasedScheduling's keywords)."""
+    from .scenarios import conftest
 
-    return LAST
-
-
-def per_parameter_files(config: pytest.Config) -> tuple[str, ...]:
-    from .scenarios.conftest import PER_PARAMETER
-
-    return PER_PARAMETER
-
-
-def long_files(config: pytest.Config) -> tuple[str, ...]:
-    from .scenarios.conftest import LONG
-
-    return LONG
+    return {"last": conftest.LAST, "per_parameter": conftest.PER_PARAMETER,
+            "long": conftest.LONG}
 
 
 # the controller -------------------------------------------------------------------------------
@@ -103,10 +93,8 @@ class Controller:
         node.workerinput[HANDOFF] = handoff(self.run)
 
     def pytest_xdist_make_scheduler(self, config, log):
-        return PhasedScheduling(config, log, last_files(config),
-                                isolated=self.run.fuzz_settings is not None,
-                                per_parameter=per_parameter_files(config),
-                                long=long_files(config))
+        return PhasedScheduling(config, log, isolated=self.run.fuzz_settings is not None,
+                                **scheduled_files())
 
     def pytest_xdist_node_collection_finished(self, node, ids) -> None:
         if not self.collected:  # every worker collects the same checks: count them once
@@ -295,26 +283,30 @@ class PhasedScheduling(_scheduler_base()):
     def __init__(self, config, log, last: tuple[str, ...], isolated: bool = False,
                  per_parameter: tuple[str, ...] = (), long: tuple[str, ...] = ()):
         super().__init__(config, log)
-        self.long = long
         self.last = last
         self.isolated = isolated
         self.per_parameter = per_parameter
+        self.long = long
         self.held: OrderedDict[str, dict[str, bool]] = OrderedDict()  # LAST units, not sent
         self.unsent: dict = {}  # node -> (scope, [nodeids of its LAST unit not sent yet])
         self.released = False
 
+    @staticmethod
+    def _file(nodeid_or_scope: str) -> str:
+        return nodeid_or_scope.split("::", 1)[0].split("[", 1)[0].rsplit("/", 1)[-1]
+
     def _is_last(self, nodeid: str) -> bool:
-        return nodeid.split("::", 1)[0].rsplit("/", 1)[-1] in self.last
+        return self._file(nodeid) in self.last
 
     def _is_long(self, scope: str) -> bool:
-        return scope.split("[", 1)[0].rsplit("/", 1)[-1] in self.long
+        return self._file(scope) in self.long
 
     def _split_scope(self, nodeid: str) -> str:
         if self._is_last(nodeid):  # one unit per fuzzed document, or per part of one
             part = PART.search(nodeid)  # (a module fixture per test, per part)
             return nodeid.split("[", 1)[0] + (f"[{part.group(1)}" if part else "")
         path = nodeid.split("::", 1)[0]
-        if path.rsplit("/", 1)[-1] in self.per_parameter and "[" in nodeid:
+        if self._file(path) in self.per_parameter and "[" in nodeid:
             return f"{path}[{nodeid.split('[', 1)[1]}"  # a parameter of its module fixture
         return path  # a scenario file: its module fixtures, one worker
 
