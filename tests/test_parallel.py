@@ -69,15 +69,17 @@ class Node:
 
 def simulate(scheduler_class, ids: list[str], workers: int, seed: int,
              isolated: bool = False, per_parameter: tuple[str, ...] = (),
-             long: tuple[str, ...] = ()) -> dict:
+             long: tuple[str, ...] = (), budgeted: bool = False, duration_of=None) -> dict:
     """Drive a scheduler as xdist's DSession does, in simulated time; returns where and when
-    each check ran (`isolated`: the LAST files have a fuzz target of their own)."""
+    each check ran and when the last one ended (`isolated`: the LAST files have a fuzz target
+    of their own; `duration_of(nodeid)`: a check's duration, else a random one)."""
     rng = random.Random(seed)
-    duration = {i: rng.choice((0.1, 0.5, 2.0, 8.0)) for i in range(len(ids))}
+    duration = {i: duration_of(nodeid) if duration_of else rng.choice((0.1, 0.5, 2.0, 8.0))
+                for i, nodeid in enumerate(ids)}
     config = SimpleNamespace(getvalue=lambda name: ["popen"] * workers,
                              option=SimpleNamespace(loadscopereorder=bool(seed % 2)))
     sched = scheduler_class(config, None, LAST, isolated=isolated, per_parameter=per_parameter,
-                            long=long) \
+                            long=long, budgeted=budgeted) \
         if scheduler_class is PhasedScheduling else scheduler_class(config, None)
     nodes = [Node(f"gw{n}") for n in range(workers)]
     for node in nodes:
@@ -105,7 +107,7 @@ def simulate(scheduler_class, ids: list[str], workers: int, seed: int,
             for other in sched.nodes:
                 other.shutdown()
     waiting = {n.gateway.id: n.queue for n in nodes if n.queue}
-    return {"ran": ran, "waiting": waiting}
+    return {"ran": ran, "waiting": waiting, "end": now}
 
 
 def order_problems(ids: list[str], outcome: dict) -> list[str]:
@@ -174,6 +176,35 @@ def test_with_an_isolated_fuzz_target_the_last_files_go_first(workers, files, pe
         assert len(fuzzing) < len(firsts), shown
     if fuzz and files:  # the fuzzing overlaps the other checks: the barrier's check sees it
         assert any("LAST check started" in p for p in problems), problems
+
+
+def full_depth(nodeid: str) -> float:
+    """A full-depth run's shape: a fuzz unit lasts its budget (120 s, one check here), a
+    scenario check 0.5 to 40 s."""
+    if "openapi_fuzz" in nodeid:
+        return 120.0 if nodeid.endswith("R0]") else 0.0
+    return (0.5, 3.0, 12.0, 40.0)[int(nodeid.rsplit("_", 1)[1]) % 4]
+
+
+@pytest.mark.parametrize("workers", [3, 4])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_budgeted_fuzzing_starts_on_every_worker_and_ends_the_run_sooner(workers, seed):
+    """At full depth a fuzz unit lasts its budget however many run at once: every worker
+    starts with one, and the scenarios fill every worker at the end instead of two fuzz units
+    starting late (the half-the-workers cap of a quick run, measured 300-320 s for this shape
+    on 2 cores)."""
+    ids = collection(8, 4, True)
+    kwargs = dict(isolated=True, duration_of=full_depth)
+    budgeted = simulate(PhasedScheduling, ids, workers, seed, budgeted=True, **kwargs)
+    capped = simulate(PhasedScheduling, ids, workers, seed, **kwargs)
+    for outcome in (budgeted, capped):
+        assert [p for p in order_problems(ids, outcome) if "LAST check started" not in p] == []
+    starts = {}
+    for index, runs in budgeted["ran"].items():
+        if runs[0]["start"] == 0.0:
+            starts[runs[0]["node"]] = ids[index]
+    assert len(starts) == workers and all("openapi_fuzz" in s for s in starts.values()), starts
+    assert budgeted["end"] < capped["end"], (budgeted["end"], capped["end"])
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
