@@ -210,9 +210,24 @@ def check_usage(args) -> TargetSettings:
                                  f"known: {', '.join(sorted(profiles))}, or all")
     if args.baseline and not Path(args.baseline).is_file():
         raise ConfigurationError(f"baseline file not found: {args.baseline}")
+    if args.keyword:
+        _check_keyword(args.keyword)
     if args.report_dir:
         _writable_dir(Path(args.report_dir))
     return settings
+
+
+def _check_keyword(expression: str) -> None:
+    """`-k` as pytest would parse it, before a simulator is started or a check counted."""
+    try:  # pytest's own parser (not public API: if it moves, pytest reports the error itself)
+        from _pytest.mark.expression import Expression
+    except ImportError:
+        return
+    try:
+        Expression.compile(expression)
+    except SyntaxError as exc:
+        raise ConfigurationError(f"-k {expression!r} is not a pytest expression: "
+                                 f"{exc.msg} (at column {exc.offset})") from None
 
 
 def _writable_dir(path: Path) -> None:

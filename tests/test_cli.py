@@ -184,6 +184,17 @@ def test_the_simulator_run_sets_itself_up_and_ignores_foreign_settings(tmp_path)
     assert "first-run setup" not in proc.stdout and not list(tmp_path.glob("*admin*"))
 
 
+def test_a_malformed_keyword_expression_is_one_line_before_anything_starts(tmp_path):
+    """A bad `-k` is refused before a simulator starts or a check is counted: one line, the
+    usage exit status, no report."""
+    proc = cli_run(tmp_path, "run", "--simulator", "--report-dir", "report", "-k", "and or (")
+    assert proc.returncode == EXIT_USAGE, proc.stdout + proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "astrbot-conformance run: -k 'and or (' is not a pytest expression: expected not OR "
+        "left parenthesis OR identifier; got and (at column 1)"], proc.stderr
+    assert proc.stdout == "" and not (tmp_path / "report").exists()
+
+
 def test_an_invalid_baseline_is_a_usage_error(tmp_path):
     (tmp_path / "b.yaml").write_text("known:\n  NOPE-XXX-001: {verdict: FAIL}\n")
     proc = cli_run(tmp_path, "run", "-q", "--report-dir", "report", "--base-url",
