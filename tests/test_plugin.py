@@ -83,17 +83,27 @@ def test_x():
 
 def test_a_usage_error_after_the_preflight_leaves_no_key_on_the_target(pytester):
     """The preflight runs before the checks are collected, so a usage error found in them (an
-    unknown requirement, a bad -k expression) comes after the run's keys were made: they are
-    deleted all the same."""
+    unknown requirement, a bad -k expression given to pytest itself) comes after the run's keys
+    were made: they are deleted all the same. The command refuses a bad -k before anything:
+    no key is made at all."""
+    pytester.makepyfile(test_checks=CHECK.format(verdict="True"))
     before = run_keys(pytester.target_url)
-    for expression in ("(", "and or"):  # as a user types it: the command, its own process
+    for expression in ("(", "and or"):  # as a user types it: its own process
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_checks.py",
+             "--astrbot-base-url", pytester.target_url, *ADMIN, "-k", expression,
+             "--astrbot-report-dir", str(pytester.path / "r")],
+            cwd=pytester.path, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
+        assert "Wrong expression passed to '-k'" in proc.stdout + proc.stderr
+        assert run_keys(pytester.target_url) == before, (expression, proc.stderr[-2000:])
         proc = subprocess.run(
             [sys.executable, "-m", "conformance.cli", "run", "--base-url", pytester.target_url,
              *ADMIN_CLI, "--profile", "live-api", "-k", expression,
              "--report-dir", str(pytester.path / "r")],
             cwd=pytester.path, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2, proc.stderr[-2000:]
-        assert "Wrong expression passed to '-k'" in proc.stderr
+        assert f"-k {expression!r} is not a pytest expression" in proc.stderr
         assert run_keys(pytester.target_url) == before, (expression, proc.stderr[-2000:])
 
 
