@@ -274,6 +274,8 @@ async def run_session(ws: web.WebSocketResponse, request: web.Request, sim,
         running.add(task)
 
         def done(finished: asyncio.Task) -> None:
+            if finished.cancelled():
+                coro.close()  # cancelled before it began: never awaited, and no warning says so
             running.discard(finished)
             if not running and tasks.get(turn_id) is running:
                 del tasks[turn_id]
