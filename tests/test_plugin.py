@@ -88,23 +88,23 @@ def test_a_usage_error_after_the_preflight_leaves_no_key_on_the_target(pytester)
     no key is made at all."""
     pytester.makepyfile(test_checks=CHECK.format(verdict="True"))
     before = run_keys(pytester.target_url)
+    report = str(pytester.path / "r")
     for expression in ("(", "and or"):  # as a user types it: its own process
-        proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_checks.py",
-             "--astrbot-base-url", pytester.target_url, *ADMIN, "-k", expression,
-             "--astrbot-report-dir", str(pytester.path / "r")],
-            cwd=pytester.path, capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 4, proc.stdout[-2000:] + proc.stderr[-2000:]
-        assert "Wrong expression passed to '-k'" in proc.stdout + proc.stderr
-        assert run_keys(pytester.target_url) == before, (expression, proc.stderr[-2000:])
-        proc = subprocess.run(
-            [sys.executable, "-m", "conformance.cli", "run", "--base-url", pytester.target_url,
-             *ADMIN_CLI, "--profile", "live-api", "-k", expression,
-             "--report-dir", str(pytester.path / "r")],
-            cwd=pytester.path, capture_output=True, text=True, timeout=120)
-        assert proc.returncode == 2, proc.stderr[-2000:]
-        assert f"-k {expression!r} is not a pytest expression" in proc.stderr
-        assert run_keys(pytester.target_url) == before, (expression, proc.stderr[-2000:])
+        through_pytest = ([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                           "test_checks.py", "--astrbot-base-url", pytester.target_url, *ADMIN,
+                           "--astrbot-report-dir", report],
+                          4, "Wrong expression passed to '-k'")
+        through_the_command = ([sys.executable, "-m", "conformance.cli", "run", "--base-url",
+                                pytester.target_url, *ADMIN_CLI, "--profile", "live-api",
+                                "--report-dir", report],
+                               2, f"-k {expression!r} is not a pytest expression")
+        for argv, status, message in (through_pytest, through_the_command):
+            proc = subprocess.run([*argv, "-k", expression], cwd=pytester.path,
+                                  capture_output=True, text=True, timeout=120)
+            output = proc.stdout[-2000:] + proc.stderr[-2000:]
+            assert proc.returncode == status, output
+            assert message in proc.stdout + proc.stderr, output
+            assert run_keys(pytester.target_url) == before, (expression, output)
 
 
 def test_profile_selection_deselects_other_checks(pytester):
