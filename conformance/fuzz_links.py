@@ -10,7 +10,8 @@ either (the suite must not blame the target for it)."""
 
 from __future__ import annotations
 
-from urllib.parse import unquote
+import json
+from urllib.parse import parse_qs, unquote, urlsplit
 
 AVAILABLE = "ensure_resource_availability"  # a created resource can be read (404: FAIL)
 LINKED = ("use_after_free", AVAILABLE)
@@ -42,12 +43,31 @@ def _named(interaction) -> str:
     return unquote(request.uri) + (request.body or b"").decode("utf-8", "replace")
 
 
+def _values(interaction) -> tuple[set[str], str]:
+    """The values a request carries, each whole (its path segments, its query values, the
+    strings of a JSON body), and the text of a body that is not JSON (a form, a multipart
+    upload: searched as text). Not substrings of the URI: a create answering
+    `capability: embedding` is not named by `POST /api/v1/providers/embedding-dimension`
+    whose body names another provider."""
+    request = interaction.request
+    parts = urlsplit(request.uri)
+    values = {unquote(segment) for segment in parts.path.split("/") if segment}
+    values |= {v for pairs in parse_qs(parts.query).values() for v in pairs}
+    body = (request.body or b"").decode("utf-8", "replace")
+    try:
+        return values | _strings(json.loads(body)), ""
+    except ValueError:  # not JSON (or no body)
+        return values, body
+
+
 def link_resolved(recorder, node, interaction) -> bool:
-    """Whether the follow-up request really names something the create answered."""
+    """Whether the follow-up request really names something the create answered: one of its
+    values is one of the create's (the link carried it; a generated value names nothing)."""
     created = _created(recorder, node)
     if created is None or interaction is None:
         return True  # nothing to tell: keep schemathesis' verdict
-    return any(value in _named(interaction) for value in created)
+    values, text = _values(interaction)
+    return any(value in values or value in text for value in created)
 
 
 def deleted_before(recorder, node, interaction) -> bool:
@@ -57,7 +77,8 @@ def deleted_before(recorder, node, interaction) -> bool:
     created = _created(recorder, node)
     if not created or interaction is None:
         return False
-    created = {value for value in created if value in _named(interaction)}
+    values, text = _values(interaction)
+    created = {value for value in created if value in values or value in text}
     parent = recorder.interactions[node.parent_id]
     for other in recorder.interactions.values():
         if other is interaction or other is parent or other.response is None:

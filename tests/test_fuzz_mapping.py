@@ -67,6 +67,27 @@ def test_a_link_that_did_not_carry_the_created_id_is_not_a_verdict():
     assert fuzz._link_resolved(recorder, node, follow_up("http://t/api/v1/bots/bot-1234"))
     assert fuzz._link_resolved(recorder, node, follow_up("http://t/x", b'{"bot_id":"bot-1234"}'))
     assert not fuzz._link_resolved(recorder, node, follow_up("http://t/x", b'{"bot_id": ""}'))
+    # only whole values count: a created value inside the follow-up's literal path (the
+    # provider's capability `embedding` in /embedding-dimension), or inside a longer value (the
+    # template `properties` made of `.properties`), is not the link carrying it (full-depth
+    # V1-FUZZ-006 on the simulator, 2026-12-03: both read as "Created resource not found")
+    provider = NS(response=NS(json=lambda: {"status": "ok", "data": {
+        "id": "%C2%A6", "capability": "embedding"}}))
+    recorder = NS(interactions={"parent": provider})
+    assert not fuzz._link_resolved(recorder, node, follow_up(
+        "http://t/api/v1/providers/embedding-dimension", b'{"provider_id": "\\u00ef"}'))
+    assert fuzz._link_resolved(recorder, node, follow_up(
+        "http://t/api/v1/providers/embedding-dimension", b'{"provider_id": "%C2%A6"}'))
+    assert fuzz._link_resolved(recorder, node, follow_up(
+        "http://t/api/v1/providers/by-id?provider_id=%25C2%25A6"))
+    assert fuzz._link_resolved(recorder, node, follow_up(
+        "http://t/api/v1/providers/%25C2%25A6"))
+    template = NS(response=NS(json=lambda: {"status": "ok", "data": {"name": "properties"}}))
+    recorder = NS(interactions={"parent": template})
+    assert not fuzz._link_resolved(recorder, node, follow_up(
+        "http://t/api/v1/t2i/templates/.properties"))
+    # a body that is not JSON (a form, an upload) is searched as text
+    assert fuzz._link_resolved(recorder, node, follow_up("http://t/x", b"name=properties&a=1"))
 
 
 def test_a_200_with_the_error_envelope_is_a_rejection_not_an_acceptance():
