@@ -143,3 +143,27 @@ async def test_the_live_writer_flushes_before_each_socket_write():
         task.cancel()
         transport.close()
         peer.close()
+
+
+def test_the_log_is_checkpointed_off_the_commits_and_closing_leaves_no_log(tmp_path):
+    """A commit never checkpoints (the event loop's connection has no automatic checkpoint):
+    the checkpoint thread copies the log into the database file within seconds, and `close`
+    leaves the data in the file alone (the log gone)."""
+    import time
+
+    store = Store(tmp_path)
+    assert store._conn.execute("PRAGMA wal_autocheckpoint").fetchone() == (0,)
+    empty = store.path.stat().st_size
+    for n in range(200):  # ~1 MiB: under SQLite's automatic checkpoint (1,000 pages) anyway
+        store.set_setting(f"k{n}", "x" * 5000)
+    deadline = time.monotonic() + 10
+    while store.path.stat().st_size < empty + 1_000_000 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert store.path.stat().st_size >= empty + 1_000_000, "the log was never checkpointed"
+    store.close()
+    assert not store.path.with_name(store.path.name + "-wal").exists()
+    con = sqlite3.connect(store.path)
+    try:
+        assert con.execute("SELECT COUNT(*) FROM settings WHERE key LIKE 'k%'").fetchone() == (200,)
+    finally:
+        con.close()
