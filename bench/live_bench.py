@@ -309,6 +309,26 @@ def proc_cpu_seconds(pid: int | str) -> float | None:
         return None
 
 
+def host_cpu_jiffies() -> tuple[int, int] | None:
+    """(stolen, total) CPU time of the whole machine so far, in clock ticks (/proc/stat's
+    first line; Linux): a virtual machine's CPU time the hypervisor gave to someone else is
+    `steal`. None elsewhere."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def steal_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    """The share of the machine's CPU time stolen by the hypervisor between two readings
+    (0.3: 30 % of every core's time went to other guests). Latency under load on a shared
+    virtual machine is worth what this lets it be: a turn waits while its process has no CPU."""
+    if before is None or after is None or after[1] <= before[1]:
+        return None
+    return (after[0] - before[0]) / (after[1] - before[1])
+
+
 def pid_listening_on(port: int) -> int | None:
     """The PID owning the listening TCP socket on `port` (best effort, Linux, same user)."""
     inodes = set()
@@ -419,6 +439,10 @@ def report(args, res: Results, target: str, sim: dict, client: dict) -> dict:
         ("client peak RSS", mib(client.get("hwm_kib"))),
         ("client CPU", "n/a" if client_util is None else
          f"{client['cpu_turns_s']:.2f} s in the turn phase ({client_util:.0%} of one core)"),
+        ("CPU steal", "n/a (no /proc/stat)" if client.get("steal") is None else
+         f"{client['steal']:.0%} of the machine's CPU time in the turn phase went to other "
+         "virtual machines" + (": latency figures are worth little" if client["steal"] >= 0.1
+                               else "")),
         ("targets (info only)", ", ".join(f"{k} {'n/a' if v is None else 'met' if v else 'MISSED'}"
                                           for k, v in targets.items())),
     ]
@@ -458,6 +482,7 @@ def report(args, res: Results, target: str, sim: dict, client: dict) -> dict:
                       "idle_rss_kib": sim.get("rss_idle_kib"),
                       "connected_rss_kib": sim.get("rss_connected_kib"),
                       "cpu_turn_phase_s": r(sim.get("cpu_turns_s"))},
+        "steal_share": r(client.get("steal")),
         "client": {"peak_rss_kib": client.get("hwm_kib"),
                    "cpu_turn_phase_s": r(client.get("cpu_turns_s"))},
         "targets": targets,
@@ -542,7 +567,9 @@ def main(argv: list[str] | None = None) -> int:
             elif point == "turns_start":
                 sim["cpu0"] = pid and proc_cpu_seconds(pid)
                 client["cpu0"] = time.process_time()
+                client["host0"] = host_cpu_jiffies()
             elif point == "turns_end":
+                client["steal"] = steal_share(client.get("host0"), host_cpu_jiffies())
                 cpu1 = pid and proc_cpu_seconds(pid)
                 if sim.get("cpu0") is not None and cpu1 is not None:
                     sim["cpu_turns_s"] = cpu1 - sim["cpu0"]

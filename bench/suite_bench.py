@@ -9,8 +9,9 @@ verdicts; a difference is printed and makes the exit status 1).
 It only PRINTS figures: a table (with each run's longest xdist units: the one that cannot be
 split bounds a parallel run) and one `BENCH_JSON {...}` line; the goals (quick run of all
 profiles under 40 s, full depth under 5 minutes, on 2 cores) are reported as met/MISSED, never
-asserted. The machine's load average is printed with them: on a shared machine the figures are
-worth what the load lets them be. Exit status: 0 when the runs ran with the same verdicts, 1
+asserted. The machine's load average and CPU steal (the share of its CPU time the hypervisor
+gave to other virtual machines) are printed with them: on a shared machine the figures are
+worth what those let them be. Exit status: 0 when the runs ran with the same verdicts, 1
 when a run gave no report or different verdicts, 2 for bad options.
 
     python bench/suite_bench.py                   # quick: serial, then 2 and 4 workers
@@ -29,6 +30,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import live_bench  # noqa: E402 (its /proc/stat readings)
 
 GOALS_S = {"quick": 40.0, "full": 300.0}  # on 2 cores, with workers (issue 16)
 UNITS_SHOWN = 5  # the longest xdist units printed per run
@@ -64,6 +68,7 @@ def run_once(depth: str, workers: int, out: Path) -> dict:
     cmd = [sys.executable, "-m", "conformance.cli", "run", "--simulator", "-q", "--depth", depth,
            "--report-dir", str(report), "--workers", str(workers)]
     load_before = os.getloadavg()[0]
+    host_before = live_bench.host_cpu_jiffies()
     started = time.monotonic()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=out,
@@ -72,6 +77,7 @@ def run_once(depth: str, workers: int, out: Path) -> dict:
     except subprocess.TimeoutExpired:
         code, tail = None, [f"no end within {RUN_TIMEOUT_S[depth]} s"]
     wall = time.monotonic() - started
+    steal = live_bench.steal_share(host_before, live_bench.host_cpu_jiffies())
     results = report / "results.json"
     verdicts, longest = {}, []
     if results.exists():
@@ -80,8 +86,13 @@ def run_once(depth: str, workers: int, out: Path) -> dict:
         longest = units(doc)[:UNITS_SHOWN]
     return {"depth": depth, "workers": workers, "wall_s": round(wall, 1), "exit": code,
             "load_before": round(load_before, 2), "load_after": round(os.getloadavg()[0], 2),
+            "steal_share": None if steal is None else round(steal, 2),
             "requirements": len(verdicts), "verdicts": verdicts, "longest_units": longest,
             "headline": tail[0] if tail else ""}
+
+
+def pct(share: float | None) -> str:
+    return "n/a" if share is None else f"{share:.0%}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,6 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 runs.append(run)
                 print(f"  {depth:<5} workers={workers:<2} {run['wall_s']:>7.1f} s  exit "
                       f"{run['exit']}  load {run['load_before']:.1f}->{run['load_after']:.1f}"
+                      f"  steal {pct(run['steal_share'])}"
                       f"  {run['headline']}", flush=True)
                 print("    longest units: " + ", ".join(
                     f"{u.rsplit('/', 1)[-1]} {sec:.0f} s" for u, sec in run["longest_units"]),
