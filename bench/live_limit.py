@@ -23,7 +23,7 @@ in the same run.
 `steal_share` is the share of the machine's CPU time that the hypervisor gave to other virtual
 machines during the turn phase (/proc/stat): at 10 % and more, a paced p99 here is mostly
 turns waiting for a CPU, not the simulator's work (2026-12-03: p99 31 ms at 500 paced sessions
-with 0 % steal, 119 ms with 54 % on the same machine minutes later).
+with 0 % steal, 119 ms with about 40 % on the same machine minutes later).
 
 Only prints figures (a table and one `BENCH_JSON {...}` line); goals are reported met/MISSED.
 Exit status: 0 ran, 1 could not run, 2 bad options.
