@@ -38,11 +38,6 @@ def _created(recorder, node) -> set[str] | None:
         return None
 
 
-def _named(interaction) -> str:
-    request = interaction.request
-    return unquote(request.uri) + (request.body or b"").decode("utf-8", "replace")
-
-
 def _values(interaction) -> tuple[set[str], str]:
     """The values a request carries, each whole (its path segments, its query values, the
     strings of a JSON body), and the text of a body that is not JSON (a form, a multipart
@@ -66,6 +61,10 @@ def link_resolved(recorder, node, interaction) -> bool:
     created = _created(recorder, node)
     if created is None or interaction is None:
         return True  # nothing to tell: keep schemathesis' verdict
+    return _names_any(interaction, created)
+
+
+def _names_any(interaction, created: set[str]) -> bool:
     values, text = _values(interaction)
     return any(value in values or value in text for value in created)
 
@@ -87,6 +86,6 @@ def deleted_before(recorder, node, interaction) -> bool:
             continue
         if getattr(other.request, "method", "").upper() == "DELETE" \
                 and 200 <= other.response.status_code < 300 \
-                and any(value in _named(other) for value in created):
+                and _names_any(other, created):
             return True
     return False

@@ -220,3 +220,6 @@ def test_a_read_after_a_delete_of_the_created_resource_is_not_a_missing_resource
     # a delete of something else the create named (its type), not of the resource
     assert not deleted_before(recorder(step(3, "DELETE", "http://t/api/v1/x/telegram", 200)),
                               node, read)
+    # nor of another resource whose id begins with this one's: whole values only
+    assert not deleted_before(recorder(step(3, "DELETE", "http://t/api/v1/bots/bot-12345", 200)),
+                              node, read)
