@@ -180,13 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     report_dir = Path(args.report_dir or Path("reports") / run_id)
     try:
         with ExitStack() as stack:  # every simulator started is stopped by its PID, whatever
-            launched = stack.enter_context(launcher.simulator()) if args.simulator else None
+            # with workers, a second throw-away simulator for the files that fuzz
+            # (conftest.LAST), so they need not wait behind a barrier for the scenarios
+            # (parallel.py); serially they run last anyway, and a given target is the user's
+            launched, fuzz = None, None
+            if args.simulator:
+                launched, *others = stack.enter_context(
+                    launcher.simulators(1 if args.workers == 1 else 2))
+                fuzz = others[0] if others else None
             base_url = launched.url if launched else settings.base_url
-            # a second throw-away simulator for the files that fuzz (conftest.LAST), so they
-            # need not wait behind a barrier for the scenarios (parallel.py); only with
-            # workers: serially they run last anyway, and a given target is the user's one
-            fuzz = stack.enter_context(launcher.simulator()) \
-                if args.simulator and args.workers != 1 else None
             return run_pytest(args, base_url, run_id, report_dir,
                               fuzz_url=fuzz.url if fuzz else None)
     except SuiteError as exc:  # the simulator we start did not come up
