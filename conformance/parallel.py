@@ -333,7 +333,11 @@ class PhasedScheduling(_scheduler_base()):
             units.setdefault(self._split_scope(nodeid), {})[nodeid] = False
         order = sorted(units, key=lambda s: -len(units[s])) \
             if getattr(self.config.option, "loadscopereorder", False) else list(units)
-        order = [s for s in order if self._is_long(s)] \
+        # the LONG files first, in LONG's order (the longest first: xdist's reordering by
+        # number of checks sent the random sequences, one check, after the hostile sockets,
+        # which at full depth left it running alone at the end of the run)
+        order = sorted((s for s in order if self._is_long(s)),
+                       key=lambda s: self.long.index(self._file(s))) \
             + [s for s in order if not self._is_long(s)]
         if self.isolated:  # the longest, CPU-bound units first: they overlap the waits
             order = [s for s in order if self._is_last(s)] \

@@ -242,6 +242,37 @@ def test_the_long_files_start_first_among_the_scenario_files(isolated):
             assert ran[len(ids) - 1][0]["start"] > 0.0
 
 
+@pytest.mark.parametrize("seed", [1, 3])  # odd seeds: xdist's reordering by number of checks
+def test_the_long_files_go_in_their_listed_order_at_full_depth(seed):
+    """At full depth every worker starts with a fuzz unit; when they free up, the LONG units
+    go in LONG's order, the longest first: the random sequences (one check) before the hostile
+    sockets' units (many checks each), which the reordering by size would send first. Measured
+    on 2 cores, 4 workers: it started 130 s after the first fuzz round, ran 41 s alone at the
+    end, and the run took 302 s."""
+    sockets = [f"s{n}" for n in range(7)]
+    ids = collection(0, 0, True) + ["live/test_random_sequences.py::test_sequence"]
+    ids += [f"robustness/test_ws_hostile.py::test_{n}[{s}]" for s in sockets for n in range(4)]
+    ids += [f"jwt/test_jwt_paths.py::test_{n}" for n in range(40)]
+
+    def duration(nodeid):
+        if "openapi_fuzz" in nodeid:
+            return full_depth(nodeid)
+        return 40.0 if "random" in nodeid else 2.0
+
+    kwargs = dict(isolated=True, budgeted=True, per_parameter=PER_PARAMETER, duration_of=duration)
+    ran = simulate(PhasedScheduling, ids, 4, seed, long=LONG_FILES, **kwargs)["ran"]
+    first_fuzz_end = min(r[0]["end"] for i, r in ran.items() if "openapi_fuzz" in ids[i])
+    start = {ids[i]: r[0]["start"] for i, r in ran.items()}
+    assert start["live/test_random_sequences.py::test_sequence"] == first_fuzz_end, start
+    ranked = sorted(LONG_FILES, key=lambda f: f != "test_random_sequences.py")
+    assert tuple(ranked) == LONG_FILES  # the longest is listed first
+    # in xdist's order it went after the hostile sockets (the check above can fail)
+    unlisted = ("test_ws_hostile.py", "test_jwt_paths.py", "test_random_sequences.py")
+    ran = simulate(PhasedScheduling, ids, 4, seed, long=unlisted, **kwargs)["ran"]
+    start = {ids[i]: r[0]["start"] for i, r in ran.items()}
+    assert start["live/test_random_sequences.py::test_sequence"] > first_fuzz_end
+
+
 def test_the_queue_holds_the_last_units_first_only_with_an_isolated_fuzz_target():
     ids = collection(6, 4, True)
     for isolated in (True, False):

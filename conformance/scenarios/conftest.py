@@ -17,9 +17,12 @@ PER_PARAMETER = ("test_ws_hostile.py",)
 
 # on workers, these files' units go first among the scenario files: the longest at full depth
 # (2 cores: the random sequences 44 s in one check, the hostile frames ~27 s a socket, the JWT
-# paths 18 s). xdist orders the units by their number of checks, which sent the random
-# sequences, one check, last: the fuzzing it should have overlapped waited for it.
-LONG = ("test_random_sequences.py", "test_ws_hostile.py", "test_jwt_paths.py")
+# paths 18 s), and the malformed Live API frames (7 s, five turns on fresh sockets: last of a
+# quick run's files when xdist's order sent them late). xdist orders the units by their number
+# of checks, which sent the random sequences, one check, last: the fuzzing it should have
+# overlapped waited for it.
+LONG = ("test_random_sequences.py", "test_ws_hostile.py", "test_jwt_paths.py",
+        "test_robustness.py")
 
 
 def pytest_collection_modifyitems(items) -> None:
