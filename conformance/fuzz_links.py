@@ -38,6 +38,11 @@ def _created(recorder, node) -> set[str] | None:
         return None
 
 
+def _segments(uri: str) -> set[str]:
+    """The path segments of a URI as the target reads them (percent-decoded)."""
+    return {unquote(segment) for segment in urlsplit(uri).path.split("/") if segment}
+
+
 def _values(interaction) -> tuple[set[str], str]:
     """The values a request carries, each whole (its path segments, its query values, the
     strings of a JSON body), and the text of a body that is not JSON (a form, a multipart
@@ -45,9 +50,8 @@ def _values(interaction) -> tuple[set[str], str]:
     `capability: embedding` is not named by `POST /api/v1/providers/embedding-dimension`
     whose body names another provider."""
     request = interaction.request
-    parts = urlsplit(request.uri)
-    values = {unquote(segment) for segment in parts.path.split("/") if segment}
-    values |= {v for pairs in parse_qs(parts.query).values() for v in pairs}
+    values = _segments(request.uri)
+    values |= {v for pairs in parse_qs(urlsplit(request.uri).query).values() for v in pairs}
     body = (request.body or b"").decode("utf-8", "replace")
     try:
         return values | _strings(json.loads(body)), ""
@@ -71,7 +75,7 @@ def _mangled_in_path(interaction, created: set[str]) -> bool:
     before quoting it (its `quote_all`), so it sends `D%C2%9A` for the id `D%C2%9A` (full-depth
     V1-FUZZ-006 on the simulator, 2026-12-04: the PUT's body named the id whole, its path
     another provider: "Created resource not found")."""
-    segments = {unquote(s) for s in urlsplit(interaction.request.uri).path.split("/") if s}
+    segments = _segments(interaction.request.uri)
     return any(unquote(value) != value and unquote(value) in segments
                and value not in segments for value in created)
 
